@@ -1,0 +1,122 @@
+"""Benchmark runner: ``uv run python benchmarks/run.py SUITE [--quick] [--out DIR]``.
+
+Each suite is a module ``benchmarks/<suite>.py`` with ``run(quick: bool) -> list[dict]``
+returning records in the shape of ../shared/BENCHMARKS.md; this runner prints a table and writes
+``<out>/<suite>[-quick].json`` atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SUITES = ("tabular", "vision", "text", "graph", "defense", "audit")
+SHARED = HERE.parent.parent / "shared" / "data"
+
+
+def machine() -> dict:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch": torch.__version__,
+        "device": "cuda" if torch.cuda.is_available() else "cpu",
+        "python": platform.python_version(),
+    }
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.3f}"
+    return str(v)
+
+
+def print_table(records: list[dict]) -> None:
+    cols = [
+        "case",
+        "method",
+        "access",
+        "metric",
+        "value",
+        "baseline",
+        "anchor",
+        "seconds",
+        "queries",
+    ]
+    rows = []
+    for r in records:
+        bl, an = r.get("baseline") or {}, r.get("anchor") or {}
+        rows.append(
+            {
+                "case": r["case"],
+                "method": r["method"],
+                "access": r.get("access", "-"),
+                "metric": r["metric"],
+                "value": _fmt(r["value"]),
+                "baseline": f"{_fmt(bl.get('value'))} ({bl.get('name', '-')})" if bl else "-",
+                "anchor": f"{_fmt(an.get('value'))} ({an.get('name', '-')})" if an else "-",
+                "seconds": _fmt(r.get("seconds")),
+                "queries": _fmt(r.get("queries")),
+            }
+        )
+    widths = {c: max(len(c), *(len(row[c]) for row in rows)) if rows else len(c) for c in cols}
+    print("  ".join(c.ljust(widths[c]) for c in cols))
+    print("  ".join("-" * widths[c] for c in cols))
+    for row in rows:
+        print("  ".join(row[c].ljust(widths[c]) for c in cols))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("suite", choices=SUITES)
+    parser.add_argument("--quick", action="store_true", help="finish in under 10 minutes")
+    parser.add_argument("--out", default=str(HERE / "results"))
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(HERE))
+    try:
+        module = importlib.import_module(args.suite)
+    except ModuleNotFoundError as exc:
+        if exc.name == args.suite:
+            print(f"suite {args.suite!r} is not implemented yet", file=sys.stderr)
+            return 2
+        raise
+    from mi_core.io import atomic_write_json
+
+    t0 = time.time()
+    records = module.run(quick=args.quick)
+    doc = {
+        "suite": args.suite,
+        "quick": args.quick,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": machine(),
+        "total_seconds": round(time.time() - t0, 1),
+        "records": records,
+    }
+    name = f"{args.suite}-quick.json" if args.quick else f"{args.suite}.json"
+    path = atomic_write_json(Path(args.out) / name, doc)
+    print_table(records)
+    print(f"\nwrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""The attack protocol: every attack declares its modality, the access it needs and its paper,
+and turns a target view plus attacker knowledge into an :class:`~mi_core.result.AttackResult`.
+
+Subclass :class:`BaseAttack`, set the class attributes, give a config dataclass and implement
+``_run``; the base class checks the access, seeds, times, counts queries and fills the result.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from mi_core.config import build_config, config_to_dict
+from mi_core.errors import ConfigError
+from mi_core.result import AttackResult
+from mi_core.seed import seed_everything
+from mi_core.threat import Access, Knowledge
+from mi_core.views import TargetView, require_access
+
+MODALITIES = ("image", "text", "graph", "tabular")
+
+
+@runtime_checkable
+class Attack(Protocol):
+    """What the registry, the CLI and the audit rely on."""
+
+    name: ClassVar[str]
+    modality: ClassVar[str]
+    access: ClassVar[Access]
+    paper: ClassVar[str]
+
+    def run(
+        self, view: TargetView, knowledge: Knowledge | None = None, *, seed: int = 0
+    ) -> AttackResult: ...
+
+
+class BaseAttack:
+    """Common behaviour of attacks. Subclasses set:
+
+    * ``name``: registry name (``"mi-face"``),
+    * ``modality``: one of ``image``, ``text``, ``graph``, ``tabular``,
+    * ``access``: the weakest access the attack needs,
+    * ``paper``: short citation,
+    * ``Config``: a dataclass of hyper-parameters validated in ``__post_init__``,
+
+    and implement ``_run(view, knowledge, seed) -> AttackResult`` (``queries``, ``seconds``,
+    ``seed`` and ``config`` are filled in here).
+    """
+
+    name: ClassVar[str]
+    modality: ClassVar[str]
+    access: ClassVar[Access]
+    paper: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    Config: ClassVar[type]
+
+    def __init__(self, config: Any = None, **overrides: Any) -> None:
+        self.config = build_config(self.Config, config, where=f"{self.name}.config", **overrides)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> BaseAttack:
+        return cls(dict(data or {}))
+
+    def run(
+        self,
+        view: TargetView,
+        knowledge: Knowledge | None = None,
+        *,
+        seed: int = 0,
+    ) -> AttackResult:
+        """Run the attack against ``view`` with the attacker's ``knowledge``."""
+        view = require_access(view, self.access, who=f"attack {self.name!r}")
+        if view.modality is not None and view.modality != self.modality:
+            raise ConfigError(
+                f"view.modality: attack {self.name!r} targets {self.modality} models, the view "
+                f"is of a {view.modality} model"
+            )
+        knowledge = knowledge if knowledge is not None else Knowledge()
+        if not isinstance(knowledge, Knowledge):
+            raise ConfigError(
+                f"knowledge: expected mi_core.Knowledge, got {type(knowledge).__name__}"
+            )
+        q0 = view.queries
+        seed_everything(seed)
+        t0 = time.perf_counter()
+        result = self._run(view, knowledge, seed)
+        result.seconds = time.perf_counter() - t0
+        result.queries = view.queries - q0
+        result.seed = seed
+        result.config = config_to_dict(self.config)
+        result.attack = self.name
+        result.modality = self.modality
+        result.access = view.access.value
+        return result
+
+    def _run(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
+        raise NotImplementedError
+
+    def _result(self, reconstructions: Any, **kwargs: Any) -> AttackResult:
+        """Shorthand for subclasses: a result with this attack's identity filled in."""
+        return AttackResult(
+            attack=self.name,
+            modality=self.modality,
+            access=self.access.value,
+            reconstructions=reconstructions,
+            **kwargs,
+        )
+
+    @classmethod
+    def describe(cls) -> dict[str, str]:
+        return {
+            "name": cls.name,
+            "modality": cls.modality,
+            "access": cls.access.value,
+            "paper": cls.paper,
+            "summary": cls.summary,
+        }

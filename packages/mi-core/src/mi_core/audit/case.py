@@ -1,0 +1,67 @@
+"""Audit cases: a target model with its private data, the attacker's knowledge and an evaluator.
+
+A case is what an audit runs attacks against. Modality packages ship built-in cases (small
+targets that install offline) through the ``mi.cases`` entry point group; ``mi audit --demo``
+runs every installed case's default cells. A case never hands its private data to an attack:
+the attack gets a view and :class:`~mi_core.threat.Knowledge`, the evaluator gets the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from mi_core.metrics.base import Figure
+from mi_core.result import AttackResult
+from mi_core.threat import Access, Knowledge
+from mi_core.views import TargetInfo
+
+
+@dataclass(frozen=True)
+class CellDefaults:
+    """A default (attack, access, config) cell of a case."""
+
+    attack: str
+    access: str
+    config: dict[str, Any] = field(default_factory=dict)
+    budget: int | None = None
+
+
+class AuditCase:
+    """Base class of audit cases. Subclasses set ``name``, ``modality``, ``description`` and
+    ``default_cells`` and implement :meth:`prepare`, :meth:`target`, :meth:`knowledge` and
+    :meth:`evaluate`."""
+
+    name: ClassVar[str]
+    modality: ClassVar[str]
+    description: ClassVar[str] = ""
+    default_cells: ClassVar[tuple[CellDefaults, ...]] = ()
+    #: (defense name, config) pairs the demo compares
+    default_defenses: ClassVar[tuple[tuple[str, dict[str, Any]], ...]] = ()
+
+    def prepare(self, workdir: Path, seed: int) -> None:
+        """Train or load (cached under ``workdir``) the target and the evaluation model."""
+        raise NotImplementedError
+
+    def target(self) -> Any:
+        """The target model: nn.Module, sklearn estimator or callable."""
+        raise NotImplementedError
+
+    def target_info(self) -> TargetInfo:
+        return TargetInfo(modality=self.modality)
+
+    def view_kwargs(self, access: Access) -> dict[str, Any]:
+        """Extra keyword arguments for :func:`mi_core.views.make_view` (e.g. postprocess)."""
+        return {}
+
+    def knowledge(self, access: Access) -> Knowledge:
+        raise NotImplementedError
+
+    def evaluate(self, result: AttackResult) -> list[Figure]:
+        """Figures (each beside its baseline); may add evidence arrays to ``result.arrays``."""
+        raise NotImplementedError
+
+    def utility(self) -> dict[str, float]:
+        """The target's utility (e.g. test accuracy), for defense comparisons."""
+        return {}

@@ -1,0 +1,328 @@
+"""The ``mi`` command line.
+
+mi list [attacks|defenses|cases]      what is installed
+mi run ATTACK --config FILE.toml      one attack against one target
+mi audit FILE.toml | --demo           every (target, attack, defense) cell, with a report
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tomllib
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from mi_core.errors import ConfigError, MIError
+
+EPILOG = """examples:
+  mi list                              attacks installed, with modality, access and paper
+  mi audit --demo                      audit the built-in demo targets, write an HTML report
+  mi run mi-face --config run.toml     one attack; see `mi run --help` for the file format
+"""
+
+RUN_HELP = """The config file (TOML) names the target and the attack's settings:
+
+  seed = 0
+  out = "mi-run"                 # where the result is written (optional)
+
+  [target]
+  case = "digits-softmax"        # a built-in target (`mi list cases`)
+  access = "white-box"           # white-box | black-box-scores | black-box-topk | label-only
+  budget = 10000                 # query budget for black-box access (optional)
+  k = 3                          # for black-box-topk
+
+  [attack]                       # the attack's own fields (see its docstring)
+  max_iter = 2000
+"""
+
+AUDIT_HELP = """Without a file, --demo audits every installed built-in case with its default
+attacks. A file (TOML) lists cells:
+
+  [audit]
+  out = "mi-audit"
+  seed = 0
+
+  [[cells]]
+  case = "digits-softmax"
+  attacks = ["mi-face"]          # or "all": every installed attack of the case's modality
+  access = "white-box"
+  defenses = []                  # output defenses to compare, by name
+"""
+
+
+def _table(rows: list[dict[str, str]], cols: list[str]) -> str:
+    if not rows:
+        return "(none installed)"
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in cols}
+    line = "  ".join(c.ljust(widths[c]) for c in cols)
+    out = [line, "  ".join("-" * widths[c] for c in cols)]
+    for r in rows:
+        out.append("  ".join(str(r.get(c, "")).ljust(widths[c]) for c in cols))
+    return "\n".join(out)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from mi_core.registry import case_entries, list_attacks, list_defenses
+
+    what = args.what
+    if what in ("attacks", "all"):
+        print("Attacks")
+        print(_table(list_attacks(), ["name", "modality", "access", "paper"]))
+    if what in ("defenses", "all"):
+        print("\nDefenses")
+        print(_table(list_defenses(), ["name", "kind", "modality", "paper"]))
+    if what in ("cases", "all"):
+        print("\nBuilt-in cases")
+        rows = []
+        for name, entry in case_entries().items():
+            cls = entry.load()
+            rows.append({"name": name, "modality": cls.modality, "description": cls.description})
+        print(_table(rows, ["name", "modality", "description"]))
+    return 0
+
+
+def _load_toml(path: str) -> dict[str, Any]:
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"--config: {p} does not exist")
+    try:
+        with p.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: not valid TOML ({exc})") from exc
+
+
+def _check_keys(section: dict[str, Any], allowed: set[str], where: str) -> None:
+    for key in section:
+        if key not in allowed:
+            raise ConfigError(
+                f"{where}.{key}: unknown field; allowed fields: {', '.join(sorted(allowed))}"
+            )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from mi_core.audit.runner import CellSpec, run_cell
+    from mi_core.threat import Access
+
+    cfg = _load_toml(args.config)
+    _check_keys(cfg, {"seed", "out", "target", "attack"}, args.config)
+    target = cfg.get("target")
+    if not isinstance(target, dict) or "case" not in target:
+        raise ConfigError(f"{args.config}: [target] with a `case` is required (see mi run --help)")
+    _check_keys(target, {"case", "access", "budget", "k"}, f"{args.config}: target")
+    access = Access.parse(target.get("access", "white-box"), "target.access").value
+    attack_cfg = dict(cfg.get("attack", {}))
+    spec = CellSpec(
+        case=target["case"],
+        attack=args.attack,
+        access=access,
+        config=attack_cfg,
+        budget=target.get("budget"),
+        seed=int(cfg.get("seed", 0)),
+    )
+    out = Path(args.out or cfg.get("out", "mi-run"))
+    rec = run_cell(asdict(spec), str(out))
+    return _print_record(rec, out)
+
+
+def _print_record(rec: dict[str, Any], out: Path) -> int:
+    status = rec["status"]
+    print(f"{rec['id']}: {status}")
+    if status != "ok":
+        print(rec.get("message", ""), file=sys.stderr)
+        if rec.get("traceback"):
+            print(rec["traceback"], file=sys.stderr)
+        return 2 if status == "not-applicable" else 1
+    for fig in rec["figures"]:
+        bl = fig.get("baseline") or {}
+        print(
+            f"  {fig['metric']:<22} {fig['value']:.4f}   baseline "
+            f"{bl.get('name', '-')}: {bl.get('value', float('nan')):.4f}"
+        )
+    print(f"result: {out / 'cells' / rec['id']}")
+    return 0
+
+
+def _demo_specs(seed: int) -> list[Any]:
+    from mi_core.audit.runner import CellSpec
+    from mi_core.registry import case_entries
+
+    specs = []
+    for name, entry in case_entries().items():
+        case_cls = entry.load()
+        for cell in case_cls.default_cells:
+            specs.append(
+                CellSpec(
+                    name, cell.attack, cell.access, dict(cell.config), budget=cell.budget, seed=seed
+                )
+            )
+            for defense, dcfg in case_cls.default_defenses:
+                if cell.access != "white-box":
+                    specs.append(
+                        CellSpec(
+                            name,
+                            cell.attack,
+                            cell.access,
+                            dict(cell.config),
+                            defense,
+                            dict(dcfg),
+                            budget=cell.budget,
+                            seed=seed,
+                        )
+                    )
+    if not specs:
+        raise ConfigError(
+            "audit --demo: no built-in cases are installed; install mi-vision, mi-text, mi-graph "
+            "or mi-tabular"
+        )
+    return specs
+
+
+def _file_specs(path: str) -> tuple[list[Any], dict[str, Any]]:
+    from mi_core.audit.runner import CellSpec
+    from mi_core.registry import list_attacks
+    from mi_core.threat import Access
+
+    cfg = _load_toml(path)
+    _check_keys(cfg, {"audit", "cells"}, path)
+    audit = cfg.get("audit", {})
+    _check_keys(audit, {"out", "seed", "title"}, f"{path}: audit")
+    seed = int(audit.get("seed", 0))
+    cells = cfg.get("cells")
+    if not isinstance(cells, list) or not cells:
+        raise ConfigError(f"{path}: at least one [[cells]] table is required")
+    specs = []
+    for i, cell in enumerate(cells):
+        where = f"{path}: cells[{i}]"
+        _check_keys(cell, {"case", "attacks", "access", "defenses", "budget", "config"}, where)
+        if "case" not in cell:
+            raise ConfigError(f"{where}.case: required (a built-in case, see `mi list cases`)")
+        access = Access.parse(cell.get("access", "white-box"), f"{where}.access")
+        attacks = cell.get("attacks", "all")
+        if attacks == "all":
+            from mi_core.registry import case_entries
+
+            entries = case_entries()
+            if cell["case"] not in entries:
+                raise ConfigError(
+                    f"{where}.case: unknown case {cell['case']!r}; installed: {', '.join(entries)}"
+                )
+            modality = entries[cell["case"]].load().modality
+            attacks = [
+                a["name"]
+                for a in list_attacks()
+                if a["modality"] == modality and access.covers(Access.parse(a["access"]))
+            ]
+        if not isinstance(attacks, list):
+            raise ConfigError(f'{where}.attacks: a list of attack names or "all"')
+        for attack in attacks:
+            for defense in [None, *cell.get("defenses", [])]:
+                specs.append(
+                    CellSpec(
+                        cell["case"],
+                        attack,
+                        access.value,
+                        dict(cell.get("config", {}).get(attack, {})),
+                        defense,
+                        budget=cell.get("budget"),
+                        seed=seed,
+                    )
+                )
+    return specs, audit
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from mi_core.audit.runner import run_cells
+    from mi_core.report.html import render_report
+
+    if args.demo == bool(args.file):
+        raise ConfigError("audit: give either a config FILE.toml or --demo (see mi audit --help)")
+    if args.demo:
+        specs = _demo_specs(args.seed)
+        out = Path(args.out or "mi-audit-demo")
+        title = "Model inversion audit: built-in demo targets"
+    else:
+        specs, audit = _file_specs(args.file)
+        out = Path(args.out or audit.get("out", "mi-audit"))
+        title = audit.get("title", f"Model inversion audit: {args.file}")
+    records = run_cells(specs, out, resume=not args.no_resume)
+    report = render_report(records, out, title=title)
+    failed = [r for r in records if r["status"] == "error"]
+    for r in records:
+        line = f"{r['status']:<15} {r['id']}"
+        figs = r.get("figures") or []
+        if figs:
+            f = figs[0]
+            bl = (f.get("baseline") or {}).get("value")
+            line += (
+                f"   {f['metric']}={f['value']:.3f} (baseline {bl if bl is None else round(bl, 3)})"
+            )
+        print(line)
+    print(f"\nreport: {report.resolve()}")
+    if failed:
+        for r in failed:
+            print(f"\n{r['id']} failed:\n{r.get('traceback', r.get('message'))}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mi",
+        description="Model inversion toolbox: audit models for training-data leakage.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p_list = sub.add_parser("list", help="list installed attacks, defenses and built-in cases")
+    p_list.add_argument(
+        "what", nargs="?", default="all", choices=["all", "attacks", "defenses", "cases"]
+    )
+    p_list.set_defaults(func=cmd_list)
+
+    p_run = sub.add_parser(
+        "run",
+        help="run one attack against one target",
+        description=RUN_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_run.add_argument("attack", help="attack name (see `mi list attacks`)")
+    p_run.add_argument("--config", required=True, help="TOML file with [target] and [attack]")
+    p_run.add_argument("--out", help="output directory (default: the file's `out` or ./mi-run)")
+    p_run.set_defaults(func=cmd_run)
+
+    p_audit = sub.add_parser(
+        "audit",
+        help="run an audit and write an HTML report",
+        description=AUDIT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p_audit.add_argument("file", nargs="?", help="audit config (TOML)")
+    p_audit.add_argument("--demo", action="store_true", help="audit the built-in demo targets")
+    p_audit.add_argument("--out", help="output directory")
+    p_audit.add_argument("--seed", type=int, default=0, help="seed for --demo (default 0)")
+    p_audit.add_argument(
+        "--no-resume", action="store_true", help="rerun cells whose results are already on disk"
+    )
+    p_audit.set_defaults(func=cmd_audit)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args))
+    except MIError as exc:
+        print(f"mi: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

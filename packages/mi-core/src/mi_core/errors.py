@@ -1,0 +1,27 @@
+"""Errors of the toolbox. Each message names the field or value at fault and the fix."""
+
+from __future__ import annotations
+
+
+class MIError(Exception):
+    """Base class of every error raised on purpose by the toolbox."""
+
+
+class ConfigError(MIError, ValueError):
+    """A configuration field or argument has a bad value."""
+
+
+class AccessError(MIError, PermissionError):
+    """An attack asked for more access than the target view grants."""
+
+
+class QueryBudgetExceeded(MIError, RuntimeError):
+    """The attacker's query budget is spent."""
+
+
+class NonFiniteOutputError(MIError, FloatingPointError):
+    """A target or an optimisation produced NaN or infinite values."""
+
+
+class MetricError(MIError, ValueError):
+    """A metric cannot be computed from the inputs given (never silently 0)."""

@@ -1,0 +1,116 @@
+"""Safe I/O: atomic writes, JSON with numpy/torch values, safe checkpoints.
+
+Nothing here unpickles: tensors go through safetensors, and torch checkpoints written by others
+are read with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from mi_core.errors import ConfigError
+
+PathLike = str | os.PathLike[str]
+
+
+def atomic_write_bytes(path: PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: PathLike, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Convert dataclasses, enums, numpy and torch scalars/arrays, paths to JSON values."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if isinstance(obj, Mapping):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | set | frozenset):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu().tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    if isinstance(obj, float) and (obj != obj or obj in (float("inf"), float("-inf"))):
+        return None
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return obj
+    return repr(obj)
+
+
+def atomic_write_json(path: PathLike, obj: Any) -> Path:
+    return atomic_write_text(path, json.dumps(to_jsonable(obj), indent=2, sort_keys=False) + "\n")
+
+
+def read_json(path: PathLike) -> Any:
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def save_tensors(path: PathLike, tensors: Mapping[str, torch.Tensor | np.ndarray]) -> Path:
+    """Save named tensors with safetensors, atomically."""
+    from safetensors.torch import save
+
+    clean: dict[str, torch.Tensor] = {}
+    for k, v in tensors.items():
+        t = torch.as_tensor(v) if not isinstance(v, torch.Tensor) else v
+        clean[k] = t.detach().cpu().contiguous()
+    return atomic_write_bytes(path, save(clean))
+
+
+def load_tensors(path: PathLike) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return dict(load_file(str(path)))
+
+
+def save_state_dict(path: PathLike, state: Mapping[str, torch.Tensor]) -> Path:
+    """Save a module's state dict as safetensors (atomic). Shared storage is copied apart."""
+    return save_tensors(path, {k: v.clone() for k, v in state.items()})
+
+
+def load_state_dict(path: PathLike) -> dict[str, torch.Tensor]:
+    """Load a state dict from ``.safetensors`` or, for files written elsewhere, a torch file
+    read with ``weights_only=True`` (no arbitrary unpickling)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint: {path} does not exist")
+    if path.suffix == ".safetensors":
+        return load_tensors(path)
+    obj = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(obj, Mapping) and "state_dict" in obj and isinstance(obj["state_dict"], Mapping):
+        obj = obj["state_dict"]
+    if not isinstance(obj, Mapping):
+        raise ConfigError(f"checkpoint: {path} holds a {type(obj).__name__}, not a state dict")
+    return dict(obj)

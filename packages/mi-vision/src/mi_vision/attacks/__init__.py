@@ -1,0 +1,1 @@
+"""Image attacks, one module per method."""

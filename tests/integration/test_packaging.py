@@ -1,0 +1,89 @@
+"""Each modality package installs alone (with mi-core) and pulls no other modality's stack."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+UV = shutil.which("uv")
+
+FORBIDDEN = {
+    "mi-vision": ["torch_geometric", "transformers"],
+    "mi-text": ["torchvision", "torch_geometric", "diffusers"],
+    "mi-graph": ["torchvision", "diffusers", "transformers"],
+    "mi-tabular": ["torchvision", "torch_geometric", "diffusers", "transformers"],
+    "mi-defense": ["torchvision", "torch_geometric", "diffusers", "transformers"],
+}
+
+pytestmark = [
+    pytest.mark.packaging,
+    pytest.mark.slow,
+    pytest.mark.skipif(UV is None, reason="uv is needed to build and install wheels"),
+]
+
+
+def _uv(*args, **kw):
+    env = {**os.environ, "VIRTUAL_ENV": ""}
+    env.pop("VIRTUAL_ENV")
+    proc = subprocess.run([UV, *args], cwd=ROOT, capture_output=True, text=True, env=env, **kw)
+    assert proc.returncode == 0, f"uv {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout
+
+
+@pytest.fixture(scope="module")
+def wheels(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dist")
+    for pkg in ["mi-core", *FORBIDDEN]:
+        _uv("build", "--package", pkg, "--wheel", "--out-dir", str(out), "--quiet")
+    constraints = out / "constraints.txt"
+    constraints.write_text(
+        _uv(
+            "export",
+            "--all-packages",
+            "--no-hashes",
+            "--no-emit-workspace",
+            "--no-dev",
+            "--no-header",
+            "--frozen",
+            "--all-extras",
+        )
+    )
+    return out
+
+
+@pytest.mark.parametrize("package", list(FORBIDDEN))
+def test_package_installs_alone(package, wheels, tmp_path):
+    venv = tmp_path / "venv"
+    _uv("venv", "--python", sys.executable, str(venv), "--quiet")
+    py = venv / "bin" / "python"
+    files = [str(next(wheels.glob(f"{p.replace('-', '_')}-*.whl"))) for p in ("mi-core", package)]
+    _uv(
+        "pip",
+        "install",
+        "--python",
+        str(py),
+        "--constraints",
+        str(wheels / "constraints.txt"),
+        *files,
+        "--quiet",
+    )
+    module = package.replace("-", "_")
+    check = (
+        "import importlib.util, sys\n"
+        f"import {module}\n"
+        f"bad = [m for m in {FORBIDDEN[package]!r} if importlib.util.find_spec(m)]\n"
+        "print('forbidden installed:', bad)\n"
+        "sys.exit(1 if bad else 0)\n"
+    )
+    proc = subprocess.run([str(py), "-c", check], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    mi = subprocess.run(
+        [str(venv / "bin" / "mi"), "list", "attacks"], capture_output=True, text=True
+    )
+    assert mi.returncode == 0, mi.stderr
+    if package == "mi-vision":
+        assert "mi-face" in mi.stdout
