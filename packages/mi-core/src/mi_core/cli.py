@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 import tomllib
 from dataclasses import asdict
 from pathlib import Path
@@ -37,19 +38,17 @@ RUN_HELP = """The config file (TOML) names the target and the attack's settings:
   max_iter = 2000
 """
 
-AUDIT_HELP = """Without a file, --demo audits every installed built-in case with its default
-attacks. A file (TOML) lists cells:
-
-  [audit]
-  out = "mi-audit"
-  seed = 0
-
-  [[cells]]
-  case = "digits-softmax"
-  attacks = ["mi-face"]          # or "all": every installed attack of the case's modality
-  access = "white-box"
-  defenses = []                  # output defenses to compare, by name
+AUDIT_HELP = """--demo audits every installed built-in case with its default attacks and
+defenses. A FILE (TOML) names targets, the access to grant, attacks and defenses.
+Finished cells are skipped on a rerun (--no-resume recomputes them).
 """
+
+
+def _audit_help() -> str:
+    from mi_core.audit import config
+
+    doc = config.__doc__ or ""
+    return AUDIT_HELP + "\n" + doc.split("\n\n", 1)[1] if "\n\n" in doc else AUDIT_HELP
 
 
 def _table(rows: list[dict[str, str]], cols: list[str]) -> str:
@@ -145,127 +144,47 @@ def _print_record(rec: dict[str, Any], out: Path) -> int:
     return 0
 
 
-def _demo_specs(seed: int) -> list[Any]:
-    from mi_core.audit.runner import CellSpec
-    from mi_core.registry import case_entries
-
-    specs = []
-    for name, entry in case_entries().items():
-        case_cls = entry.load()
-        for cell in case_cls.default_cells:
-            specs.append(
-                CellSpec(
-                    name, cell.attack, cell.access, dict(cell.config), budget=cell.budget, seed=seed
-                )
-            )
-            for defense, dcfg in case_cls.default_defenses:
-                if cell.access != "white-box":
-                    specs.append(
-                        CellSpec(
-                            name,
-                            cell.attack,
-                            cell.access,
-                            dict(cell.config),
-                            defense,
-                            dict(dcfg),
-                            budget=cell.budget,
-                            seed=seed,
-                        )
-                    )
-    if not specs:
-        raise ConfigError(
-            "audit --demo: no built-in cases are installed; install mi-vision, mi-text, mi-graph "
-            "or mi-tabular"
-        )
-    return specs
-
-
-def _file_specs(path: str) -> tuple[list[Any], dict[str, Any]]:
-    from mi_core.audit.runner import CellSpec
-    from mi_core.registry import list_attacks
-    from mi_core.threat import Access
-
-    cfg = _load_toml(path)
-    _check_keys(cfg, {"audit", "cells"}, path)
-    audit = cfg.get("audit", {})
-    _check_keys(audit, {"out", "seed", "title"}, f"{path}: audit")
-    seed = int(audit.get("seed", 0))
-    cells = cfg.get("cells")
-    if not isinstance(cells, list) or not cells:
-        raise ConfigError(f"{path}: at least one [[cells]] table is required")
-    specs = []
-    for i, cell in enumerate(cells):
-        where = f"{path}: cells[{i}]"
-        _check_keys(cell, {"case", "attacks", "access", "defenses", "budget", "config"}, where)
-        if "case" not in cell:
-            raise ConfigError(f"{where}.case: required (a built-in case, see `mi list cases`)")
-        access = Access.parse(cell.get("access", "white-box"), f"{where}.access")
-        attacks = cell.get("attacks", "all")
-        if attacks == "all":
-            from mi_core.registry import case_entries
-
-            entries = case_entries()
-            if cell["case"] not in entries:
-                raise ConfigError(
-                    f"{where}.case: unknown case {cell['case']!r}; installed: {', '.join(entries)}"
-                )
-            modality = entries[cell["case"]].load().modality
-            attacks = [
-                a["name"]
-                for a in list_attacks()
-                if a["modality"] == modality and access.covers(Access.parse(a["access"]))
-            ]
-        if not isinstance(attacks, list):
-            raise ConfigError(f'{where}.attacks: a list of attack names or "all"')
-        for attack in attacks:
-            for defense in [None, *cell.get("defenses", [])]:
-                specs.append(
-                    CellSpec(
-                        cell["case"],
-                        attack,
-                        access.value,
-                        dict(cell.get("config", {}).get(attack, {})),
-                        defense,
-                        budget=cell.get("budget"),
-                        seed=seed,
-                    )
-                )
-    return specs, audit
-
-
 def cmd_audit(args: argparse.Namespace) -> int:
+    from mi_core.audit.config import load_audit_config
+    from mi_core.audit.executors import get_executor
+    from mi_core.audit.plan import demo_cells, plan_cells
     from mi_core.audit.runner import run_cells
     from mi_core.report.html import render_report
 
     if args.demo == bool(args.file):
         raise ConfigError("audit: give either a config FILE.toml or --demo (see mi audit --help)")
     if args.demo:
-        specs = _demo_specs(args.seed)
+        specs = demo_cells(args.seed, shards=args.shards or 1)
         out = Path(args.out or "mi-audit-demo")
         title = "Model inversion audit: built-in demo targets"
     else:
-        specs, audit = _file_specs(args.file)
-        out = Path(args.out or audit.get("out", "mi-audit"))
-        title = audit.get("title", f"Model inversion audit: {args.file}")
-    records = run_cells(specs, out, resume=not args.no_resume)
+        cfg = load_audit_config(args.file)
+        if args.shards:
+            from dataclasses import replace
+
+            cfg = replace(cfg, shards=args.shards)
+        specs = plan_cells(cfg)
+        out = Path(args.out or cfg.out)
+        title = cfg.title
+    executor = get_executor(args.executor, address=args.address, num_cpus=args.num_cpus)
+    t0 = time.perf_counter()
+    records = run_cells(specs, out, executor=executor, resume=not args.no_resume)
     report = render_report(records, out, title=title)
-    failed = [r for r in records if r["status"] == "error"]
     for r in records:
         line = f"{r['status']:<15} {r['id']}"
         figs = r.get("figures") or []
         if figs:
             f = figs[0]
             bl = (f.get("baseline") or {}).get("value")
-            line += (
-                f"   {f['metric']}={f['value']:.3f} (baseline {bl if bl is None else round(bl, 3)})"
-            )
+            line += f"   {f['metric']}={f['value']:.3f}"
+            line += "" if bl is None else f" (baseline {bl:.3f})"
         print(line)
-    print(f"\nreport: {report.resolve()}")
-    if failed:
-        for r in failed:
-            print(f"\n{r['id']} failed:\n{r.get('traceback', r.get('message'))}", file=sys.stderr)
-        return 1
-    return 0
+    print(f"\n{len(records)} cells in {time.perf_counter() - t0:.0f} s")
+    print(f"report: {report.resolve()}")
+    failed = [r for r in records if r["status"] == "error"]
+    for r in failed:
+        print(f"\n{r['id']} failed:\n{r.get('traceback', r.get('message'))}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -297,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_audit = sub.add_parser(
         "audit",
         help="run an audit and write an HTML report",
-        description=AUDIT_HELP,
+        description=_audit_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p_audit.add_argument("file", nargs="?", help="audit config (TOML)")
@@ -306,6 +225,17 @@ def build_parser() -> argparse.ArgumentParser:
     p_audit.add_argument("--seed", type=int, default=0, help="seed for --demo (default 0)")
     p_audit.add_argument(
         "--no-resume", action="store_true", help="rerun cells whose results are already on disk"
+    )
+    p_audit.add_argument(
+        "--executor",
+        default="local",
+        choices=["local", "ray"],
+        help="run cells in this process (local) or as Ray tasks (ray)",
+    )
+    p_audit.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
+    p_audit.add_argument("--num-cpus", type=int, help="CPUs of a local Ray (default: all)")
+    p_audit.add_argument(
+        "--shards", type=int, help="split image attacks' target classes into this many tasks"
     )
     p_audit.set_defaults(func=cmd_audit)
     return parser

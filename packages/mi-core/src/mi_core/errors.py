@@ -23,5 +23,9 @@ class NonFiniteOutputError(MIError, FloatingPointError):
     """A target or an optimisation produced NaN or infinite values."""
 
 
+class NotApplicable(MIError):
+    """A cell of an audit does not apply (e.g. a case that cannot retrain under a defense)."""
+
+
 class MetricError(MIError, ValueError):
     """A metric cannot be computed from the inputs given (never silently 0)."""

@@ -72,6 +72,12 @@ def register_attack(cls: type) -> type:
     return cls
 
 
+def register_case(cls: type) -> type:
+    """Register an audit case class in this process (decorator)."""
+    _LOCAL[CASE_GROUP][cls.name] = cls  # type: ignore[attr-defined]
+    return cls
+
+
 def register_defense(cls: type) -> type:
     """Register a defense class in this process (decorator)."""
     _LOCAL[DEFENSE_GROUP][cls.name] = cls  # type: ignore[attr-defined]

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from mi_core.errors import ConfigError, NotApplicable
 from mi_core.metrics.base import Figure
 from mi_core.result import AttackResult
 from mi_core.threat import Access, Knowledge
-from mi_core.views import TargetInfo
+from mi_core.views import TargetInfo, TargetView
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class CellDefaults:
     access: str
     config: dict[str, Any] = field(default_factory=dict)
     budget: int | None = None
+    k: int | None = None
 
 
 class AuditCase:
@@ -39,6 +41,16 @@ class AuditCase:
     default_cells: ClassVar[tuple[CellDefaults, ...]] = ()
     #: (defense name, config) pairs the demo compares
     default_defenses: ClassVar[tuple[tuple[str, dict[str, Any]], ...]] = ()
+
+    @classmethod
+    def from_options(cls, options: dict[str, Any]) -> AuditCase:
+        """Build the case from the audit file's ``[targets.options]`` table. Built-in cases take
+        none; generic cases for a user's own model take e.g. a model import path."""
+        if options:
+            raise ConfigError(
+                f"targets.options: case {cls.name!r} takes no options, got {sorted(options)}"
+            )
+        return cls()
 
     def prepare(self, workdir: Path, seed: int) -> None:
         """Train or load (cached under ``workdir``) the target and the evaluation model."""
@@ -62,6 +74,15 @@ class AuditCase:
         """Figures (each beside its baseline); may add evidence arrays to ``result.arrays``."""
         raise NotImplementedError
 
-    def utility(self) -> dict[str, float]:
-        """The target's utility (e.g. test accuracy), for defense comparisons."""
+    def with_defense(self, defense: Any, workdir: Path, seed: int) -> AuditCase:
+        """A copy of this case whose target was trained under a training defense (or on data
+        transformed by a data defense). Cases that cannot retrain raise NotApplicable."""
+        raise NotApplicable(
+            f"case {self.name!r} cannot retrain its target under the {defense.kind.value} "
+            f"defense {defense.name!r}"
+        )
+
+    def utility(self, view: TargetView | None = None) -> dict[str, float]:
+        """The target's utility (e.g. test accuracy), for defense comparisons. ``view`` is the
+        defended view when an output defense is on (utility as users see it), else None."""
         return {}

@@ -1,0 +1,127 @@
+"""Executors: where audit cells run.
+
+* ``local``: one cell after another in this process.
+* ``ray``: every shard of every cell is a Ray task (on an existing cluster given by ``address``,
+  or a local Ray started here); a cell's last task merges its shards and evaluates. Results come
+  back to the driver through Ray's object store, and the driver writes them, so workers need no
+  shared filesystem for results. Each worker prepares (trains or loads) the case targets under
+  the audit's output directory: on a multi-machine cluster, put ``out`` on a shared filesystem
+  so every worker loads the same cached targets.
+
+Both executors run the same shards with the same seeds, so they give the same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from mi_core.audit.runner import (
+    CellSpec,
+    Executor,
+    effective_shards,
+    finish_cell,
+    load_case,
+    local_executor,
+    run_shard,
+    save_cell,
+)
+from mi_core.errors import ConfigError
+
+EXECUTORS = ("local", "ray")
+
+
+def prepare_cases(specs: list[dict[str, Any]], workdir: str) -> None:
+    """Prepare each distinct case of ``specs`` once (trains and caches its targets)."""
+    seen = set()
+    for spec in specs:
+        cell = CellSpec(**spec)
+        key = (cell.case, json.dumps(cell.options, sort_keys=True), cell.seed)
+        if key not in seen:
+            seen.add(key)
+            load_case(cell.case, Path(workdir), cell.seed, cell.options)
+
+
+def _timed_finish(
+    spec: dict[str, Any], workdir: str, t0: float, *outputs: dict[str, Any]
+) -> tuple[dict[str, Any], Any]:
+    record, result = finish_cell(spec, workdir, *outputs)
+    record["wall_seconds"] = time.time() - t0
+    return record, result
+
+
+def ray_executor(
+    address: str | None = None, num_cpus: int | None = None, cpus_per_task: float = 1.0
+) -> Executor:
+    """An executor that runs shards and cells as Ray tasks.
+
+    Args:
+        address: a Ray cluster address (``ray://host:10001`` or ``auto``); ``None`` starts a
+            local Ray with ``num_cpus`` CPUs.
+        cpus_per_task: CPUs Ray reserves for each shard (raise it for multi-threaded attacks).
+    """
+    try:
+        import ray  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError(
+            "executor: 'ray' needs the ray package; install mi-core[ray] (pip install 'ray>=2.9')"
+        ) from exc
+
+    def execute(specs: list[dict[str, Any]], workdir: str) -> Iterable[dict[str, Any]]:
+        import ray
+
+        # Train (or load) every target here first, so that workers load the same cached models
+        # instead of training their own with another thread count.
+        prepare_cases(specs, workdir)
+        # Workers run in this environment; Ray's `uv run` hook would re-package the project.
+        os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+        started_here = False
+        if not ray.is_initialized():
+            ray.init(
+                address=address,
+                num_cpus=num_cpus if address is None else None,
+                include_dashboard=False,
+                log_to_driver=False,
+                ignore_reinit_error=True,
+            )
+            started_here = True
+        try:
+            shard_task = ray.remote(num_cpus=cpus_per_task)(run_shard)
+            finish_task = ray.remote(num_cpus=cpus_per_task)(_timed_finish)
+            pending: dict[Any, dict[str, Any]] = {}
+            for spec in specs:
+                n = effective_shards(CellSpec(**spec))
+                parts = [shard_task.remote(spec, i, workdir) for i in range(n)]
+                pending[finish_task.remote(spec, workdir, time.time(), *parts)] = spec
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                for ref in ready:
+                    pending.pop(ref)
+                    record, result = ray.get(ref)
+                    save_cell(workdir, record, result)
+                    yield record
+        finally:
+            if started_here:
+                ray.shutdown()
+
+    return execute
+
+
+def get_executor(name: str, *, address: str | None = None, num_cpus: int | None = None) -> Executor:
+    """The executor called ``name`` (``local`` or ``ray``)."""
+    if name == "local":
+        if address is not None:
+            raise ConfigError("--address: only the ray executor connects to a cluster")
+        return local_executor
+    if name == "ray":
+        return ray_executor(address=address, num_cpus=num_cpus)
+    raise ConfigError(
+        f"executor: unknown executor {name!r}; allowed values: {', '.join(map(repr, EXECUTORS))}"
+    )
+
+
+__all__ = ["EXECUTORS", "get_executor", "local_executor", "ray_executor"]
