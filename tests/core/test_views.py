@@ -115,6 +115,11 @@ def test_views_from_callable_and_sklearn():
     np.testing.assert_array_equal(lab(x[:5]), clf.predict(x[:5]))
     assert sk.queries == 15 and sk.num_classes == 2
 
+    from sklearn.svm import LinearSVC
+
+    with pytest.raises(ConfigError, match="has no predict_proba"):
+        view_from_sklearn(LinearSVC().fit(x, y), "black-box-scores")
+
 
 def test_topk_larger_than_classes_is_refused(model):
     with pytest.raises(ConfigError, match=r"k: 7 is larger than the number of classes \(5\)"):

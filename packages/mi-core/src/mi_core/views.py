@@ -535,7 +535,7 @@ def view_from_sklearn(
     if (
         access in (Access.BLACK_BOX_SCORES, Access.BLACK_BOX_TOPK)
         and not hasattr(estimator, "predict_proba")
-        and getattr(estimator, "_estimator_type", None) == "classifier"
+        and _sklearn_is_classifier(estimator)
     ):
         raise ConfigError(
             f"estimator: {type(estimator).__name__} has no predict_proba(), so it cannot "
@@ -545,6 +545,14 @@ def view_from_sklearn(
         info = TargetInfo(num_classes=len(estimator.classes_))
     scores_fn = estimator.predict_proba if is_classifier else estimator.predict
     return BlackBoxView(scores_fn, access, info, k=k, budget=budget, labels_fn=estimator.predict)
+
+
+def _sklearn_is_classifier(estimator: Any) -> bool:
+    try:
+        from sklearn.base import is_classifier
+    except ImportError:  # not an sklearn estimator after all
+        return hasattr(estimator, "classes_")
+    return bool(is_classifier(estimator)) or hasattr(estimator, "classes_")
 
 
 class EstimatorWhiteBoxView(TargetView):
