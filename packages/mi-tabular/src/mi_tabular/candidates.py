@@ -115,10 +115,7 @@ def query(view: TargetView, ak: AttributeKnowledge, frame: pd.DataFrame, kind: s
     """One counted query of ``frame`` through ``view``: ``kind`` is ``"outputs"`` (what the view
     returns: scores, or labels for a label-only view) or ``"labels"``."""
     x = ak.to_model_input(frame)
-    if kind == "labels" and hasattr(view, "labels"):
-        out = view.labels(x)
-    else:
-        out = view(x)
+    out = view.labels(x) if kind == "labels" and hasattr(view, "labels") else view(x)
     arr = to_numpy(out)
     if arr.shape[0] != len(frame):
         raise ConfigError(

@@ -152,8 +152,8 @@ def split_for_attack(
     n = len(frame)
     rng = np.random.default_rng(seed)
     order = rng.permutation(n)
-    n_train = int(round(train * n)) if isinstance(train, float) else int(train)
-    n_aux = int(round(auxiliary * n)) if isinstance(auxiliary, float) else int(auxiliary)
+    n_train = round(train * n) if isinstance(train, float) else int(train)
+    n_aux = round(auxiliary * n) if isinstance(auxiliary, float) else int(auxiliary)
     if n_train + n_aux >= n:
         raise ConfigError(f"train + auxiliary ({n_train} + {n_aux}) leave no holdout of {n}")
     tr = frame.iloc[order[:n_train]]
