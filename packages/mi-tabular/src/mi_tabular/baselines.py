@@ -31,7 +31,7 @@ def prior_only(sensitive: Marginal, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def no_model_imputation(
-    ak: AttributeKnowledge, *, estimator: str = "hgb", seed: int = 0, use_labels: bool = True
+    ak: AttributeKnowledge, *, estimator: str = "auto", seed: int = 0, use_labels: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
     """Impute the sensitive attribute from the attacker's knowledge, trained on its auxiliary
     records; no target access. Returns ``(codes, (n, V) probabilities)``."""
@@ -42,7 +42,7 @@ def no_model_imputation(
     f_tgt = attacker_features(ak.known[ak.known_columns], ak.labels if with_labels else None)
     enc = FrameEncoder().fit(f_aux)
     y = ak.sensitive.codes(aux[ak.sensitive.column].to_numpy(), "auxiliary")
-    clf = make_classifier(estimator, seed, enc.categorical_mask)
+    clf = make_classifier(estimator, seed, enc.categorical_mask, len(f_aux))
     proba = fit_predict_proba(
         clf, enc.transform(f_aux), y, enc.transform(f_tgt), len(ak.sensitive.values)
     )
@@ -54,7 +54,7 @@ def ideal_predictor(
     private: pd.DataFrame,
     *,
     label_column: str | None = None,
-    estimator: str = "hgb",
+    estimator: str = "auto",
     folds: int = 5,
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -84,7 +84,7 @@ def ideal_predictor(
     proba = np.zeros((ak.n, k))
 
     def model() -> Any:
-        return make_classifier(estimator, seed, enc.categorical_mask)
+        return make_classifier(estimator, seed, enc.categorical_mask, len(private))
 
     if (~member).any():
         proba[~member] = fit_predict_proba(model(), x_priv, y, x_tgt[~member], k)

@@ -187,12 +187,12 @@ def make_cohort(n: int = 4000, seed: int = 0) -> TabularDataset:
     reg_eff = pd.Series(region).map({"north": 0.3, "south": -0.2, "east": 0.0, "west": 0.1})
     z = (
         -2.2
-        + 1.6 * smoker
+        + 2.6 * smoker
         + 0.035 * (age - 48)
         + 0.09 * (bmi - 26)
         - 0.25 * (activity - 3)
         + reg_eff.to_numpy()
-        + rng.normal(0, 0.6, size=n)
+        + rng.normal(0, 0.4, size=n)
     )
     disease = (rng.random(n) < 1 / (1 + np.exp(-z))).astype(np.int64)
     frame = pd.DataFrame(

@@ -82,8 +82,17 @@ def default_classifier(seed: int, categorical_mask: np.ndarray | None = None) ->
     )
 
 
-def make_classifier(spec: str, seed: int, categorical_mask: np.ndarray | None = None) -> Any:
-    """An attacker-side classifier by name: ``hgb`` (default), ``logistic``, ``forest``."""
+AUTO_HGB_ROWS = 3000
+
+
+def make_classifier(
+    spec: str, seed: int, categorical_mask: np.ndarray | None = None, rows: int | None = None
+) -> Any:
+    """An attacker-side classifier by name: ``hgb`` (gradient-boosted trees), ``logistic``,
+    ``forest``, or ``auto``: boosted trees from ``AUTO_HGB_ROWS`` training rows on, logistic
+    regression below (boosted trees overfit a few hundred records)."""
+    if spec == "auto":
+        spec = "hgb" if rows is not None and rows >= AUTO_HGB_ROWS else "logistic"
     if spec == "hgb":
         return default_classifier(seed, categorical_mask)
     if spec == "logistic":

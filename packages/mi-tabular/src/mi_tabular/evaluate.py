@@ -75,7 +75,7 @@ class AttributeEvaluator:
         member: Any = None,
         private: pd.DataFrame | None = None,
         label_column: str | None = None,
-        estimator: str = "hgb",
+        estimator: str = "auto",
         seed: int = 0,
     ) -> AttributeEvaluator:
         """An evaluator with the no-model baseline (from ``ak.auxiliary``) and, given the

@@ -232,7 +232,7 @@ class AttributeKnowledge:
             labels = np.asarray(self.labels)
             if labels.ndim != 1 or labels.shape[0] != len(known):
                 raise ConfigError(
-                    f"knowledge.target_labels: {labels.shape} labels for {len(known)} records; "
+                    f"knowledge.target_labels: {labels.size} labels for {len(known)} records; "
                     "give one label per record"
                 )
             if pd.isna(labels).any():

@@ -35,16 +35,18 @@ def logsumexp(a: np.ndarray, axis: int) -> np.ndarray:
 
 def posterior(log_prior: np.ndarray, grid: CandidateGrid, log_lik: np.ndarray) -> np.ndarray:
     """``(n, V)`` posterior from ``(n, V, U)`` log-likelihoods: Eq. 1 before the argmax.
+    ``log_prior`` is ``(V,)`` (the marginal) or ``(n, V)`` (a prior per record).
 
     Records whose every candidate has zero likelihood fall back to the prior (nothing
     observed is consistent with the model, so the model says nothing about them).
     """
-    joint = log_prior[None, :] + logsumexp(log_lik + grid.log_weight[None, None, :], axis=2)
+    lp = log_prior if log_prior.ndim == 2 else np.broadcast_to(log_prior, log_lik.shape[:2])
+    joint = lp + logsumexp(log_lik + grid.log_weight[None, None, :], axis=2)
     norm = logsumexp(joint, axis=1)
     dead = ~np.isfinite(norm)
     if dead.any():
-        joint[dead] = log_prior[None, :]
-        norm[dead] = logsumexp(log_prior[None, :], axis=1)
+        joint[dead] = lp[dead]
+        norm[dead] = logsumexp(lp[dead], axis=1)
     return np.exp(joint - norm[:, None])
 
 

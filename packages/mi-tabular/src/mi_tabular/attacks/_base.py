@@ -75,6 +75,18 @@ class AttributeAttack(BaseAttack):
             )
         return tuple(uniq)
 
+    @staticmethod
+    def log_prior(ak: AttributeKnowledge, kind: str, seed: int) -> np.ndarray:
+        """``marginal``: the sensitive attribute's prior ``p_t`` (Eq. 1); ``auxiliary``: a
+        per-record prior ``p(v | x_K)`` learned from the auxiliary records (no target access,
+        no labels), so that the attack also uses how the known attributes relate to ``v``."""
+        if kind == "marginal":
+            return ak.sensitive.log_prior()
+        from mi_tabular.baselines import no_model_imputation
+
+        _, proba = no_model_imputation(ak, seed=seed, use_labels=False)
+        return np.log(np.clip(proba, 1e-6, None))
+
     # results ----------------------------------------------------------------------------
     def _posterior_result(
         self,

@@ -43,7 +43,8 @@ class BlackBoxAttributeInferenceConfig:
 
     Attributes:
         output: read class ``scores`` (black-box scores access) or ``labels`` (label-only).
-        estimator: the attack model: ``hgb`` (gradient-boosted trees), ``logistic``, ``forest``.
+        estimator: the attack model: ``auto`` (boosted trees from 3000 records on, else
+            logistic regression), ``hgb``, ``logistic``, ``forest``.
         candidate_features: add the model's answers for every candidate value (see module
             docstring); ``False`` is ART's feature set (known attributes + label).
         max_auxiliary: use at most this many auxiliary records (``None``: all).
@@ -53,7 +54,7 @@ class BlackBoxAttributeInferenceConfig:
     """
 
     output: Literal["scores", "labels"] = "scores"
-    estimator: str = "hgb"
+    estimator: str = "auto"
     candidate_features: bool = True
     max_auxiliary: int | None = None
     max_candidates: int = 4096
@@ -62,7 +63,7 @@ class BlackBoxAttributeInferenceConfig:
 
     def __post_init__(self) -> None:
         check_choice("output", self.output, ("scores", "labels"))
-        check_choice("estimator", self.estimator, ("hgb", "logistic", "forest"))
+        check_choice("estimator", self.estimator, ("auto", "hgb", "logistic", "forest"))
         if self.max_auxiliary is not None:
             check_positive("max_auxiliary", self.max_auxiliary)
         check_positive("max_candidates", self.max_candidates)
@@ -161,7 +162,7 @@ class BlackBoxAttributeInference(AttributeAttack):
         f_aux = self._features(view, ak, aux, aux_labels, classes)
         f_tgt = self._features(view, ak, ak.known, ak.labels, classes)
         enc = FrameEncoder().fit(f_aux)
-        clf = make_classifier(cfg.estimator, seed, enc.categorical_mask)
+        clf = make_classifier(cfg.estimator, seed, enc.categorical_mask, len(f_aux))
         proba = fit_predict_proba(
             clf, enc.transform(f_aux), target, enc.transform(f_tgt), len(ak.sensitive.values)
         )

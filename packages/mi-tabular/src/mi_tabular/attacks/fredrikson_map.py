@@ -54,6 +54,8 @@ class FredriksonMAPConfig:
             regressor's prediction), ``scores`` (class probabilities), ``auto`` = ``labels``.
         error_std: a regressor's error standard deviation ``sigma`` (e.g. its published RMSE);
             ``None`` measures it on the labelled auxiliary records.
+        prior: ``marginal`` (the paper: ``p_t(v)``) or ``auxiliary`` (``p(v | x_K)`` learned
+            from the auxiliary records, for attributes correlated with the sensitive one).
         smoothing: Laplace smoothing of the confusion matrix measured on auxiliary records.
         max_candidates: cap on sensitive values x unknown combinations per record.
         chunk_rows: candidate rows per model call.
@@ -62,6 +64,7 @@ class FredriksonMAPConfig:
 
     output: Literal["auto", "labels", "scores"] = "auto"
     error_std: float | None = None
+    prior: Literal["marginal", "auxiliary"] = "marginal"
     smoothing: float = 1.0
     max_candidates: int = 4096
     chunk_rows: int = 200_000
@@ -71,6 +74,7 @@ class FredriksonMAPConfig:
         check_choice("output", self.output, ("auto", "labels", "scores"))
         if self.error_std is not None:
             check_positive("error_std", self.error_std)
+        check_choice("prior", self.prior, ("marginal", "auxiliary"))
         check_positive("smoothing", self.smoothing, allow_zero=True)
         check_positive("max_candidates", self.max_candidates)
         check_positive("chunk_rows", self.chunk_rows)
@@ -156,5 +160,5 @@ class FredriksonMAP(AttributeAttack):
                 require_scores(outs, self.name)
                 loglik = scores_loglik(outs, y_idx)
                 info["error_model"] = "model confidence in the observed class"
-        post = posterior(ak.sensitive.log_prior(), grid, loglik)
+        post = posterior(self.log_prior(ak, cfg.prior, seed), grid, loglik)
         return self._posterior_result(ak, post, info=info)

@@ -52,6 +52,8 @@ class FredriksonTreeConfig:
         counts: ``class`` (training records of the observed class on the path) or ``label``
             (the paper: the path's count when the path outputs the observed label).
         use_prior: multiply by the sensitive attribute's prior ``p_t(v)`` (the paper does).
+        prior: ``marginal`` (``p_t(v)``) or ``auxiliary`` (``p(v | x_K)`` learned from the
+            auxiliary records).
         error_std: regression trees: error std of the observed value; ``None`` = measured on
             labelled auxiliary records, or a near-exact match for observed model outputs.
         max_candidates: cap on sensitive values x unknown combinations per record.
@@ -61,6 +63,7 @@ class FredriksonTreeConfig:
 
     counts: Literal["class", "label"] = "class"
     use_prior: bool = True
+    prior: Literal["marginal", "auxiliary"] = "marginal"
     error_std: float | None = None
     max_candidates: int = 4096
     chunk_rows: int = 500_000
@@ -68,6 +71,7 @@ class FredriksonTreeConfig:
 
     def __post_init__(self) -> None:
         check_choice("counts", self.counts, ("class", "label"))
+        check_choice("prior", self.prior, ("marginal", "auxiliary"))
         if self.error_std is not None:
             check_positive("error_std", self.error_std)
         check_positive("max_candidates", self.max_candidates)
@@ -148,7 +152,7 @@ class FredriksonTreeWhiteBox(AttributeAttack):
                 w = (node_n[leaves] / n_total) * np.exp(-0.5 * r * r)
             with np.errstate(divide="ignore"):
                 loglik[s : s + len(part)] = np.log(w)
-        log_prior = ak.sensitive.log_prior() if cfg.use_prior else np.zeros(v_count)
+        log_prior = self.log_prior(ak, cfg.prior, seed) if cfg.use_prior else np.zeros(v_count)
         post = posterior(log_prior, grid, loglik)
         return self._posterior_result(ak, post, info=info)
 

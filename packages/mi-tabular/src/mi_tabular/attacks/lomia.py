@@ -32,7 +32,8 @@ class LOMIAConfig:
     """Hyper-parameters.
 
     Attributes:
-        estimator: the attack model: ``hgb`` (gradient-boosted trees), ``logistic``,
+        estimator: the attack model: ``auto`` (boosted trees from 3000 records on, else
+            logistic regression), ``hgb``, ``logistic``,
             ``forest``.
         keep_case1: keep the value found by querying for case-1 records (else the attack model
             infers every record, as a pure learned attack).
@@ -41,14 +42,14 @@ class LOMIAConfig:
         progress: show a progress bar.
     """
 
-    estimator: str = "hgb"
+    estimator: str = "auto"
     keep_case1: bool = True
     max_candidates: int = 4096
     chunk_rows: int = 200_000
     progress: bool = True
 
     def __post_init__(self) -> None:
-        check_choice("estimator", self.estimator, ("hgb", "logistic", "forest"))
+        check_choice("estimator", self.estimator, ("auto", "hgb", "logistic", "forest"))
         check_positive("max_candidates", self.max_candidates)
         check_positive("chunk_rows", self.chunk_rows)
 
@@ -95,7 +96,7 @@ class LOMIA(AttributeAttack):
         target = match.argmax(axis=1)
         info = {"case1": int(case1.sum()), "records": ak.n}
         if case1.sum() >= 2 and len(np.unique(target[case1])) >= 2:
-            clf = make_classifier(cfg.estimator, seed, enc.categorical_mask)
+            clf = make_classifier(cfg.estimator, seed, enc.categorical_mask, int(case1.sum()))
             proba = fit_predict_proba(clf, x[case1], target[case1], x, v_count)
         else:
             proba = np.tile(np.asarray(ak.sensitive.prior), (ak.n, 1))

@@ -224,12 +224,9 @@ class PoisoningInversion(AttributeAttack):
             out_sd = float(np.std(d_aux @ w0)) or 1.0
             y0 = x0 @ w0 + cfg.probe_scale * out_sd
             contribute(probe, y0)
-            gram_poison += x0.T @ x0
             w, _ = self._extract(view, design, aux, rng)
-            dw = w - w0
-            a = moments @ dw
-            b = x0.T @ (y0 - x0 @ w)
-            n_hat = float(max((a @ b) / max(a @ a, 1e-300), 1.0))
+            n_hat = _train_size(moments, np.zeros_like(moments), w - w0, x0.T @ (y0 - x0 @ w), 1.0)
+            gram_poison += x0.T @ x0
         # 2. poisoning --------------------------------------------------------------------------
         contributed = 0 if cfg.train_size is not None else 1
         history = [spread(w) / max(spread0, 1e-12)]
@@ -248,10 +245,14 @@ class PoisoningInversion(AttributeAttack):
             lhs = b_rows @ xp.T
             rhs = -b_rows @ (g_est @ w + xp.T @ (xp @ w_tgt))
             delta, *_ = np.linalg.lstsq(lhs, rhs, rcond=None)
-            contribute(pts, xp @ w_tgt + delta)
+            y_p = xp @ w_tgt + delta
+            contribute(pts, y_p)
             contributed += m
-            gram_poison += xp.T @ xp
+            w_old = w
             w, _ = self._extract(view, design, aux, rng)
+            # the round's answer refines the training-size estimate (same relation as the probe)
+            n_hat = _train_size(moments, gram_poison, w - w_old, xp.T @ (y_p - xp @ w), n_hat)
+            gram_poison += xp.T @ xp
             history.append(spread(w) / max(spread0, 1e-12))
         # 3. inversion --------------------------------------------------------------------------
         y_after = np.asarray(observe(), dtype=np.float64).reshape(-1)
@@ -266,6 +267,18 @@ class PoisoningInversion(AttributeAttack):
         }
         arrays = {"codes_before": post_before.argmax(axis=1), "posterior_before": post_before}
         return self._posterior_result(ak_like, post, info=info, arrays=arrays)  # type: ignore[arg-type]
+
+
+def _train_size(
+    moments: np.ndarray, gram_known: np.ndarray, dw: np.ndarray, pull: np.ndarray, fallback: float
+) -> float:
+    """Least-squares ``n`` in ``(n M + G_known) dw = pull``: how many training records it takes
+    for contributed records with residual pull ``pull`` to move the weights by only ``dw``."""
+    a = moments @ dw
+    b = np.ravel(pull) - gram_known @ dw
+    if not np.isfinite(a @ a) or a @ a < 1e-300:
+        return fallback
+    return float(max((a @ b) / (a @ a), 1.0))
 
 
 class _TargetsOnly:
