@@ -10,8 +10,8 @@ basic countermeasures", CCS 2015, Sec. 4. A tree is a set of paths ``phi_i`` wit
 
       x_t* = argmax_v  p_t(v) * sum_u prod_j p_j(u_j) * n(path(x_K, v, u), y) / N
 
-  ``counts="label"`` is the paper's count: ``n_i`` when path ``i`` outputs ``y``, else 0.
-  ``counts="class"`` (default) uses the path's training records *of class* ``y``, which sklearn
+  ``counts="label"`` (default) is the paper's count: ``n_i`` when path ``i`` outputs ``y``,
+  else 0. ``counts="class"`` uses the path's training records *of class* ``y``, which sklearn
   stores per leaf; it keeps a candidate whose leaf predicts another class but holds records of
   class ``y``, which is where a training record sits when the tree did not fit it. For a
   regression tree the path's count is weighed by the Gaussian ``N(y; leaf value, sigma^2)``.
@@ -49,8 +49,8 @@ class FredriksonTreeConfig:
     """Hyper-parameters of the white-box estimator.
 
     Attributes:
-        counts: ``class`` (training records of the observed class on the path) or ``label``
-            (the paper: the path's count when the path outputs the observed label).
+        counts: ``label`` (the paper: the path's count when the path outputs the observed
+            label) or ``class`` (training records of the observed class on the path).
         use_prior: multiply by the sensitive attribute's prior ``p_t(v)`` (the paper does).
         prior: ``marginal`` (``p_t(v)``) or ``auxiliary`` (``p(v | x_K)`` learned from the
             auxiliary records).
@@ -61,7 +61,7 @@ class FredriksonTreeConfig:
         progress: show a progress bar.
     """
 
-    counts: Literal["class", "label"] = "class"
+    counts: Literal["class", "label"] = "label"
     use_prior: bool = True
     prior: Literal["marginal", "auxiliary"] = "marginal"
     error_std: float | None = None
