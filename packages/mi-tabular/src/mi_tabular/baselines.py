@@ -19,8 +19,12 @@ import numpy as np
 import pandas as pd
 from mi_core.errors import ConfigError
 
-from mi_tabular.attacks.lomia import attacker_features
-from mi_tabular.encoding import FrameEncoder, fit_predict_proba, make_classifier
+from mi_tabular.encoding import (
+    FrameEncoder,
+    attacker_features,
+    fit_predict_proba,
+    make_classifier,
+)
 from mi_tabular.knowledge import AttributeKnowledge, Marginal
 
 

@@ -63,6 +63,15 @@ class FrameEncoder:
         return self.fit(frame).transform(frame)
 
 
+def attacker_features(known: pd.DataFrame, labels: np.ndarray | None) -> pd.DataFrame:
+    """The attacker's features for an attack / imputation model: known attributes (+ label)."""
+    feats = known.reset_index(drop=True).copy()
+    if labels is not None:
+        lab = np.asarray(labels)
+        feats["__label__"] = lab.astype(str) if lab.dtype.kind in "OUSb" else lab
+    return feats
+
+
 def default_classifier(seed: int, categorical_mask: np.ndarray | None = None) -> Any:
     """The attacker's default learner: gradient-boosted trees (fast, handles categories and
     unscaled numbers, strong on tabular data)."""

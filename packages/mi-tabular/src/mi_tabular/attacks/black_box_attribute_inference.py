@@ -30,9 +30,13 @@ from mi_core.threat import Access, Knowledge
 from mi_core.views import TargetView
 
 from mi_tabular.attacks._base import AttributeAttack
-from mi_tabular.attacks.lomia import attacker_features
 from mi_tabular.candidates import candidate_grid, query, query_candidates
-from mi_tabular.encoding import FrameEncoder, fit_predict_proba, make_classifier
+from mi_tabular.encoding import (
+    FrameEncoder,
+    attacker_features,
+    fit_predict_proba,
+    make_classifier,
+)
 from mi_tabular.knowledge import AttributeKnowledge
 from mi_tabular.posterior import class_index, require_scores
 

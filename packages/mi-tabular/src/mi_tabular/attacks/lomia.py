@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from mi_core.config import check_choice, check_positive
 from mi_core.result import AttackResult
 from mi_core.threat import Access, Knowledge
@@ -23,7 +22,12 @@ from mi_core.views import TargetView
 
 from mi_tabular.attacks._base import AttributeAttack
 from mi_tabular.candidates import candidate_grid, query_candidates
-from mi_tabular.encoding import FrameEncoder, fit_predict_proba, make_classifier
+from mi_tabular.encoding import (
+    FrameEncoder,
+    attacker_features,
+    fit_predict_proba,
+    make_classifier,
+)
 from mi_tabular.posterior import class_index
 
 
@@ -52,15 +56,6 @@ class LOMIAConfig:
         check_choice("estimator", self.estimator, ("auto", "hgb", "logistic", "forest"))
         check_positive("max_candidates", self.max_candidates)
         check_positive("chunk_rows", self.chunk_rows)
-
-
-def attacker_features(known: pd.DataFrame, labels: np.ndarray | None) -> pd.DataFrame:
-    """The attacker's features for an attack / imputation model: known attributes (+ label)."""
-    feats = known.reset_index(drop=True).copy()
-    if labels is not None:
-        lab = np.asarray(labels)
-        feats["__label__"] = lab.astype(str) if lab.dtype.kind in "OUSb" else lab
-    return feats
 
 
 class LOMIA(AttributeAttack):

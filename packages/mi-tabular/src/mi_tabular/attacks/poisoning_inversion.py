@@ -45,7 +45,7 @@ from mi_core.threat import Access, Knowledge
 from mi_core.views import TargetView
 
 from mi_tabular.attacks._base import AttributeAttack
-from mi_tabular.candidates import to_numpy
+from mi_tabular.candidates import CandidateGrid, to_numpy
 from mi_tabular.encoding import is_categorical
 from mi_tabular.knowledge import Marginal, check_no_missing
 from mi_tabular.posterior import posterior
@@ -204,8 +204,6 @@ class PoisoningInversion(AttributeAttack):
             sd = max(spread(w), 1e-6 * (abs(w[0]) + 1.0))
             r = (y[:, None] - mean[None, :]) / sd
             loglik = (-0.5 * r * r)[:, :, None]
-            from mi_tabular.candidates import CandidateGrid
-
             grid = CandidateGrid(tuple(sensitive.values), (), ((),), np.zeros(1))
             return posterior(sensitive.log_prior(), grid, loglik)
 
