@@ -201,6 +201,8 @@ def iwpc_cases(quick: bool) -> list[dict]:
                         f"(true {len(sp.train)}); service RMSE {rmse0:.3f} -> "
                         f"{svc.rmse(sp.holdout[ds.features], sp.holdout[ds.label]):.3f}"
                     ),
+                    prior_only=_r(figs["prior_only"]),
+                    before_poisoning=_r(before["value"]),
                     balanced_accuracy=_r(figs["balanced_accuracy"]),
                     balanced_accuracy_before=_r(before["balanced_accuracy"]),
                 )
@@ -419,4 +421,11 @@ def run(quick: bool) -> list[dict]:
         import torch
 
         torch.set_num_threads(1)
-        return iwpc_cases(quick) + adult_cases(quick)
+        records = iwpc_cases(quick) + adult_cases(quick)
+    from pathlib import Path
+
+    from tabular_plot import plot
+
+    name = "tabular-quick.png" if quick else "tabular.png"
+    plot(records, Path(__file__).resolve().parent / "results" / name)
+    return records
