@@ -1,0 +1,1 @@
+"""Tabular attacks, one module per method."""
