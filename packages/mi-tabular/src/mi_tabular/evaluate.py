@@ -127,6 +127,13 @@ class AttributeEvaluator:
         inside / outside the training set."""
         rep = self.report(result)
         allr = rep["all"]
+        if isinstance(result, AttackResult):  # evidence for reports: a confusion matrix
+            codes, _ = prediction_of(result, self.sensitive)
+            k = len(self.sensitive.values)
+            cm = np.zeros((k, k), dtype=np.int64)
+            np.add.at(cm, (self.true_codes, codes), 1)
+            result.arrays["confusion"] = cm
+            result.info["classes"] = [str(v) for v in self.sensitive.values]
         base_key = "no_model" if "no_model" in allr else "prior_only"
         base_name = "no-model imputation" if base_key == "no_model" else "prior only"
 
