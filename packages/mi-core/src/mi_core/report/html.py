@@ -187,6 +187,8 @@ th{background:#f5f5f7} td.num{text-align:right;font-variant-numeric:tabular-nums
 figure{margin:.8rem 0} figcaption{font-size:.85rem;color:#555} img{image-rendering:pixelated}
 section.cell{border:1px solid #e5e5e5;border-radius:8px;padding:.4rem 1rem;margin:1rem 0}
 .charts svg{margin-right:1rem} mark{background:#ffd54f} table.confusion{width:auto}
+table.confusion caption{caption-side:top;text-align:left;
+white-space:nowrap;font-size:.85rem;color:#555}
 ol.texts code{white-space:pre-wrap}
 """
 
@@ -328,7 +330,11 @@ def render_report(
         parts.append(
             f"<p class=small>queries: {fmt(rec.get('queries'))} · seconds: "
             f"{fmt(rec.get('seconds'))}"
-            + (f" · utility: {esc(rec['utility'])}" if rec.get("utility") else "")
+            + (
+                " · utility: " + ", ".join(f"{esc(k)} {fmt(v)}" for k, v in rec["utility"].items())
+                if rec.get("utility")
+                else ""
+            )
             + "</p>"
         )
         result = AttackResult.load(root / "cells" / rec["id"])
