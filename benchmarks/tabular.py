@@ -98,15 +98,16 @@ def _run(attack: Any, view: Any, knowledge: Any) -> tuple[Any, float]:
 
 # -------------------------------------------------------------------------------------------
 def iwpc_cases(quick: bool) -> list[dict]:
+    from sklearn.compose import make_column_transformer
+    from sklearn.linear_model import LinearRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
     from mi_core import Knowledge, make_view
     from mi_tabular import AttributeEvaluator, load_iwpc, split_for_attack
     from mi_tabular.attacks.fredrikson_map import FredriksonMAP
     from mi_tabular.attacks.poisoning_inversion import PoisoningInversion
     from mi_tabular.targets import OnlineRegressionService
-    from sklearn.compose import make_column_transformer
-    from sklearn.linear_model import LinearRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder
 
     path = shared_file("tabular/iwpc.csv")
     if path is None:
@@ -244,16 +245,17 @@ def adult_numeric(quick: bool) -> tuple[pd.DataFrame, list[str]] | None:
 
 
 def adult_cases(quick: bool) -> list[dict]:
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.tree import DecisionTreeClassifier
+
     from mi_core import make_view
     from mi_tabular import AttributeEvaluator, from_frame, split_for_attack
     from mi_tabular.attacks.black_box_attribute_inference import BlackBoxAttributeInference
     from mi_tabular.attacks.csmia import CSMIA
     from mi_tabular.attacks.fredrikson_tree import FredriksonTreeBlackBox, FredriksonTreeWhiteBox
     from mi_tabular.attacks.lomia import LOMIA
-    from sklearn.neural_network import MLPClassifier
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-    from sklearn.tree import DecisionTreeClassifier
 
     loaded = adult_numeric(quick)
     if loaded is None:

@@ -2,6 +2,7 @@
 attacks each granted access allows."""
 
 import pytest
+
 from mi_core import ConfigError
 from mi_core.audit.config import parse_audit_config
 from mi_core.audit.plan import plan_cells

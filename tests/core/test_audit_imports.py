@@ -1,5 +1,6 @@
 import pytest
 import torch
+
 from mi_core import ConfigError
 from mi_core.audit.imports import build_module, load_object
 from mi_core.io import save_state_dict

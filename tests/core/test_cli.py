@@ -1,6 +1,7 @@
 """The `mi` command line: help, list, run, and errors that name the field."""
 
 import pytest
+
 from mi_core.cli import main
 
 

@@ -7,6 +7,7 @@ import textwrap
 
 import pytest
 import torch
+
 from mi_core import ConfigError
 from mi_core.loop import ResumableLoop, TensorState
 

@@ -3,6 +3,8 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sklearn.metrics import average_precision_score, roc_auc_score
+
 from mi_core import MetricError
 from mi_core.metrics import (
     attribute_accuracy,
@@ -14,7 +16,6 @@ from mi_core.metrics import (
     precision_recall,
     roc_auc,
 )
-from sklearn.metrics import average_precision_score, roc_auc_score
 
 
 @settings(max_examples=60, deadline=None)

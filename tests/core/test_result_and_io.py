@@ -3,6 +3,7 @@ import json
 
 import pytest
 import torch
+
 from mi_core import AttackResult, ConfigError
 from mi_core.io import atomic_write_json, load_state_dict, save_state_dict
 

@@ -1,6 +1,7 @@
 from dataclasses import dataclass
 
 import pytest
+
 from mi_core import Access, ConfigError, Knowledge
 from mi_core.config import build_config, check_positive
 

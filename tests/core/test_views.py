@@ -3,6 +3,8 @@
 import numpy as np
 import pytest
 import torch
+from torch import nn
+
 from mi_core import (
     Access,
     AccessError,
@@ -15,7 +17,6 @@ from mi_core import (
     view_from_callable,
     view_from_sklearn,
 )
-from torch import nn
 
 
 @pytest.fixture

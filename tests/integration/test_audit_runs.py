@@ -6,6 +6,7 @@ import sys
 import textwrap
 
 import pytest
+
 from mi_core.audit.executors import get_executor
 from mi_core.audit.runner import CellSpec, run_cells
 

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+
 from mi_core.cli import main
 
 pytestmark = pytest.mark.slow

@@ -8,6 +8,7 @@ import subprocess
 import numpy as np
 import pytest
 import torch
+
 from mi_core import AttackResult
 from mi_core.audit.runner import CellSpec, save_cell
 from mi_core.report.html import render_report

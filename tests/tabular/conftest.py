@@ -1,6 +1,7 @@
 """Shared fixtures: generated cohorts with a known dependence and models trained on them."""
 
 import pytest
+
 from mi_tabular import make_cohort, make_dosing_cohort, split_for_attack
 from mi_tabular.cases import cohort_tree
 

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+
 from mi_core import ConfigError, make_view
 from mi_core.registry import get_attack
 from mi_tabular import AttributeEvaluator, make_cohort, split_for_attack

@@ -4,6 +4,7 @@ layouts; tests never read ../shared)."""
 import numpy as np
 import pandas as pd
 import pytest
+
 from mi_core import ConfigError, make_view
 from mi_core.audit.runner import CellSpec, run_cell
 from mi_core.registry import case_entries

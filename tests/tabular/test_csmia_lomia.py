@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import figures
+
 from mi_core import ConfigError, make_view
 from mi_core.registry import get_attack
 from mi_tabular.attacks.csmia import CSMIA, csmia_decide
@@ -75,8 +76,9 @@ def test_lomia_label_only_beats_prior(cohort, cohort_eval):
 
 
 def test_lomia_falls_back_to_the_prior_without_case1_records():
-    from mi_tabular import AttributeKnowledge, Marginal
     from sklearn.dummy import DummyClassifier
+
+    from mi_tabular import AttributeKnowledge, Marginal
 
     frame = pd.DataFrame({"a": np.arange(40.0), "s": [0, 1] * 20})
     model = DummyClassifier(strategy="most_frequent").fit(frame, [0] * 30 + [1] * 10)

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from mi_core import MetricError
 from mi_tabular import AttributeEvaluator, Marginal
 from mi_tabular.metrics import balanced_accuracy, g_mean, mcc, per_class, summarize

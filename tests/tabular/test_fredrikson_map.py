@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import figures
+
 from mi_core import ConfigError, make_view
 from mi_core.registry import get_attack
 from mi_tabular import AttributeEvaluator, Marginal

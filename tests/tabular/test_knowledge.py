@@ -4,6 +4,7 @@ column, priors not summing to one, missing values)."""
 import numpy as np
 import pandas as pd
 import pytest
+
 from mi_core import ConfigError, Knowledge
 from mi_tabular import AttributeKnowledge, Marginal, attribute_knowledge, from_frame
 

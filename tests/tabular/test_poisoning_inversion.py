@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from mi_core import ConfigError, Knowledge
 from mi_core.registry import get_attack
 from mi_tabular.attacks.poisoning_inversion import PoisoningInversion

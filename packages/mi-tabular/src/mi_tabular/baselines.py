@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from mi_core.errors import ConfigError
 
+from mi_core.errors import ConfigError
 from mi_tabular.encoding import (
     FrameEncoder,
     attacker_features,

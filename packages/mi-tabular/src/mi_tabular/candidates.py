@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from mi_core.errors import ConfigError
-from mi_core.views import TargetView
 from tqdm.auto import tqdm
 
+from mi_core.errors import ConfigError
+from mi_core.views import TargetView
 from mi_tabular.knowledge import AttributeKnowledge
 
 

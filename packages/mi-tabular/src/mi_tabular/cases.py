@@ -10,7 +10,6 @@ from mi_core.metrics.base import Figure
 from mi_core.result import AttackResult
 from mi_core.threat import Access, Knowledge
 from mi_core.views import TargetInfo
-
 from mi_tabular.data import make_cohort, split_for_attack
 from mi_tabular.evaluate import AttributeEvaluator
 

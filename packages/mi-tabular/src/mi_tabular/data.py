@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from mi_core.errors import ConfigError
 
+from mi_core.errors import ConfigError
 from mi_tabular.knowledge import AttributeKnowledge, Marginal, check_no_missing
 
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from mi_core.errors import MetricError
 from mi_core.metrics.base import Figure
 from mi_core.result import AttackResult
-
 from mi_tabular.baselines import ideal_predictor, no_model_imputation, prior_only
 from mi_tabular.knowledge import AttributeKnowledge, Marginal
 from mi_tabular.metrics import summarize

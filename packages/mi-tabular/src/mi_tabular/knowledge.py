@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+
 from mi_core.errors import ConfigError
 from mi_core.threat import Knowledge
 

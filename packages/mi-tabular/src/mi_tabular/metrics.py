@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from mi_core.errors import MetricError
 from mi_core.metrics import attribute_accuracy, roc_auc
 from mi_core.metrics.base import register_metric

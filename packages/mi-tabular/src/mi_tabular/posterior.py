@@ -18,8 +18,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from mi_core.errors import ConfigError
 
+from mi_core.errors import ConfigError
 from mi_tabular.candidates import CandidateGrid
 
 _TINY = 1e-300

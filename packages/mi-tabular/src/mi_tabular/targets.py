@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from mi_core.errors import ConfigError
 from mi_core.views import TargetInfo, TargetView, view_from_callable
-
 from mi_tabular.knowledge import check_no_missing
 
 

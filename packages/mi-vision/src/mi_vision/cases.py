@@ -6,14 +6,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
+
 from mi_core.audit.case import AuditCase, CellDefaults
 from mi_core.io import load_state_dict, save_state_dict
 from mi_core.metrics.base import Figure
 from mi_core.result import AttackResult
 from mi_core.threat import Access, Knowledge
 from mi_core.views import TargetInfo
-from torch import nn
-
 from mi_vision.data import load_digits, train_test_split
 from mi_vision.evaluate import ImageEvaluator
 from mi_vision.models import SmallCNN, SoftmaxRegression

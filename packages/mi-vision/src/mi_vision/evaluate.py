@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+from torch import nn
+
 from mi_core.errors import MetricError
 from mi_core.metrics import (
     eval_accuracy,
@@ -21,8 +23,6 @@ from mi_core.metrics import (
 )
 from mi_core.metrics.base import Figure
 from mi_core.result import AttackResult
-from torch import nn
-
 from mi_vision.data import class_means
 
 

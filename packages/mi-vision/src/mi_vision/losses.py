@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+
 from mi_core.errors import ConfigError
 
 IdentityLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]

@@ -8,6 +8,7 @@ from the attacker's knowledge (``knowledge.extra["input_shape"]``, ``knowledge.t
 from __future__ import annotations
 
 import torch
+
 from mi_core.errors import ConfigError
 from mi_core.threat import Knowledge
 from mi_core.views import TargetView

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from mi_core.config import check_positive
-from mi_core.errors import ConfigError
 from torch import nn
 from tqdm.auto import tqdm
+
+from mi_core.config import check_positive
+from mi_core.errors import ConfigError
 
 
 @dataclass

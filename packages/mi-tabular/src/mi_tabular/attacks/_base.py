@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from mi_core.attack import BaseAttack
 from mi_core.errors import ConfigError
 from mi_core.result import AttackResult
 from mi_core.threat import Access, Knowledge
 from mi_core.views import TargetView
-
 from mi_tabular.knowledge import AttributeKnowledge, attribute_knowledge
 
 

@@ -23,12 +23,12 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+
 from mi_core.config import check_choice, check_positive
 from mi_core.errors import ConfigError
 from mi_core.result import AttackResult
 from mi_core.threat import Access, Knowledge
 from mi_core.views import TargetView
-
 from mi_tabular.attacks._base import AttributeAttack
 from mi_tabular.candidates import candidate_grid, query, query_candidates
 from mi_tabular.encoding import (

@@ -21,11 +21,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
 from mi_core.config import check_positive
 from mi_core.result import AttackResult
 from mi_core.threat import Access, Knowledge
 from mi_core.views import TargetView
-
 from mi_tabular.attacks._base import AttributeAttack
 from mi_tabular.candidates import candidate_grid, query_candidates
 from mi_tabular.posterior import class_index, require_scores

@@ -31,13 +31,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+from tqdm.auto import tqdm
+
 from mi_core.config import check_choice, check_positive
 from mi_core.errors import ConfigError
 from mi_core.result import AttackResult
 from mi_core.threat import Access, Knowledge
 from mi_core.views import TargetView
-from tqdm.auto import tqdm
-
 from mi_tabular.attacks._base import AttributeAttack
 from mi_tabular.attacks.fredrikson_map import FredriksonMAP, FredriksonMAPConfig
 from mi_tabular.candidates import candidate_grid, expand

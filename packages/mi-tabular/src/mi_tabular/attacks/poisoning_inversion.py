@@ -38,12 +38,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from mi_core.config import check_positive, check_range
 from mi_core.errors import ConfigError
 from mi_core.result import AttackResult
 from mi_core.threat import Access, Knowledge
 from mi_core.views import TargetView
-
 from mi_tabular.attacks._base import AttributeAttack
 from mi_tabular.candidates import CandidateGrid, to_numpy
 from mi_tabular.encoding import is_categorical

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
+
 from mi_core.attack import BaseAttack
 from mi_core.config import check_choice, check_positive
 from mi_core.errors import NonFiniteOutputError
@@ -30,7 +31,6 @@ from mi_core.loop import ResumableLoop, TensorState
 from mi_core.result import AttackResult
 from mi_core.threat import Access, Knowledge
 from mi_core.views import TargetView
-
 from mi_vision.losses import one_minus_confidence, total_variation
 from mi_vision.targets import input_spec, target_classes
 
