@@ -9,12 +9,16 @@ import pytest
 import torch
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def _one_thread():
-    # small models run far faster on one thread, above all on a shared, busy machine
+    # small models run far faster on one thread, above all on a shared, busy machine (module
+    # scope: set before the module's fixtures train anything, restored after the module)
+    from threadpoolctl import threadpool_limits
+
     n = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield
+    with threadpool_limits(1):
+        yield
     torch.set_num_threads(n)
 
 
