@@ -97,12 +97,21 @@ class ConditionalDecoder(nn.Module):
         self.body = nn.TransformerEncoder(layer, cfg.layers)
         self.norm = nn.LayerNorm(d)
         self.head = nn.Linear(d, tokenizer.vocab_size)
+        self.register_buffer("cond_mean", torch.zeros(cond_dim))
+        self.register_buffer("cond_std", torch.ones(cond_dim))
+
+    def set_standardization(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Conditions are standardised ``(c - mean) / std`` before the projection (features
+        whose training spread is tiny, such as near-uniform probability gaps, become visible)."""
+        self.cond_mean.copy_(mean)
+        self.cond_std.copy_(std.clamp(min=1e-6))
 
     def prefix(self, cond: torch.Tensor) -> torch.Tensor:
         if cond.ndim != 2 or cond.shape[1] != self.cond_dim:
             raise ConfigError(
                 f"condition: expected shape (N, {self.cond_dim}), got {tuple(cond.shape)}"
             )
+        cond = (cond - self.cond_mean) / self.cond_std
         if self.cfg.unroll:
             pad = self.n_chunks * self.cfg.chunk - self.cond_dim
             x = F.pad(cond, (0, pad)).reshape(cond.shape[0], self.n_chunks, self.cfg.chunk)

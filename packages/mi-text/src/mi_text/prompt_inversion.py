@@ -95,6 +95,8 @@ def fit_prompt_inverter(
     tok = WordTokenizer.fit(list(prompts), min_count=cfg.inverter.vocab_min_count)
     torch.manual_seed(seed)
     dec = ConditionalDecoder(feats.shape[1], tok, cfg.inverter)
+    # standardise each feature with the training statistics (stored in the decoder)
+    dec.set_standardization(feats.mean(0), feats.std(0))
     losses = train_inverter(
         dec,
         feats,
