@@ -35,7 +35,7 @@ def classifier_setup():
     tok = WordTokenizer.fit(texts + [str(d) for d in range(10)])
     clf = TextClassifier(tok, 2, dim=32, seed=0)
     opt = torch.optim.Adam(clf.parameters(), lr=3e-3)
-    y = torch.tensor([l for _, l in data])
+    y = torch.tensor([label for _, label in data])
     g = torch.Generator().manual_seed(0)
     for _ in range(25):
         for idx in torch.randperm(len(texts), generator=g).split(32):
