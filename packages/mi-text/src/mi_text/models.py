@@ -272,9 +272,16 @@ def load_smollm2(cache_dir: str | Path | None = None, *, max_batch: int = 64) ->
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    if cache_dir is not None and (Path(cache_dir) / "config.json").exists():
-        model = AutoModelForCausalLM.from_pretrained(cache_dir)
-        tok = AutoTokenizer.from_pretrained(cache_dir)
+    cached = None if cache_dir is None else Path(cache_dir)
+    if cached is not None and (cached / "model.safetensors").exists():
+        from mi_core.io import load_state_dict
+        from transformers import AutoConfig
+
+        config = AutoConfig.from_pretrained(cached)
+        model = AutoModelForCausalLM.from_config(config)
+        model.load_state_dict(load_state_dict(cached / "model.safetensors"), strict=False)
+        model.tie_weights()
+        tok = AutoTokenizer.from_pretrained(cached)
     else:
         for mod in ("gguf", "accelerate"):
             if importlib.util.find_spec(mod) is None:
@@ -285,9 +292,17 @@ def load_smollm2(cache_dir: str | Path | None = None, *, max_batch: int = 64) ->
         path = smollm2_path()
         tok = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
         model = AutoModelForCausalLM.from_pretrained(path.parent, gguf_file=path.name)
-        if cache_dir is not None:
-            model.save_pretrained(cache_dir)
-            tok.save_pretrained(cache_dir)
+        if cached is not None:
+            # transformers refuses save_pretrained on a GGUF-loaded model: write the
+            # de-quantized weights (safetensors) and the config ourselves
+            from mi_core.io import save_state_dict
+
+            cached.mkdir(parents=True, exist_ok=True)
+            tok.save_pretrained(cached)
+            cfg = model.config.to_dict()
+            cfg.pop("quantization_config", None)
+            type(model.config).from_dict(cfg).save_pretrained(cached)
+            save_state_dict(cached / "model.safetensors", model.state_dict())
     model.eval()
     start = tok.convert_tokens_to_ids("<|endoftext|>")
     return CausalLM(model, tok, start_id=int(start), max_batch=max_batch)
