@@ -33,7 +33,7 @@ from common import record, shared_file
 SIZES = {
     True: {
         "canaries": 12,
-        "paragraphs": 40,
+        "paragraphs": 24,
         "para_words": 30,
         "epochs": 3,
         "last_layers": 2,
@@ -42,10 +42,10 @@ SIZES = {
         "top_n": 12,
         "beam": 3,
         "starts": 6,
-        "exposure_candidates": 20,
-        "aux_sentences": 2000,
+        "exposure_candidates": 30,
+        "aux_sentences": 1500,
         "targets": 40,
-        "geia_epochs": 6,
+        "geia_epochs": 5,
         "aux_prompts": 240,
         "hidden_prompts": 20,
         "prompt_epochs": 12,
@@ -166,33 +166,39 @@ def case_canaries(quick: bool, sz: dict) -> list[dict]:
                     notes=size_note,
                 )
             )
-    # exposure (Carlini et al. 2019), fine-tuned vs base model
+    # exposure (Carlini et al. 2019), fine-tuned vs base model, two estimators
     rng = random.Random(1)
-    for rep in (1, 5, 20):
-        vals = {}
-        for name, lm in (("fine-tuned", tuned), ("base", base)):
-            q = local_query(lm)
-            exps = []
-            for c in [c for c in canaries if c.repetitions == rep]:
-                cands = [
-                    c.with_secret(random_secret(c.kind, rng))
-                    for _ in range(sz["exposure_candidates"])
-                ]
-                nll = sequence_nll(q, [lm.encode(t) for t in [c.text, *cands]], batch_size=32)
-                exps.append(exposure(float(nll[0]), nll[1:].tolist(), c.space_size))
-            vals[name] = sum(exps) / len(exps)
-        recs.append(
-            record(
-                case,
-                "canary exposure",
-                f"exposure bits x{rep}",
-                vals["fine-tuned"],
-                baseline=("base model", vals["base"]),
-                notes=f"{sz['exposure_candidates']} sampled alternative secrets: exposure "
-                f"resolves up to ~log2({sz['exposure_candidates']}) bits above chance; "
-                + size_note,
+    scores: dict[tuple[str, int], list[tuple[float, list[float], int]]] = {}
+    for name, lm in (("fine-tuned", tuned), ("base", base)):
+        q = local_query(lm)
+        for c in canaries:
+            cands = [
+                c.with_secret(random_secret(c.kind, rng)) for _ in range(sz["exposure_candidates"])
+            ]
+            nll = sequence_nll(q, [lm.encode(t) for t in [c.text, *cands]], batch_size=32)
+            scores.setdefault((name, c.repetitions), []).append(
+                (float(nll[0]), nll[1:].tolist(), c.space_size)
             )
-        )
+    for method in ("sample", "normal"):
+        for rep in (1, 5, 20):
+            vals = {
+                name: sum(exposure(a, b, s, method=method) for a, b, s in scores[(name, rep)])
+                / len(scores[(name, rep)])
+                for name in ("fine-tuned", "base")
+            }
+            recs.append(
+                record(
+                    case,
+                    f"canary exposure ({method})",
+                    f"exposure bits x{rep}",
+                    vals["fine-tuned"],
+                    access="white-box (evaluator)",
+                    baseline=("base model", vals["base"]),
+                    notes=f"{sz['exposure_candidates']} sampled alternative secrets per "
+                    "canary; 'sample' is capped at log2(2(n+1)) bits, 'normal' "
+                    "extrapolates with a normal fit; " + size_note,
+                )
+            )
     return recs
 
 
@@ -254,7 +260,9 @@ def case_embeddings(quick: bool, sz: dict) -> list[dict]:
         vocab_min_count=2,
     )
     runs = {
-        "keyword inference (MLP)": KeywordInference(n_keywords=200).run(view, k, seed=0),
+        "keyword inference (MLP)": KeywordInference(n_keywords=200, max_iter=100).run(
+            view, k, seed=0
+        ),
         "two-stage inversion": TwoStageInversion(content_only=True).run(
             view,
             Knowledge(

@@ -133,12 +133,17 @@ def test_canary_exposure_is_high_in_the_fine_tuned_model_only(canary_setup):
     often = [c for c in canary_setup["canaries"] if c.repetitions == 20]
     tuned = [exp_of(canary_setup["tuned"], c) for c in often]
     base = [exp_of(canary_setup["base"], c) for c in often]
-    # 200 sampled alternatives resolve exposure up to log2(|R|) - log2(|R| / 200) ~ 7.6 bits
+    # 200 sampled alternatives resolve exposure up to log2(2 * 201) ~ 8.65 bits
     assert min(tuned) > 7.0 and max(base) < 5.0, (tuned, base)
 
 
 def test_exposure_edge_cases():
-    assert exposure(0.0, [1.0, 2.0], 100) == pytest.approx(6.643856, rel=1e-5)
+    # no sampled candidate is more likely: add-one smoothing caps it at log2(2 (n + 1))
+    assert exposure(0.0, [1.0, 2.0], 100) == pytest.approx(2.584963, rel=1e-5)
+    assert exposure(3.0, [1.0, 2.0], 100) == pytest.approx(0.263034, rel=1e-4)
+    # a normal fit extrapolates past the sample
+    ref = [10.0 + 0.1 * i for i in range(-10, 11)]
+    assert exposure(5.0, ref, 1e9, method="normal") > 20
     with pytest.raises(Exception, match="reference_scores"):
         exposure(0.0, [], 100)
 

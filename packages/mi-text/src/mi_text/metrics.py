@@ -100,11 +100,23 @@ def embedding_cosine(
 
 
 @register_metric("exposure", higher_is_better=True, modality="text")
-def exposure(canary_score: float, reference_scores: Sequence[float], space_size: float) -> float:
+def exposure(
+    canary_score: float,
+    reference_scores: Sequence[float],
+    space_size: float,
+    *,
+    method: str = "sample",
+) -> float:
     """Canary exposure (Carlini et al. 2019): ``log2 |R| - log2 rank``, the rank of the inserted
-    canary among all candidate secrets ``R`` under the model's perplexity (lower = more
-    likely), estimated from a uniform sample of candidates (``reference_scores``, perplexities or
-    negative log-likelihoods; lower is more likely)."""
+    canary among all candidate secrets ``R`` under the model (scores are negative
+    log-likelihoods or perplexities: lower is more likely), estimated from a uniform sample of
+    candidates (``reference_scores``).
+
+    ``method="sample"``: the fraction of sampled candidates more likely than the canary, with
+    add-one smoothing, so exposure is at most ``log2(2 (n + 1))`` bits for n samples.
+    ``method="normal"``: extrapolate with a normal fit to the sampled scores (Carlini et al. fit a
+    skew-normal), which resolves exposures beyond the sample size.
+    """
     ref = np.asarray(reference_scores, dtype=np.float64)
     if ref.size == 0:
         raise MetricError("reference_scores: exposure needs sampled candidate scores")
@@ -112,10 +124,18 @@ def exposure(canary_score: float, reference_scores: Sequence[float], space_size:
         raise MetricError(f"space_size: {space_size} is smaller than the sample ({ref.size})")
     if not np.isfinite(ref).all() or not math.isfinite(canary_score):
         raise MetricError("exposure: scores hold NaN or inf")
-    # estimated rank in R (1 = most likely): 1 + |R| * P(random candidate is more likely)
-    frac = (np.sum(ref < canary_score) + 0.5 * np.sum(ref == canary_score)) / ref.size
-    rank = 1.0 + frac * (space_size - 1)
-    return float(math.log2(space_size) - math.log2(rank))
+    if method == "sample":
+        count = np.sum(ref < canary_score) + 0.5 * np.sum(ref == canary_score)
+        frac = (count + 0.5) / (ref.size + 1)
+    elif method == "normal":
+        if ref.size < 2 or ref.std() == 0:
+            raise MetricError("exposure: a normal fit needs >= 2 distinct reference scores")
+        z = (canary_score - ref.mean()) / ref.std(ddof=1)
+        frac = 0.5 * math.erfc(-z / math.sqrt(2.0))
+    else:
+        raise MetricError(f"method: unknown value {method!r}; allowed: 'sample', 'normal'")
+    frac = min(max(frac, 1.0 / space_size), 1.0)
+    return float(-math.log2(frac))
 
 
 def contains_secret(text: str, secret: str) -> bool:
