@@ -33,11 +33,11 @@ from common import record, shared_file
 SIZES = {
     True: {
         "canaries": 12,
-        "paragraphs": 24,
+        "paragraphs": 64,
         "para_words": 30,
         "epochs": 3,
         "last_layers": 2,
-        "samples": 64,
+        "samples": 96,
         "gen_tokens": 24,
         "top_n": 12,
         "beam": 3,
@@ -90,7 +90,7 @@ def case_canaries(quick: bool, sz: dict) -> list[dict]:
     from mi_text.data import insert_canaries, make_canaries, random_secret, read_wikitext
     from mi_text.generation import sequence_nll
     from mi_text.lm_access import local_query
-    from mi_text.metrics import exposure, secrets_recovered
+    from mi_text.metrics import exposure, extraction_precision, secrets_recovered
     from mi_text.models import LMTrainConfig, train_causal_lm
 
     wiki = shared_file("text/wikitext-2/valid.txt")
@@ -143,6 +143,21 @@ def case_canaries(quick: bool, sz: dict) -> list[dict]:
         method="score_r", n_samples=sz["samples"], max_new_tokens=sz["gen_tokens"]
     ).run(view, k, seed=0)
     random_gen = gen.info["unranked"][:n]
+    all_secrets = [c.secret for c in canaries]
+    for method, res in runs.items():
+        recs.append(
+            record(
+                case,
+                method,
+                f"extraction_precision@{n}",
+                extraction_precision(res.reconstructions, all_secrets, n),
+                access="black-box-scores",
+                seconds=res.seconds,
+                queries=res.queries,
+                baseline=("random generation", extraction_precision(random_gen, all_secrets, n)),
+                notes=size_note,
+            )
+        )
     for rep in (1, 5, 20):
         secrets = [c.secret for c in canaries if c.repetitions == rep]
         base_v = secrets_recovered(random_gen, secrets)
