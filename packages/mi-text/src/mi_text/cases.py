@@ -152,6 +152,7 @@ class CanaryLMCase(AuditCase):
 
     def evaluate(self, result: AttackResult) -> list[Figure]:
         secrets = [c.secret for c in self.canaries]
+        result.info["secrets"] = secrets  # the report highlights them in the recovered text
         ranked = list(result.reconstructions)
         n = min(self.top_n, len(ranked), len(self.random_samples))
         figs = [
