@@ -122,7 +122,8 @@ def sbm_graph(
     p_out: float = 0.004,
     num_features: int = 200,
     words_per_node: int = 12,
-    topic_share: float = 0.5,
+    topic_share: float = 0.3,
+    shared_words: int = 0,
     seed: int = 0,
 ) -> Any:
     """A stochastic block model with bag-of-words features (an offline stand-in for Cora).
@@ -130,7 +131,8 @@ def sbm_graph(
     Nodes of block ``c`` link with probability ``p_in`` inside the block and ``p_out`` across.
     Each node draws ``words_per_node`` distinct words: a share ``topic_share`` from its block's
     topic (a disjoint slice of the vocabulary), the rest uniformly, so features predict the class
-    only in part and a GNN gains from the graph. Labels are the blocks.
+    only in part and a GNN gains from the graph. Like citing papers, linked nodes share words:
+    each node also takes ``shared_words`` of each neighbour's own words. Labels are the blocks.
     """
     if not block_sizes or any(int(b) < 1 for b in block_sizes):
         raise ConfigError(f"block_sizes: need positive sizes, got {block_sizes!r}")
@@ -139,6 +141,7 @@ def sbm_graph(
     check_range("topic_share", topic_share, 0.0, 1.0)
     check_positive("num_features", num_features)
     check_positive("words_per_node", words_per_node)
+    check_positive("shared_words", shared_words, allow_zero=True)
     c = len(block_sizes)
     if num_features < c * 2 or words_per_node > num_features // c:
         raise ConfigError(
@@ -155,12 +158,17 @@ def sbm_graph(
     topic = num_features // c
     x = np.zeros((n, num_features), dtype=np.float32)
     n_topic = round(words_per_node * topic_share)
+    own_words = []
     for i in range(n):
         start = y[i] * topic
         own = rng.choice(topic, n_topic, replace=False) + start
         rest = rng.choice(num_features, words_per_node - n_topic, replace=False)
-        x[i, own] = 1.0
-        x[i, rest] = 1.0
+        own_words.append(np.concatenate([own, rest]))
+        x[i, own_words[i]] = 1.0
+    if shared_words:
+        for a, b in zip(u.tolist(), v.tolist(), strict=True):
+            x[a, rng.choice(own_words[b], shared_words, replace=False)] = 1.0
+            x[b, rng.choice(own_words[a], shared_words, replace=False)] = 1.0
     ei = clean_edge_index(torch.from_numpy(np.vstack([u, v]).astype(np.int64)), n)
     return _data(x=torch.from_numpy(x), edge_index=ei, y=torch.from_numpy(y).long(), num_nodes=n)
 

@@ -206,7 +206,7 @@ class GraphMI(BaseAttack):
                     )
                 (grad,) = torch.autograd.grad(loss, av)
                 a.copy_(project_budget(a - cfg.lr * grad, budget))
-                state["loss"].fill_(float(loss))
+                state["loss"].fill_(float(loss.detach()))
             with torch.no_grad():
                 w = torch.cat([a, a])
                 fitted = float((gnn(x, edge_index, w).argmax(1) == y).float().mean())

@@ -143,7 +143,7 @@ def _train_pairs(
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-    return float(loss)
+    return float(loss.detach())
 
 
 class InverseMapping(BaseAttack):
