@@ -151,10 +151,26 @@ def sbm_graph(
     rng = np.random.default_rng(seed)
     y = np.repeat(np.arange(c), block_sizes)
     n = len(y)
-    same = y[:, None] == y[None, :]
-    prob = np.where(same, p_in, p_out)
-    upper = np.triu(rng.random((n, n)) < prob, 1)
-    u, v = np.nonzero(upper)
+    starts = np.concatenate([[0], np.cumsum(block_sizes)])
+    us, vs = [], []
+    for a in range(c):  # each block pair: a binomial number of distinct uniform pairs
+        for b in range(a, c):
+            na, nb = int(block_sizes[a]), int(block_sizes[b])
+            total = na * (na - 1) // 2 if a == b else na * nb
+            count = rng.binomial(total, p_in if a == b else p_out)
+            if count == 0:
+                continue
+            flat = rng.choice(total, count, replace=False)
+            if a == b:  # unrank i < j from the row-major upper triangle
+                i = (na - 2 - np.floor(np.sqrt(-8 * flat + 4 * na * (na - 1) - 7) / 2 - 0.5))
+                i = i.astype(np.int64)
+                j = flat + i + 1 - na * (na - 1) // 2 + (na - i) * ((na - i) - 1) // 2
+            else:
+                i, j = flat // nb, flat % nb
+            us.append(starts[a] + i)
+            vs.append(starts[b] + j)
+    u = np.concatenate(us) if us else np.zeros(0, np.int64)
+    v = np.concatenate(vs) if vs else np.zeros(0, np.int64)
     topic = num_features // c
     x = np.zeros((n, num_features), dtype=np.float32)
     n_topic = round(words_per_node * topic_share)
