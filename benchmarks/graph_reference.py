@@ -65,7 +65,8 @@ def run_reference(ref_dir: str | Path, data_file: Path, *, threads: int = 1) -> 
     m = re.search(r"Inference attack AUC: ([0-9.]+) AP: ([0-9.]+)", out)
     if m is None:
         raise RuntimeError(f"reference GraphMI printed no AUC/AP:\n{out[-2000:]}")
-    return {"auc": float(m.group(1)), "ap": float(m.group(2)), "seconds": seconds, "peak_rss_mb": rss}
+    auc, ap = float(m.group(1)), float(m.group(2))
+    return {"auc": auc, "ap": ap, "seconds": seconds, "peak_rss_mb": rss}
 
 
 if __name__ == "__main__":

@@ -162,7 +162,7 @@ def sbm_graph(
                 continue
             flat = rng.choice(total, count, replace=False)
             if a == b:  # unrank i < j from the row-major upper triangle
-                i = (na - 2 - np.floor(np.sqrt(-8 * flat + 4 * na * (na - 1) - 7) / 2 - 0.5))
+                i = na - 2 - np.floor(np.sqrt(-8 * flat + 4 * na * (na - 1) - 7) / 2 - 0.5)
                 i = i.astype(np.int64)
                 j = flat + i + 1 - na * (na - 1) // 2 + (na - i) * ((na - i) - 1) // 2
             else:
