@@ -6,7 +6,9 @@ The reference is never part of this repository: give the path of a checkout outs
 ``MI_GRAPHMI_REF``. It reads ``<dataset>.npz`` from its working directory, so this wrapper runs
 it in a temporary directory holding a link to ``../shared/data/graphs/<dataset>.npz``. Its code
 predates NumPy 1.24, which removed the ``np.int`` / ``np.float`` / ``np.bool`` aliases; the
-wrapper restores those aliases before running ``main.py`` unchanged (``runpy``).
+wrapper restores those aliases before running ``main.py`` unchanged (``runpy``). It also imports
+what ``main.py`` imports first and prints the resident memory then: the process floor, so that
+the attack's working memory (peak minus floor) can be compared as well as the whole process.
 """
 
 from __future__ import annotations
@@ -20,8 +22,11 @@ import time
 from pathlib import Path
 
 SHIM = """
-import runpy, sys
+import resource, runpy, sys
 import numpy as np
+# what main.py imports, loaded first to measure the process floor before any data
+import networkx, scipy.io, scipy.sparse, sklearn.metrics, torch, tqdm  # noqa
+print("IMPORT_RSS_MB", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, flush=True)
 for name, typ in (("int", int), ("float", float), ("bool", bool)):
     if not hasattr(np, name):
         setattr(np, name, typ)
@@ -66,7 +71,14 @@ def run_reference(ref_dir: str | Path, data_file: Path, *, threads: int = 1) -> 
     if m is None:
         raise RuntimeError(f"reference GraphMI printed no AUC/AP:\n{out[-2000:]}")
     auc, ap = float(m.group(1)), float(m.group(2))
-    return {"auc": auc, "ap": ap, "seconds": seconds, "peak_rss_mb": rss}
+    floor = re.search(r"IMPORT_RSS_MB ([0-9.]+)", out)
+    return {
+        "auc": auc,
+        "ap": ap,
+        "seconds": seconds,
+        "peak_rss_mb": rss,
+        "import_rss_mb": float(floor.group(1)) if floor else None,
+    }
 
 
 if __name__ == "__main__":

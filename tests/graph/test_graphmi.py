@@ -145,3 +145,15 @@ def test_graphmi_resumes_after_a_kill(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     ref = torch.load(tmp_path / "ref.pt", weights_only=True)
     assert torch.equal(ref, torch.load(tmp_path / "k.pt", weights_only=True))
+
+
+def test_fused_readout_is_the_paper_readout_plus_feature_cosine(sbm, gcn, target_nodes):
+    from mi_graph.metrics import feature_cosine_scores
+
+    view = graph_view(GraphTarget(gcn, sbm), "white-box")
+    k = _knowledge(sbm, target_nodes[:50])
+    paper = GraphMI(epochs=15, progress=False).run(view, k, seed=0).reconstructions
+    fused = GraphMI(epochs=15, readout="embedding+features", progress=False).run(view, k, seed=0)
+    expected = paper + feature_cosine_scores(sbm.x[target_nodes[:50]])
+    expected.fill_diagonal_(0)
+    assert torch.allclose(fused.reconstructions, expected, atol=1e-6)
