@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import sys
 import time
 from pathlib import Path
@@ -22,6 +21,15 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parent.parent / "shared" / "data" / "graphs"
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process image (``VmHWM``; unlike ``ru_maxrss`` it does not
+    inherit the parent's size at fork)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
 
 
 def load(name: str):
@@ -61,7 +69,7 @@ def main() -> None:
     from mi_graph.training import train_node_classifier
 
     # the interpreter + torch + PyG alone (before any data): the floor of every process
-    import_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    import_rss = peak_rss_mb()
     t0 = time.perf_counter()
     g = load(args.dataset)
     torch.manual_seed(0)
@@ -98,6 +106,7 @@ def main() -> None:
         "train_seconds": t_train,
         "total_seconds": time.perf_counter() - t0,
         "import_rss_mb": import_rss,
+        "peak_rss_mb": peak_rss_mb(),
         "runs": runs,
     }
     sys.stdout.write("RESULT " + json.dumps(out) + "\n")
