@@ -358,6 +358,9 @@ def linkteller_rows(g: Any, model: Any, quick: bool) -> list[dict]:
         "LSA2-post": correlation_scores(res.arrays["posteriors"]),
         "LSA2-attr": correlation_scores(g.x[nodes]),
     }
+    from mi_graph.metrics import feature_cosine_scores
+
+    lsa2["feature-cosine"] = feature_cosine_scores(g.x[nodes])
     base: dict[str, dict[str, float]] = {}
     for name, s in lsa2.items():
         pr = edge_recovery(top_m_prediction(s, m), _truth(g, nodes))
@@ -375,7 +378,10 @@ def linkteller_rows(g: Any, model: Any, quick: bool) -> list[dict]:
                 seconds=res.seconds,
                 queries=res.queries,
                 baseline=("LSA2-post", base["LSA2-post"][metric]),
-                other_baseline={"LSA2-attr": base["LSA2-attr"][metric]},
+                other_baseline={
+                    "LSA2-attr": base["LSA2-attr"][metric],
+                    "feature-cosine": base["feature-cosine"][metric],
+                },
                 notes=(
                     f"inductive view (feature queries only) over all {g.num_nodes} nodes; "
                     f"{len(nodes)} target nodes; edge_* = the top {m} pairs predicted with the "
