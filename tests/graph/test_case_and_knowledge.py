@@ -17,6 +17,7 @@ def test_all_four_attacks_and_the_case_are_registered():
 
 def test_audit_case_cells_run_and_beat_their_baselines(tmp_path):
     from mi_core.audit.runner import CellSpec, run_cell
+    from mi_core.result import AttackResult
     from mi_graph.cases import SBMGCNCase
 
     for cell in SBMGCNCase.default_cells:
@@ -30,6 +31,11 @@ def test_audit_case_cells_run_and_beat_their_baselines(tmp_path):
         else:
             assert auc["value"] > auc["baseline"]["value"] + 0.15, rec["id"]
         assert rec["utility"]["test_accuracy"] > 0.8
+        # the report's ROC / PR evidence is saved with the cell
+        saved = AttackResult.load(tmp_path / "cells" / rec["id"])
+        labels = saved.arrays["eval_labels"]
+        assert len(saved.arrays["eval_scores"]) == len(labels) == 120 * 119 // 2
+        assert int(labels.sum()) == auc["details"]["edges"] > 0
 
 
 def test_graph_knowledge_names_bad_fields():

@@ -92,3 +92,39 @@ def test_evaluator_sets_each_figure_beside_the_feature_baseline(sbm, target_node
     assert figs["link_auc"].value == 1.0 and figs["link_precision_at_density"].value == 1.0
     assert figs["link_auc"].baseline < 0.8 and figs["link_auc"].baseline_name == "feature-cosine"
     assert figs["link_auc"].details["edges"] == int(torch.triu(truth, 1).sum())
+
+
+def test_evaluate_leaves_curve_evidence_keeping_every_link(sbm, target_nodes):
+    truth = LinkEvaluator(sbm).truth(target_nodes)
+    noisy = truth.float() + torch.rand(truth.shape, generator=torch.Generator().manual_seed(0))
+    result = AttackResult(
+        attack="noisy-oracle",
+        modality="graph",
+        access="white-box",
+        reconstructions=(noisy + noisy.T) / 2,
+        targets=target_nodes,
+    )
+    ev = LinkEvaluator(sbm, evidence_pairs=2000, seed=3)
+    ev.evaluate(result)
+    s, y = result.arrays["eval_scores"], result.arrays["eval_labels"]
+    edges = int(torch.triu(truth, 1).sum())
+    assert len(s) == len(y) == 2000 and int(y.sum()) == edges  # every linked pair kept
+    assert set(y.tolist()) == {0, 1}
+    assert result.info["eval_pairs"] == {
+        "pairs": 120 * 119 // 2,
+        "edges": edges,
+        "kept_pairs": 2000,
+        "kept_edges": edges,
+    }
+    # the sample is a subset of the evaluated pairs, seeded, and ranks as the full set does
+    assert roc_auc(s.numpy(), y.numpy()) == pytest.approx(
+        link_auc(result.reconstructions, truth), abs=0.02
+    )
+    again = AttackResult("x", "graph", "white-box", result.reconstructions, targets=target_nodes)
+    ev.evaluate(again)
+    assert torch.equal(again.arrays["eval_scores"], s)
+    # small pair sets are kept whole; linked pairs beyond half the cap are drawn too
+    whole = LinkEvaluator(sbm).evidence(result.reconstructions, target_nodes)[2]
+    assert whole["kept_pairs"] == whole["pairs"]
+    tight = LinkEvaluator(sbm, evidence_pairs=2 * edges // 3).evidence(noisy, target_nodes)
+    assert tight[2]["kept_edges"] == edges // 3 and len(tight[0]) == 2 * edges // 3

@@ -165,12 +165,17 @@ class LinkEvaluator:
         baseline: ``"feature-cosine"`` (raw-feature cosine of the target nodes),
             ``"feature-cosine+label"`` (for attackers who know labels too), or ``None``.
         draws: negative draws of the balanced figures.
+        seed: seed of the balanced draws and of the evidence subsample.
+        evidence_pairs: at most this many evaluated pairs are kept in ``result.arrays`` by
+            :meth:`evaluate` for the report's ROC / PR curves (all linked pairs, then unlinked
+            ones drawn uniformly, seeded).
     """
 
     graph: Any
     baseline: str | None = "feature-cosine"
     draws: int = 10
     seed: int = 0
+    evidence_pairs: int = 20_000
 
     def truth(self, nodes: torch.Tensor) -> torch.Tensor:
         return dense_adjacency(self.graph.edge_index, nodes, int(self.graph.num_nodes))
@@ -248,14 +253,53 @@ class LinkEvaluator:
                 )
         return out
 
+    def evidence(
+        self, scores: Any, nodes: Any, *, exclude: Any = None
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, int]]:
+        """Scores and 0/1 labels of the evaluated pairs for ROC / PR curves: every linked pair
+        plus unlinked pairs drawn uniformly (seeded) up to ``evidence_pairs`` in all (linked
+        pairs beyond half of that are drawn too). Returns
+        ``(scores, labels, counts)``; the counts say how the sample relates to all pairs, since
+        subsampling unlinked pairs raises the precision curve (ROC is unaffected in
+        expectation)."""
+        nodes = torch.as_tensor(nodes, dtype=torch.long)
+        s, t = pair_vectors(scores, self.truth(nodes), exclude)
+        pos, neg = np.flatnonzero(t == 1), np.flatnonzero(t == 0)
+        rng = np.random.default_rng(self.seed)
+        cap = int(self.evidence_pairs)
+        if cap < 2:
+            raise MetricError(f"evidence_pairs: must be at least 2, got {cap}")
+        if len(pos) + len(neg) > cap:
+            if len(pos) > cap // 2 and len(neg) > cap - len(pos):
+                pos = rng.choice(pos, max(cap // 2, cap - len(neg)), replace=False)
+            neg = rng.choice(neg, min(len(neg), cap - len(pos)), replace=False)
+        idx = np.sort(np.concatenate([pos, neg]))
+        counts = {
+            "pairs": len(t),
+            "edges": int(t.sum()),
+            "kept_pairs": len(idx),
+            "kept_edges": len(pos),
+        }
+        return torch.from_numpy(s[idx]), torch.from_numpy(t[idx]), counts
+
     def evaluate(self, result: AttackResult) -> list[Figure]:
         """Figures of ``result`` (its ``targets`` are the node ids; pairs the attacker trained
-        on, ``result.arrays["known_pairs"]``, are left out)."""
+        on, ``result.arrays["known_pairs"]``, are left out). Also stores the report's evidence:
+        ``result.arrays["eval_scores"]`` / ``["eval_labels"]`` (a seeded subsample of the
+        evaluated pairs, :meth:`evidence`) and ``result.info["eval_pairs"]`` (its counts)."""
         if result.targets is None:
             raise MetricError("result.targets: the target node ids are needed to evaluate")
-        return self.figures(
+        exclude = result.arrays.get("known_pairs")
+        figures = self.figures(
             result.reconstructions,
             result.targets,
-            exclude=result.arrays.get("known_pairs"),
+            exclude=exclude,
             predicted=result.arrays.get("predicted"),
         )
+        scores, labels, counts = self.evidence(
+            result.reconstructions, result.targets, exclude=exclude
+        )
+        result.arrays["eval_scores"] = scores
+        result.arrays["eval_labels"] = labels
+        result.info["eval_pairs"] = counts
+        return figures
