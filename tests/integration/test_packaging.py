@@ -49,12 +49,34 @@ res = attack.run(make_view(lm, "black-box-scores", postprocess=None),
 assert any("4179" in r.replace(" ", "") for r in res.reconstructions[:5]), res.reconstructions
 print("ok")
 """,
+    "mi-graph": """
+import torch
+from mi_core.registry import get_attack
+from mi_graph.data import sample_nodes, sbm_graph
+from mi_graph.knowledge import graph_knowledge
+from mi_graph.metrics import LinkEvaluator
+from mi_graph.models import build_model
+from mi_graph.targets import GraphTarget, graph_view
+from mi_graph.training import train_node_classifier
+torch.set_num_threads(1)
+torch.manual_seed(0)
+data = sbm_graph(seed=0)
+model = build_model("gcn", data.x.shape[1], 4)
+train_node_classifier(model, data, seed=0, progress=False)
+view = graph_view(GraphTarget(model, data), "black-box-scores")
+res = get_attack("link-stealing")(progress=False).run(
+    view, graph_knowledge(sample_nodes(data.num_nodes, 80, seed=1)), seed=0)
+auc = {f.metric: f for f in LinkEvaluator(data).evaluate(res)}["link_auc"]
+assert auc.value > auc.baseline + 0.1, (auc.value, auc.baseline)
+print("ok")
+""",
 }
 
 EXPECTED_ATTACK = {
     "mi-vision": "mi-face",
     "mi-text": "logit-bias-inversion",
     "mi-tabular": "fredrikson-map",
+    "mi-graph": "graphmi",
 }
 
 pytestmark = [
@@ -123,5 +145,8 @@ def test_package_installs_alone(package, wheels, tmp_path):
         [str(venv / "bin" / "mi"), "list", "attacks"], capture_output=True, text=True
     )
     assert mi.returncode == 0, mi.stderr
-    if package == "mi-vision":
-        assert "mi-face" in mi.stdout
+    if package in EXPECTED_ATTACK:
+        assert EXPECTED_ATTACK[package] in mi.stdout, mi.stdout
+    if package in SMOKE:
+        run = subprocess.run([str(py), "-c", SMOKE[package]], capture_output=True, text=True)
+        assert run.returncode == 0 and "ok" in run.stdout, run.stdout + run.stderr

@@ -34,14 +34,13 @@ def _rankdata(a: np.ndarray) -> np.ndarray:
     """Average ranks (1-based) with ties sharing the mean rank."""
     order = np.argsort(a, kind="mergesort")
     sa = a[order]
-    ranks = np.empty(len(a), dtype=np.float64)
     n = len(a)
-    # group ties
+    # group ties (vectorised: millions of distinct scores, e.g. all node pairs of a graph)
     boundaries = np.flatnonzero(np.diff(sa)) + 1
     starts = np.concatenate([[0], boundaries])
     ends = np.concatenate([boundaries, [n]])
-    for s, e in zip(starts, ends, strict=True):
-        ranks[order[s:e]] = (s + e + 1) / 2.0
+    ranks = np.empty(n, dtype=np.float64)
+    ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)
     return ranks
 
 

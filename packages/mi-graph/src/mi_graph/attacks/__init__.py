@@ -1,0 +1,1 @@
+"""Graph attacks, one module per method (survey Sec. V-B)."""
