@@ -121,11 +121,12 @@ class AdversarialNoise(LearnedScoreDefense):
         eps = cfg.epsilon
         delta = (torch.rand(s32.shape, generator=self.generator) * 2 - 1) * eps
         step = 2.5 * eps / cfg.steps
-        for _ in range(cfg.steps):
-            d = delta.clone().requires_grad_(True)
-            rec = net(renormalize(s32 + d))
-            loss = ((rec - x) ** 2).sum()
-            (grad,) = torch.autograd.grad(loss, d)
-            delta = (delta + step * grad.sign()).clamp(-eps, eps)
+        with torch.enable_grad():  # views answer under no_grad; the crafting needs gradients
+            for _ in range(cfg.steps):
+                d = delta.clone().requires_grad_(True)
+                rec = net(renormalize(s32 + d))
+                loss = ((rec - x) ** 2).sum()
+                (grad,) = torch.autograd.grad(loss, d)
+                delta = (delta + step * grad.sign()).clamp(-eps, eps)
         out = renormalize(s32 + delta).double()
         return keep_argmax(out, s)
