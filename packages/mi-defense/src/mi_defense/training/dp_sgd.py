@@ -163,6 +163,11 @@ class DPSGD(ClassifierTrainingDefense):
         return super().fit(module, x, y, **kwargs)
 
     def unwrap(self, module: nn.Module) -> nn.Module:
+        """The user's module, with opacus' per-sample-gradient hooks removed (so that it can be
+        attacked or fine-tuned like any module)."""
+        close = getattr(module, "_close", None)
+        if callable(close):
+            close()
         return getattr(module, "_module", module)
 
     def epsilon(self) -> float:
