@@ -31,7 +31,9 @@ def score_features(scores: torch.Tensor) -> torch.Tensor:
 
 
 class InversionNet(nn.Module):
-    """MLP decoder from a score vector to an input of shape ``out_shape`` in ``[lo, hi]``."""
+    """MLP decoder from a released vector to an input of shape ``out_shape`` in ``[lo, hi]``;
+    ``reads="scores"`` reads probability vectors through :func:`score_features`,
+    ``reads="features"`` reads real-valued features / embeddings as they are."""
 
     def __init__(
         self,
@@ -39,8 +41,12 @@ class InversionNet(nn.Module):
         out_shape: tuple[int, ...],
         hidden: int = 256,
         input_range: tuple[float, float] = (0.0, 1.0),
+        reads: str = "scores",
     ) -> None:
         super().__init__()
+        if reads not in ("scores", "features"):
+            raise ConfigError(f"reads: must be 'scores' or 'features', got {reads!r}")
+        self.reads = reads
         self.out_shape = tuple(int(s) for s in out_shape)
         self.lo, self.hi = float(input_range[0]), float(input_range[1])
         self.net = nn.Sequential(
@@ -52,7 +58,8 @@ class InversionNet(nn.Module):
         )
 
     def forward(self, scores: torch.Tensor) -> torch.Tensor:
-        out = torch.sigmoid(self.net(score_features(scores)))
+        inp = score_features(scores) if self.reads == "scores" else scores
+        out = torch.sigmoid(self.net(inp))
         return (self.lo + (self.hi - self.lo) * out).view(-1, *self.out_shape)
 
 
@@ -93,6 +100,7 @@ def train_inversion(
     batch_size: int = 64,
     hidden: int = 256,
     input_range: tuple[float, float] = (0.0, 1.0),
+    reads: str = "scores",
     seed: int = 0,
     progress: bool = False,
 ) -> InversionNet:
@@ -102,7 +110,7 @@ def train_inversion(
         raise ConfigError(f"scores and x differ in length: {scores.shape[0]} vs {x.shape[0]}")
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
-    net = InversionNet(scores.shape[1], tuple(x.shape[1:]), hidden, input_range)
+    net = InversionNet(scores.shape[1], tuple(x.shape[1:]), hidden, input_range, reads)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     s, xt = scores.float(), x.float()
     for _ in tqdm(range(epochs), desc="inversion model", disable=not progress, leave=False):
@@ -124,6 +132,7 @@ def inversion_attack(
     epochs: int = 60,
     seed: int = 0,
     input_range: tuple[float, float] = (0.0, 1.0),
+    reads: str = "scores",
 ) -> dict[str, float]:
     """Black-box training-based inversion through a (possibly defended) view: query the view on
     auxiliary inputs, train an inversion model on the released outputs, invert the outputs the
@@ -131,7 +140,9 @@ def inversion_attack(
     (lower = stronger attack) beside the no-model baseline (the mean auxiliary input), and
     ``leakage = 1 - mse / baseline``."""
     s_aux = torch.as_tensor(batched(lambda b: torch.as_tensor(view(b)), x_aux)).float()
-    net = train_inversion(s_aux, x_aux, epochs=epochs, seed=seed, input_range=input_range)
+    net = train_inversion(
+        s_aux, x_aux, epochs=epochs, seed=seed, input_range=input_range, reads=reads
+    )
     s_priv = torch.as_tensor(batched(lambda b: torch.as_tensor(view(b)), x_private)).float()
     with torch.no_grad():
         rec = net(s_priv)
