@@ -42,6 +42,11 @@ class LabelOnly(ScoreDefense):
     Config = LabelOnlyConfig
 
     def wrap(self, view: TargetView) -> BlackBoxView:
+        if isinstance(view, BlackBoxView) and view.access is Access.LABEL_ONLY:
+            # already label-only: nothing more to withhold (label-only attacks are untouched)
+            if view.modality is not None and view.modality not in self.modalities:
+                super().wrap(view)  # raises the modality error
+            return view
         wrapped = super().wrap(view)
         if self.config.release == "labels":
             out = wrapped.restrict(Access.LABEL_ONLY)
