@@ -24,7 +24,7 @@ from mi_defense.output.score_noise import GaussianNoise, LaplaceNoise
 from mi_defense.output.topk import TopK
 
 
-def leakage(view, digits, reads="scores"):
+def leakage(view, digits, reads="auto"):
     return inversion_attack(view, digits["x_aux"], digits["x_train"][:300], epochs=40, reads=reads)[
         "leakage"
     ]

@@ -132,14 +132,33 @@ def inversion_attack(
     epochs: int = 60,
     seed: int = 0,
     input_range: tuple[float, float] = (0.0, 1.0),
-    reads: str = "scores",
+    reads: str = "auto",
 ) -> dict[str, float]:
     """Black-box training-based inversion through a (possibly defended) view: query the view on
     auxiliary inputs, train an inversion model on the released outputs, invert the outputs the
     view releases for the private inputs. Returns the mean squared error of the reconstructions
     (lower = stronger attack) beside the no-model baseline (the mean auxiliary input), and
-    ``leakage = 1 - mse / baseline``."""
+    ``leakage = 1 - mse / baseline``.
+
+    ``reads="auto"`` lets the attacker adapt to the defense: it picks how to read the released
+    vectors (log-scores or raw values) by the error on a fifth of its auxiliary data held out,
+    then trains on all of it."""
     s_aux = torch.as_tensor(batched(lambda b: torch.as_tensor(view(b)), x_aux)).float()
+    if reads == "auto":
+        n_val = max(1, x_aux.shape[0] // 5)
+        errs = {}
+        for mode in ("scores", "features"):
+            net = train_inversion(
+                s_aux[n_val:],
+                x_aux[n_val:],
+                epochs=epochs,
+                seed=seed,
+                input_range=input_range,
+                reads=mode,
+            )
+            with torch.no_grad():
+                errs[mode] = float(((net(s_aux[:n_val]) - x_aux[:n_val]) ** 2).mean())
+        reads = min(errs, key=lambda m: errs[m])
     net = train_inversion(
         s_aux, x_aux, epochs=epochs, seed=seed, input_range=input_range, reads=reads
     )
@@ -150,4 +169,4 @@ def inversion_attack(
     base = float(((x_aux.mean(0, keepdim=True) - x_private) ** 2).flatten(1).mean(1).mean())
     if base <= 0:
         raise ConfigError("x_private: every private input equals the auxiliary mean; no baseline")
-    return {"mse": mse, "baseline_mse": base, "leakage": 1.0 - mse / base}
+    return {"mse": mse, "baseline_mse": base, "leakage": 1.0 - mse / base, "reads": reads}
