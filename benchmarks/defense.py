@@ -94,6 +94,11 @@ def _rec(
     )
 
 
+def _pick(quick: bool, full: Any, short: Any) -> Any:
+    """The strengths swept: all of them, or two for ``--quick``."""
+    return short if quick else full
+
+
 def _threads():
     torch.set_num_threads(1)  # small models: one thread is fastest on a shared machine
 
@@ -167,26 +172,42 @@ def image_output(quick: bool) -> list[dict]:
         )
     ]
     sweeps: list[tuple[str, Any, list[dict]]] = [
-        ("rounding", Rounding, [{"step": s} for s in (0.01, 0.05, 0.1, 0.2, 0.5)]),
-        ("top-k", TopK, [{"k": k} for k in (5, 3, 2, 1)]),
+        (
+            "rounding",
+            Rounding,
+            [{"step": s} for s in _pick(quick, (0.01, 0.05, 0.1, 0.2, 0.5), (0.05, 0.2))],
+        ),
+        ("top-k", TopK, [{"k": k} for k in _pick(quick, (5, 3, 2, 1), (3, 1))]),
         ("label-only", LabelOnly, [{"release": "one-hot"}]),
-        ("gaussian-noise", GaussianNoise, [{"sigma": s} for s in (0.02, 0.05, 0.1, 0.2, 0.4)]),
-        ("laplace-noise", LaplaceNoise, [{"epsilon": e} for e in (100.0, 40.0, 20.0, 10.0, 5.0)]),
-        ("dp-exponential", DPExponential, [{"epsilon": e} for e in (8.0, 4.0, 2.0, 1.0, 0.5)]),
+        (
+            "gaussian-noise",
+            GaussianNoise,
+            [{"sigma": s} for s in _pick(quick, (0.02, 0.05, 0.1, 0.2, 0.4), (0.05, 0.2))],
+        ),
+        (
+            "laplace-noise",
+            LaplaceNoise,
+            [{"epsilon": e} for e in _pick(quick, (100.0, 40.0, 20.0, 10.0, 5.0), (40.0, 10.0))],
+        ),
+        (
+            "dp-exponential",
+            DPExponential,
+            [{"epsilon": e} for e in _pick(quick, (8.0, 4.0, 2.0, 1.0, 0.5), (4.0, 0.5))],
+        ),
         (
             "adversarial-noise",
             AdversarialNoise,
-            [{"epsilon": e} for e in ((0.05, 0.2) if quick else (0.02, 0.05, 0.1, 0.2, 0.4))],
+            [{"epsilon": e} for e in _pick(quick, (0.02, 0.05, 0.1, 0.2, 0.4), (0.2,))],
         ),
         (
             "purifier",
             Purifier,
-            [{"lambda_inv": v} for v in ((0.0, 1.0) if quick else (0.0, 0.5, 1.0, 2.0, 4.0))],
+            [{"lambda_inv": v} for v in _pick(quick, (0.0, 0.5, 1.0, 2.0, 4.0), (1.0,))],
         ),
         (
             "purifier-cvae",
             PurifierCVAE,
-            [{"lambda_inv": v} for v in ((0.0, 1.0) if quick else (0.0, 0.5, 1.0, 2.0, 4.0))],
+            [{"lambda_inv": v} for v in _pick(quick, (0.0, 0.5, 1.0, 2.0, 4.0), (1.0,))],
         ),
     ]
     for name, cls, points in sweeps:
@@ -294,23 +315,39 @@ def image_training(quick: bool) -> list[dict]:
         (
             "negative-label-smoothing",
             NegativeLabelSmoothing,
-            [{"alpha": a} for a in (0.2, 0.1, -0.05, -0.1, -0.2, -0.3)],
+            [{"alpha": a} for a in _pick(quick, (0.2, 0.1, -0.05, -0.1, -0.2, -0.3), (0.1, -0.2))],
             1e-3,
         ),
-        ("mid", MID, [{"beta": b} for b in (0.001, 0.01, 0.1, 0.3, 1.0)], 1e-3),
+        (
+            "mid",
+            MID,
+            [{"beta": b} for b in _pick(quick, (0.001, 0.01, 0.1, 0.3, 1.0), (0.01, 0.1))],
+            1e-3,
+        ),
         (
             "bido",
             BiDO,
-            [{"lambda_x": a, "lambda_y": 10 * a} for a in (0.05, 0.5, 1.0, 2.0, 4.0)],
+            [
+                {"lambda_x": a, "lambda_y": 10 * a}
+                for a in _pick(quick, (0.05, 0.5, 1.0, 2.0, 4.0), (0.5, 2.0))
+            ],
             1e-3,
         ),
         (
             "bido-coco",
             BiDO,
-            [{"lambda_x": a, "lambda_y": 10 * a, "measure": "coco"} for a in (0.05, 0.5, 2.0)],
+            [
+                {"lambda_x": a, "lambda_y": 10 * a, "measure": "coco"}
+                for a in _pick(quick, (0.05, 0.5, 2.0), (2.0,))
+            ],
             1e-3,
         ),
-        ("dp-sgd", DPSGD, [{"epsilon": e} for e in (8.0, 4.0, 2.0, 1.0, 0.5)], 5e-3),
+        (
+            "dp-sgd",
+            DPSGD,
+            [{"epsilon": e} for e in _pick(quick, (8.0, 4.0, 2.0, 1.0, 0.5), (8.0, 1.0))],
+            5e-3,
+        ),
     ]
     for name, cls, points, lr in sweeps:
         for strength in points:
@@ -404,7 +441,11 @@ def tl_dmi(quick: bool) -> list[dict]:
             **common,
         )
     ]
-    for strength in [{"freeze": 0}, {"freeze": 1}, {"fisher_share": 0.5}, {"freeze": 3}]:
+    for strength in _pick(
+        quick,
+        [{"freeze": 0}, {"freeze": 1}, {"fisher_share": 0.5}, {"freeze": 3}],
+        [{"freeze": 0}, {"fisher_share": 0.5}],
+    ):
         t0 = time.perf_counter()
         d = TLDMI(**strength)
         m = d.fit(mlp(), xq, yq, x_public=xtr[pub], y_public=ytr[pub], epochs=20, progress=False)

@@ -15,6 +15,7 @@ The e-mail recognizer's domain check uses tldextract's bundled suffix list (no f
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -124,7 +125,13 @@ class PIIFilter(OutputDefense):
             )
             nlp = provider.create_engine()
             registry = RecognizerRegistry(supported_languages=[cfg.language])
-            registry.load_predefined_recognizers(nlp_engine=nlp, languages=[cfg.language])
+            log = logging.getLogger("presidio-analyzer")
+            level = log.level
+            log.setLevel(logging.ERROR)  # silence "not added: language not supported" notes
+            try:
+                registry.load_predefined_recognizers(nlp_engine=nlp, languages=[cfg.language])
+            finally:
+                log.setLevel(level)
             registry.remove_recognizer("EmailRecognizer")
             registry.add_recognizer(_offline_email_recognizer(cfg.language))
             self._analyzer = AnalyzerEngine(
