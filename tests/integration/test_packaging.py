@@ -19,6 +19,44 @@ FORBIDDEN = {
     "mi-defense": ["torchvision", "torch_geometric", "diffusers", "transformers"],
 }
 
+# A small attack per package, run inside the fresh environment: the package works alone.
+SMOKE = {
+    "mi-vision": """
+import torch
+from mi_core import Knowledge, TargetInfo, make_view
+from mi_core.registry import get_attack
+torch.manual_seed(0)
+model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3))
+view = make_view(model, "white-box", info=TargetInfo(input_shape=(1, 4, 4), num_classes=3))
+res = get_attack("mi-face")(max_iter=50, progress=False).run(view, Knowledge(target_labels=[2]))
+assert res.reconstructions.shape == (1, 1, 4, 4)
+print("ok")
+""",
+    "mi-text": """
+import torch
+from mi_core import Knowledge, make_view
+from mi_core.registry import get_attack
+from mi_text.models import CausalLM, LMTrainConfig, tiny_gpt2, train_causal_lm
+from mi_text.tokenizers import WordTokenizer
+torch.set_num_threads(1)
+docs = ["the code of ann is 4 1 7 9 ."] * 20 + ["a plain sentence about the sea ."] * 20
+tok = WordTokenizer.fit(docs)
+lm = CausalLM(tiny_gpt2(tok.vocab_size, n_layer=1, n_embd=32, n_positions=32), tok)
+train_causal_lm(lm, docs, LMTrainConfig(epochs=20, lr=5e-3), progress=False)
+attack = get_attack("perplexity-extraction")(n_samples=20, max_new_tokens=12, progress=False)
+res = attack.run(make_view(lm, "black-box-scores", postprocess=None),
+                 Knowledge(extra={"tokenizer": tok}), seed=0)
+assert any("4179" in r.replace(" ", "") for r in res.reconstructions[:5]), res.reconstructions
+print("ok")
+""",
+}
+
+EXPECTED_ATTACK = {
+    "mi-vision": "mi-face",
+    "mi-text": "logit-bias-inversion",
+    "mi-tabular": "fredrikson-map",
+}
+
 pytestmark = [
     pytest.mark.packaging,
     pytest.mark.slow,

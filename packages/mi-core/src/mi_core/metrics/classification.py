@@ -118,16 +118,15 @@ def _features(feature_fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tenso
     return f.reshape(f.shape[0], -1).float()
 
 
-@register_metric("feature_distance", higher_is_better=False)
-def feature_distance(
+def _per_class_feature_distances(
     feature_fn: Callable[[torch.Tensor], torch.Tensor],
     reconstructions: object,
     targets: object,
     private_x: object,
     private_y: object,
+    reduce: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
 ) -> float:
-    """Mean squared L2 distance between each reconstruction's features and the centroid of its
-    target class's private features (Sec. IV-A-6)."""
+    """Mean over reconstructions of ``reduce(recon_features, private_features_of_class)``."""
     x = _as_tensor(reconstructions, "reconstructions").float()
     y = _as_tensor(targets, "targets").long().reshape(-1)
     _check_pairs(x.shape[0], y)
@@ -139,9 +138,28 @@ def feature_distance(
         mask = py == c
         if not bool(mask.any()):
             raise MetricError(f"private_y: class {int(c)} has no private samples to compare with")
-        centroid = fp[mask].mean(0)
-        dists.append(((fr[y == c] - centroid) ** 2).sum(1))
+        dists.append(reduce(fr[y == c], fp[mask]))
     return float(torch.cat(dists).mean())
+
+
+@register_metric("feature_distance", higher_is_better=False)
+def feature_distance(
+    feature_fn: Callable[[torch.Tensor], torch.Tensor],
+    reconstructions: object,
+    targets: object,
+    private_x: object,
+    private_y: object,
+) -> float:
+    """Mean squared L2 distance between each reconstruction's features and the centroid of its
+    target class's private features (Sec. IV-A-6)."""
+    return _per_class_feature_distances(
+        feature_fn,
+        reconstructions,
+        targets,
+        private_x,
+        private_y,
+        lambda fr, fp: ((fr - fp.mean(0)) ** 2).sum(1),
+    )
 
 
 @register_metric("knn_distance", higher_is_better=False)
@@ -154,17 +172,11 @@ def knn_distance(
 ) -> float:
     """Mean squared L2 distance from each reconstruction's features to the nearest private
     sample of its target class (Sec. IV-A-6, "KNN Dist")."""
-    x = _as_tensor(reconstructions, "reconstructions").float()
-    y = _as_tensor(targets, "targets").long().reshape(-1)
-    _check_pairs(x.shape[0], y)
-    px = _as_tensor(private_x, "private_x").float()
-    py = _as_tensor(private_y, "private_y").long().reshape(-1)
-    fr, fp = _features(feature_fn, x), _features(feature_fn, px)
-    dists = []
-    for c in torch.unique(y):
-        mask = py == c
-        if not bool(mask.any()):
-            raise MetricError(f"private_y: class {int(c)} has no private samples to compare with")
-        d = torch.cdist(fr[y == c], fp[mask]) ** 2
-        dists.append(d.min(1).values)
-    return float(torch.cat(dists).mean())
+    return _per_class_feature_distances(
+        feature_fn,
+        reconstructions,
+        targets,
+        private_x,
+        private_y,
+        lambda fr, fp: (torch.cdist(fr, fp) ** 2).min(1).values,
+    )
