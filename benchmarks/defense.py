@@ -487,9 +487,9 @@ def dp_anchor(quick: bool) -> list[dict]:
         return []
     x, y = load_fashion_mnist(root, "train")
     xt, yt = load_fashion_mnist(root, "test")
-    n = 10_000 if quick else 60_000
+    n = 10_000 if quick else 30_000
     x, y = x[:n], y[:n]
-    epochs = 3 if quick else 8
+    epochs = 3 if quick else 6
 
     def cnn():
         torch.manual_seed(SEED)
