@@ -1,6 +1,7 @@
 """Privacy-utility plots of the defense benchmark: per modality, one panel per (case, attack),
 the attack's figure against the utility for each defense's strengths, the undefended target as a
-star. ``python benchmarks/defense_plot.py [results/defense.json]``."""
+star. ``python benchmarks/defense_plot.py [results/defense.json] [--markdown]`` (the README's
+tables)."""
 
 from __future__ import annotations
 
@@ -67,7 +68,65 @@ def plot(records: list[dict], out_dir: Path, stem: str) -> list[Path]:
     return written
 
 
+def _fmt(v: object) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def markdown(records: list[dict]) -> str:
+    """One table per modality: per (case, attack, defense), the attack's figure and the utility
+    at each strength (``figure / utility``), beside the undefended ones."""
+    out = []
+    for modality in dict.fromkeys(r.get("modality") for r in records):
+        rows = [r for r in records if r.get("modality") == modality]
+        out.append(f"#### {modality}\n")
+        out.append(
+            "| case | attack: figure | no model | undefended: figure / utility | "
+            "defense | strength: figure / utility |"
+        )
+        out.append("|---|---|---|---|---|---|")
+        groups = dict.fromkeys((r["case"], r["attack"], r["metric"], r["method"]) for r in rows)
+        for case, attack, metric, method in groups:
+            if method == "none":
+                continue
+            pts = [
+                r
+                for r in rows
+                if (r["case"], r["attack"], r["metric"], r["method"])
+                == (case, attack, metric, method)
+            ]
+            first = pts[0]
+            bl = (first.get("baseline") or {}).get("value")
+            arrow = "" if first["higher_is_better_for_attacker"] else " (lower = stronger)"
+            und = f"{_fmt(first['undefended'])} / {_fmt(first['utility']['undefended'])}"
+            cells = []
+            for r in pts:
+                st = (
+                    ", ".join(
+                        f"{k} {v}"
+                        for k, v in (r.get("strength") or {}).items()
+                        if k not in ("release", "measure")
+                    )
+                    or "-"
+                )
+                an = r.get("anchor")
+                tail = f" (anchor {an['value']})" if an else ""
+                cells.append(f"{st}: {_fmt(r['value'])} / {_fmt(r['utility']['value'])}{tail}")
+            util = first["utility"]["metric"]
+            out.append(
+                f"| {case} | {attack}: {metric}{arrow} | {_fmt(bl)} | {und} ({util}) | "
+                f"{method} | {'; '.join(cells)} |"
+            )
+        out.append("")
+    return "\n".join(out)
+
+
 if __name__ == "__main__":
-    src = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / "results" / "defense.json"
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    src = Path(args[0]) if args else HERE / "results" / "defense.json"
     doc = json.loads(src.read_text())
-    print(plot(doc["records"], src.parent, src.stem))
+    if "--markdown" in sys.argv:
+        print(markdown(doc["records"]))
+    else:
+        print(plot(doc["records"], src.parent, src.stem))
