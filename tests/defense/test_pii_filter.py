@@ -3,6 +3,7 @@
 import pytest
 
 from mi_core import ConfigError, TargetInfo, make_view
+from mi_core.errors import NotApplicable
 
 pytest.importorskip("presidio_analyzer")
 from mi_defense.filtering.pii import PIIFilter
@@ -50,7 +51,7 @@ def test_filters_a_generation_api_view(masker):
 
 
 def test_refuses_non_text_outputs(masker):
-    with pytest.raises(ConfigError, match="filters released text"):
-        masker.transform({"token_logprobs": [0.1]})
+    with pytest.raises(NotApplicable, match="filters released text"):
+        masker.transform({"token_logprobs": [0.1]})  # an LM scoring API: no text to filter
     with pytest.raises(ConfigError, match="action"):
         PIIFilter(action="drop")

@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 from mi_core.config import check_choice, check_range
 from mi_core.defense import OutputDefense
-from mi_core.errors import ConfigError
+from mi_core.errors import ConfigError, NotApplicable
 from mi_core.threat import Access
 from mi_core.views import BlackBoxView
 
@@ -201,7 +201,7 @@ class PIIFilter(OutputDefense):
                     return {**outputs, key: self.transform(outputs[key])}
         if isinstance(outputs, list | tuple) and all(isinstance(o, str) for o in outputs):
             return type(outputs)(self.filter_text(o) for o in outputs)
-        raise ConfigError(
+        raise NotApplicable(
             f"{self.name}: filters released text (strings); this view released "
             f"{type(outputs).__name__}. Wrap a view of a generation API (prompt -> text), or "
             "filter the generated strings with defense.filter_text(text)"
