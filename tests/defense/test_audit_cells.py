@@ -1,9 +1,12 @@
 """Defenses in audits: an output defense wraps the cell's view, a training defense asks the case
 to retrain (cases that cannot answer not-applicable), utility is measured as users see it."""
 
+import pytest
+
 from mi_core.audit.runner import CellSpec, run_cells
 
 
+@pytest.mark.slow
 def test_output_and_training_defense_cells_on_the_cohort_case(tmp_path):
     specs = [
         CellSpec("cohort-tree", "csmia", "black-box-scores", {"progress": False}),

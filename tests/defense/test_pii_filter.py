@@ -6,7 +6,9 @@ from mi_core import ConfigError, TargetInfo, make_view
 from mi_core.errors import NotApplicable
 
 pytest.importorskip("presidio_analyzer")
-from mi_defense.filtering.pii import PIIFilter
+from mi_defense.filtering.pii import PIIFilter  # noqa: E402
+
+pytestmark = pytest.mark.slow  # importing Presidio (and spaCy) takes a while
 
 TEXT = (
     "Reach Jane at jane.doe@example.org or (415) 555-0132; her card is "

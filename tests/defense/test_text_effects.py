@@ -17,6 +17,7 @@ def sentences(n, seed):
     return [fake.sentence(nb_words=8) for _ in range(n)]
 
 
+@pytest.mark.slow
 def test_dedup_lowers_exposure_of_repeated_canaries():
     from mi_defense.data.dedup import Deduplication
     from mi_text.data import insert_canaries, make_canaries, random_secret
