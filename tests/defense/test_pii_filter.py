@@ -6,7 +6,7 @@ from mi_core import ConfigError, TargetInfo, make_view
 from mi_core.errors import NotApplicable
 
 pytest.importorskip("presidio_analyzer")
-from mi_defense.filtering.pii import PIIFilter  # noqa: E402
+from mi_defense.filtering.pii import PIIFilter
 
 pytestmark = pytest.mark.slow  # importing Presidio (and spaCy) takes a while
 
