@@ -402,12 +402,25 @@ class BlackBoxView(TargetView):
         access: Access | str | None = None,
         k: int | None = None,
         labels_transform: Callable[[Any], Any] | None = None,
+        with_inputs: bool = False,
     ) -> BlackBoxView:
         """A view whose outputs are ``transform(outputs)``; shares this view's counter.
 
         This is how output defenses wrap a target: the attack cannot tell the wrapped view from
-        an undefended one except by its outputs.
+        an undefended one except by its outputs. With ``with_inputs=True`` the transform is
+        called as ``transform(inputs, outputs)`` (a defense that crafts its answer per query).
         """
+        if with_inputs:
+            fn = transform
+
+            def transform_of(inner_fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+                return lambda x: fn(x, inner_fn(x))
+
+        else:
+
+            def transform_of(inner_fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+                return lambda x: transform(inner_fn(x))
+
         access = Access.parse(access) if access is not None else self.access
         if not self.access.covers(access):
             raise AccessError(
@@ -415,13 +428,13 @@ class BlackBoxView(TargetView):
             )
         inner = self._raw if self.access is not Access.LABEL_ONLY else self._labels_raw
         if access is Access.LABEL_ONLY and self.access is not Access.LABEL_ONLY:
-            inner_scores = self._raw
+            defended = transform_of(self._raw)
 
             def labels(x: Any) -> Any:
-                return argmax_labels(transform(inner_scores(x)))
+                return argmax_labels(defended(x))
 
             return BlackBoxView(
-                lambda x: transform(inner_scores(x)),
+                defended,
                 access,
                 self.info,
                 counter=self._counter,
@@ -436,7 +449,7 @@ class BlackBoxView(TargetView):
                 return labels_transform(labels_raw(x))
 
         return BlackBoxView(
-            lambda x: transform(inner(x)),
+            transform_of(inner),
             access,
             self.info,
             k=k if k is not None else self.k,

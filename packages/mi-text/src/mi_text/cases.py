@@ -56,6 +56,8 @@ class CanaryLMCase(AuditCase):
         ),
     )
     top_n = 20
+    #: the demo compares extraction from an LM fine-tuned on deduplicated text (Kandpal et al.)
+    default_defenses = (("dedup", {}),)
 
     def prepare(self, workdir: Path, seed: int) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
@@ -90,25 +92,37 @@ class CanaryLMCase(AuditCase):
                 desc="base LM",
             )
             save_state_dict(path, self.base.model.state_dict())
-        self.tuned = copy.deepcopy(self.base)
-        path = workdir / f"tuned-seed{seed}.safetensors"
+        self.tok = tok
+        self.docs = insert_canaries(private, self.canaries, seed=seed)
+        # held-out sentences of the same kind, in the tokenizer's vocabulary (utility)
+        self.heldout = [t for t in _sentences(200, seed + 3) if tok.unk_id not in tok.encode(t)][
+            :40
+        ]
+        self.tuned = self._fine_tune(self.docs, workdir / f"tuned-seed{seed}.safetensors", seed)
+        self.base.eval()
+        self.seed = seed
+        self.random_samples = self._random_samples()
+
+    def _fine_tune(self, docs: list[str], path: Path, seed: int) -> CausalLM:
+        """A copy of the base LM fine-tuned on ``docs`` (cached at ``path``)."""
+        tuned = copy.deepcopy(self.base)
         if path.exists():
-            self.tuned.model.load_state_dict(load_state_dict(path))
+            tuned.model.load_state_dict(load_state_dict(path))
         else:
-            docs = insert_canaries(private, self.canaries, seed=seed)
             train_causal_lm(
-                self.tuned,
+                tuned,
                 docs,
                 LMTrainConfig(epochs=40, lr=4e-3, batch_size=24),
                 seed=seed,
                 desc="fine-tuning",
             )
-            save_state_dict(path, self.tuned.model.state_dict())
-        self.base.eval()
-        self.tuned.eval()
-        self.seed = seed
-        # the baseline: unranked samples of the target, as many as the attack's top N
-        g = torch.Generator().manual_seed(seed)
+            save_state_dict(path, tuned.model.state_dict())
+        return tuned.eval()
+
+    def _random_samples(self) -> list[str]:
+        """The baseline: unranked samples of the target, as many as the attack's top N."""
+        tok = self.tok
+        g = torch.Generator().manual_seed(self.seed)
         q = local_query(self.tuned)
         starts = [[self.tuned.start_id] for _ in range(200)]
         new = sample(
@@ -126,7 +140,29 @@ class CanaryLMCase(AuditCase):
             if t not in seen:
                 seen.add(t)
                 texts.append(t)
-        self.random_samples = texts
+        return texts
+
+    def with_defense(self, defense: Any, workdir: Path, seed: int) -> CanaryLMCase:
+        """A copy whose target is fine-tuned on the private documents as a data defense
+        transforms them (e.g. ``dedup``); the base model is shared."""
+        if defense.kind.value != "data" or "text" not in defense.modalities:
+            return super().with_defense(defense, workdir, seed)  # raises NotApplicable
+        workdir.mkdir(parents=True, exist_ok=True)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            out = copy.copy(self)
+            out.docs = list(defense.transform(self.docs))
+            out.tuned = self._fine_tune(out.docs, workdir / f"tuned-seed{seed}.safetensors", seed)
+            out.random_samples = out._random_samples()
+        finally:
+            torch.set_num_threads(threads)
+        return out
+
+    def utility(self, view: Any = None) -> dict[str, float]:
+        """Perplexity of the fine-tuned LM on held-out sentences of the same kind."""
+        nll = sequence_nll(local_query(self.tuned), [self.tuned.encode(t) for t in self.heldout])
+        return {"heldout_perplexity": float(torch.exp(nll.mean()))}
 
     def target(self) -> CausalLM:
         return self.tuned

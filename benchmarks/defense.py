@@ -1,0 +1,998 @@
+"""Defense benchmark: each defense against the attacks it targets, on the cases the modality
+packages use, with the attack figure and the utility undefended vs defended and a privacy-utility
+curve over the defense's strength.
+
+    uv run python benchmarks/run.py defense [--quick]
+
+Records (../shared/BENCHMARKS.md): one per (defense, strength, attack); ``value`` is the attack's
+figure under the defense, ``undefended`` the same attack without it, ``baseline`` the attack's
+no-model baseline, ``utility`` ``{"metric", "value", "undefended"}``. Plots:
+``benchmarks/results/defense[-quick]-<modality>.png`` (attack figure against utility per defense).
+
+Cases (everything offline; sklearn's digits, generated cohorts and graphs, Fashion-MNIST from the
+Debian package ``dataset-fashion-mnist`` for the DP-SGD anchor):
+
+* ``digits-mlp`` (image): an MLP on 8x8 digits. Output defenses against a black-box
+  training-based inversion (the attacker queries the defended view on 270 public digits, trains
+  an inversion model on the released vectors, inverts what the view releases for 300 private
+  training images; figure ``leakage = 1 - MSE / MSE(public mean image)``, 0 = no better than the
+  no-model guess). Training defenses against MI-Face (white-box; figure: mean squared distance of
+  each class's reconstruction to the private class mean, uniform noise as baseline).
+* ``fashion-mnist`` (image): DP-SGD through opacus at epsilon 0.5 / 2 / 8, test accuracy beside
+  opacus' published MNIST figures (the anchor).
+* ``cohort-tree`` (tabular): CSMIA (scores) and LOMIA (labels) of mi-tabular on a decision tree.
+* ``canary-lm`` (text): mi-text's built-in case; extraction attacks on an LM fine-tuned on the
+  raw vs deduplicated private text; prompted PII extraction from a generation API with and
+  without the PII filter.
+* ``sbm-gcn`` (graph): link inference from a GCN's posteriors (He et al. 2021, attack-0) on a
+  stochastic block model, against edge-DP training graphs (EdgeRand, LapGraph), edge flipping /
+  rewiring, top-k posteriors and DP-SGD for GNNs.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from common import record
+
+HERE = Path(__file__).resolve().parent
+SEED = 0
+
+
+def _r(v: Any) -> Any:
+    return None if v is None else round(float(v), 4)
+
+
+def _rec(
+    case,
+    defense,
+    strength,
+    attack,
+    metric,
+    value,
+    undefended,
+    *,
+    access,
+    higher,
+    baseline,
+    utility_metric,
+    utility,
+    utility_undefended,
+    seconds,
+    modality,
+    notes="",
+    anchor=None,
+    **extra,
+):
+    return record(
+        case,
+        defense,
+        metric,
+        _r(value),
+        access=access,
+        higher=higher,
+        seconds=seconds,
+        baseline=None if baseline is None else (baseline[0], _r(baseline[1])),
+        anchor=anchor,
+        seed=SEED,
+        notes=notes,
+        attack=attack,
+        strength=strength,
+        modality=modality,
+        undefended=_r(undefended),
+        utility={
+            "metric": utility_metric,
+            "value": _r(utility),
+            "undefended": _r(utility_undefended),
+        },
+        **extra,
+    )
+
+
+def _pick(quick: bool, full: Any, short: Any) -> Any:
+    """The strengths swept: all of them, or two for ``--quick``."""
+    return short if quick else full
+
+
+def _threads():
+    torch.set_num_threads(1)  # small models: one thread is fastest on a shared machine
+
+
+# ----------------------------------------------------------------------------------- images
+def _digits():
+    from mi_vision.data import load_digits, train_test_split
+
+    x, y = load_digits()
+    (xtr, ytr), (xte, yte) = train_test_split(x, y, 0.3, SEED)
+    return xtr, ytr, xte[:270], xte[270:], yte[270:]
+
+
+def _mlp(hidden=128, seed=SEED):
+    from mi_vision.models import MLP
+
+    torch.manual_seed(seed)
+    return MLP((1, 8, 8), 10, hidden=hidden, activation="relu")
+
+
+def _acc(out, y):
+    return float((torch.as_tensor(out).argmax(1) == y).float().mean())
+
+
+def image_output(quick: bool) -> list[dict]:
+    from mi_core import TargetInfo, make_view
+    from mi_defense.inversion import inversion_attack
+    from mi_defense.output.adversarial_noise import AdversarialNoise
+    from mi_defense.output.dp_exponential import DPExponential
+    from mi_defense.output.label_only import LabelOnly
+    from mi_defense.output.purifier import Purifier
+    from mi_defense.output.purifier_cvae import PurifierCVAE
+    from mi_defense.output.rounding import Rounding
+    from mi_defense.output.score_noise import GaussianNoise, LaplaceNoise
+    from mi_defense.output.topk import TopK
+    from mi_defense.training._common import PlainTraining
+
+    xtr, ytr, xaux, xte, yte = _digits()
+    target = PlainTraining().fit(_mlp(), xtr, ytr, epochs=30, seed=SEED, progress=False)
+    info = TargetInfo(
+        modality="image", input_shape=(1, 8, 8), num_classes=10, input_range=(0.0, 1.0)
+    )
+    priv = xtr[:300]
+    epochs = 40 if quick else 60
+
+    def attack(view):
+        return inversion_attack(view, xaux, priv, epochs=epochs, seed=SEED)
+
+    base_view = make_view(target, "black-box-scores", info=info)
+    t0 = time.perf_counter()
+    und = attack(base_view)
+    und_acc = _acc(base_view(xte), yte)
+    out = [
+        _rec(
+            "digits-mlp",
+            "none",
+            {},
+            "training-based inversion (black-box)",
+            "leakage",
+            und["leakage"],
+            und["leakage"],
+            access="black-box-scores",
+            higher=True,
+            baseline=("public mean image", 0.0),
+            utility_metric="test_accuracy",
+            utility=und_acc,
+            utility_undefended=und_acc,
+            seconds=time.perf_counter() - t0,
+            modality="image",
+            mse=_r(und["mse"]),
+        )
+    ]
+    sweeps: list[tuple[str, Any, list[dict]]] = [
+        (
+            "rounding",
+            Rounding,
+            [{"step": s} for s in _pick(quick, (0.01, 0.05, 0.1, 0.2, 0.5), (0.05, 0.2))],
+        ),
+        ("top-k", TopK, [{"k": k} for k in _pick(quick, (5, 3, 2, 1), (3, 1))]),
+        ("label-only", LabelOnly, [{"release": "one-hot"}]),
+        (
+            "gaussian-noise",
+            GaussianNoise,
+            [{"sigma": s} for s in _pick(quick, (0.02, 0.05, 0.1, 0.2, 0.4), (0.05, 0.2))],
+        ),
+        (
+            "laplace-noise",
+            LaplaceNoise,
+            [{"epsilon": e} for e in _pick(quick, (100.0, 40.0, 20.0, 10.0, 5.0), (40.0, 10.0))],
+        ),
+        (
+            "dp-exponential",
+            DPExponential,
+            [{"epsilon": e} for e in _pick(quick, (8.0, 4.0, 2.0, 1.0, 0.5), (4.0, 0.5))],
+        ),
+        (
+            "adversarial-noise",
+            AdversarialNoise,
+            [{"epsilon": e} for e in _pick(quick, (0.02, 0.05, 0.1, 0.2, 0.4), (0.2,))],
+        ),
+        (
+            "purifier",
+            Purifier,
+            [{"lambda_inv": v} for v in _pick(quick, (0.0, 0.5, 1.0, 2.0, 4.0), (1.0,))],
+        ),
+        (
+            "purifier-cvae",
+            PurifierCVAE,
+            [{"lambda_inv": v} for v in _pick(quick, (0.0, 0.5, 1.0, 2.0, 4.0), (1.0,))],
+        ),
+    ]
+    for name, cls, points in sweeps:
+        for strength in points:
+            t0 = time.perf_counter()
+            d = cls(**strength)
+            if hasattr(d, "fit"):
+                d.fit(target, xtr)
+            view = d.wrap(make_view(target, "black-box-scores", info=info))
+            res = attack(view)
+            acc = _acc(view(xte), yte)
+            out.append(
+                _rec(
+                    "digits-mlp",
+                    name,
+                    strength,
+                    "training-based inversion (black-box)",
+                    "leakage",
+                    res["leakage"],
+                    und["leakage"],
+                    access="black-box-scores",
+                    higher=True,
+                    baseline=("public mean image", 0.0),
+                    utility_metric="test_accuracy",
+                    utility=acc,
+                    utility_undefended=und_acc,
+                    seconds=time.perf_counter() - t0,
+                    modality="image",
+                    mse=_r(res["mse"]),
+                )
+            )
+            print(
+                f"  digits output {name} {strength}: leakage {res['leakage']:.3f} acc {acc:.3f}",
+                flush=True,
+            )
+    return out
+
+
+def _centroid_mse(rec, x, y):
+    cent = torch.stack([x[y == c].mean(0) for c in range(rec.shape[0])])
+    return float(((rec - cent) ** 2).flatten(1).mean(1).mean())
+
+
+def image_training(quick: bool) -> list[dict]:
+    from sklearn.linear_model import LogisticRegression
+
+    from mi_core import Knowledge, TargetInfo, make_view
+    from mi_defense.training._common import PlainTraining
+    from mi_defense.training.bido import BiDO
+    from mi_defense.training.dp_sgd import DPSGD
+    from mi_defense.training.label_smoothing import NegativeLabelSmoothing
+    from mi_defense.training.mid import MID
+    from mi_vision.attacks.mi_face import MIFace
+
+    xtr, ytr, _, xte, yte = _digits()
+    info = TargetInfo(
+        modality="image", input_shape=(1, 8, 8), num_classes=10, input_range=(0.0, 1.0)
+    )
+    judge = LogisticRegression(max_iter=3000).fit(xtr.flatten(1).numpy(), ytr.numpy())
+    g = torch.Generator().manual_seed(SEED)
+    noise = _centroid_mse(torch.rand((10, 1, 8, 8), generator=g), xtr, ytr)
+    steps = 300 if quick else 1000
+
+    def evaluate(model):
+        res = MIFace(max_iter=steps, gamma=0.0, progress=False).run(
+            make_view(model, "white-box", info=info),
+            Knowledge(target_labels=list(range(10))),
+            seed=SEED,
+        )
+        rec = res.reconstructions
+        judged = float((judge.predict(rec.flatten(1).numpy()) == np.arange(10)).mean())
+        return _centroid_mse(rec, xtr, ytr), judged
+
+    def train(d, lr=1e-3):
+        return d.fit(_mlp(hidden=64), xtr, ytr, epochs=20, lr=lr, seed=SEED, progress=False)
+
+    t0 = time.perf_counter()
+    plain = train(PlainTraining())
+    und, und_judge = evaluate(plain)
+    und_acc = _acc(plain(xte), yte)
+    common = dict(
+        access="white-box",
+        higher=False,
+        baseline=("uniform noise", noise),
+        utility_metric="test_accuracy",
+        utility_undefended=und_acc,
+        modality="image",
+    )
+    out = [
+        _rec(
+            "digits-mlp",
+            "none",
+            {},
+            "mi-face",
+            "centroid_mse",
+            und,
+            und,
+            utility=und_acc,
+            seconds=time.perf_counter() - t0,
+            judge_top1=und_judge,
+            **common,
+        )
+    ]
+    sweeps: list[tuple[str, Any, list[dict], float]] = [
+        (
+            "negative-label-smoothing",
+            NegativeLabelSmoothing,
+            [{"alpha": a} for a in _pick(quick, (0.2, 0.1, -0.05, -0.1, -0.2, -0.3), (0.1, -0.2))],
+            1e-3,
+        ),
+        (
+            "mid",
+            MID,
+            [{"beta": b} for b in _pick(quick, (0.001, 0.01, 0.1, 0.3, 1.0), (0.01, 0.1))],
+            1e-3,
+        ),
+        (
+            "bido",
+            BiDO,
+            [
+                {"lambda_x": a, "lambda_y": 10 * a}
+                for a in _pick(quick, (0.05, 0.5, 1.0, 2.0, 4.0), (0.5, 2.0))
+            ],
+            1e-3,
+        ),
+        (
+            "bido-coco",
+            BiDO,
+            [
+                {"lambda_x": a, "lambda_y": 10 * a, "measure": "coco"}
+                for a in _pick(quick, (0.05, 0.5, 2.0), (2.0,))
+            ],
+            1e-3,
+        ),
+        (
+            "dp-sgd",
+            DPSGD,
+            [{"epsilon": e} for e in _pick(quick, (8.0, 4.0, 2.0, 1.0, 0.5), (8.0, 1.0))],
+            5e-3,
+        ),
+    ]
+    for name, cls, points, lr in sweeps:
+        for strength in points:
+            t0 = time.perf_counter()
+            d = cls(**strength)
+            model = train(d, lr)
+            mse, judged = evaluate(model)
+            acc = _acc(model(xte), yte)
+            extra = {"epsilon_spent": _r(d.epsilon())} if name == "dp-sgd" else {}
+            out.append(
+                _rec(
+                    "digits-mlp",
+                    name,
+                    strength,
+                    "mi-face",
+                    "centroid_mse",
+                    mse,
+                    und,
+                    utility=acc,
+                    seconds=time.perf_counter() - t0,
+                    judge_top1=judged,
+                    **common,
+                    **extra,
+                )
+            )
+            print(f"  digits training {name} {strength}: mse {mse:.4f} acc {acc:.3f}", flush=True)
+    out += tl_dmi(quick)
+    return out
+
+
+def tl_dmi(quick: bool) -> list[dict]:
+    """TL-DMI: public digits 0-4 pre-train a 4-layer MLP, private digits 5-9 fine-tune it."""
+    from torch import nn
+
+    from mi_core import Knowledge, TargetInfo, make_view
+    from mi_defense.training._common import PlainTraining
+    from mi_defense.training.tl_dmi import TLDMI
+    from mi_vision.attacks.mi_face import MIFace
+
+    xtr, ytr, _, xte, yte = _digits()
+    pub, pri = ytr < 5, ytr >= 5
+    xq, yq = xtr[pri], ytr[pri] - 5
+    xt, yt = xte[yte >= 5], yte[yte >= 5] - 5
+    info = TargetInfo(
+        modality="image", input_shape=(1, 8, 8), num_classes=5, input_range=(0.0, 1.0)
+    )
+
+    def mlp():
+        torch.manual_seed(SEED)
+        return nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(64, 128),
+            nn.ReLU(),
+            nn.Linear(128, 128),
+            nn.ReLU(),
+            nn.Linear(128, 64),
+            nn.ReLU(),
+            nn.Linear(64, 5),
+        )
+
+    def evaluate(m):
+        res = MIFace(max_iter=300 if quick else 1000, gamma=0.0, progress=False).run(
+            make_view(m, "white-box", info=info), Knowledge(target_labels=list(range(5))), seed=SEED
+        )
+        return _centroid_mse(res.reconstructions, xq, yq)
+
+    t0 = time.perf_counter()
+    scratch = PlainTraining().fit(mlp(), xq, yq, epochs=20, progress=False)
+    und, und_acc = evaluate(scratch), _acc(scratch(xt), yt)
+    g = torch.Generator().manual_seed(SEED)
+    noise = _centroid_mse(torch.rand((5, 1, 8, 8), generator=g), xq, yq)
+    common = dict(
+        access="white-box",
+        higher=False,
+        baseline=("uniform noise", noise),
+        utility_metric="test_accuracy",
+        utility_undefended=und_acc,
+        modality="image",
+    )
+    out = [
+        _rec(
+            "digits-5-9",
+            "none",
+            {},
+            "mi-face",
+            "centroid_mse",
+            und,
+            und,
+            utility=und_acc,
+            seconds=time.perf_counter() - t0,
+            **common,
+        )
+    ]
+    for strength in _pick(
+        quick,
+        [{"freeze": 0}, {"freeze": 1}, {"fisher_share": 0.5}, {"freeze": 3}],
+        [{"freeze": 0}, {"fisher_share": 0.5}],
+    ):
+        t0 = time.perf_counter()
+        d = TLDMI(**strength)
+        m = d.fit(mlp(), xq, yq, x_public=xtr[pub], y_public=ytr[pub], epochs=20, progress=False)
+        mse, acc = evaluate(m), _acc(m(xt), yt)
+        out.append(
+            _rec(
+                "digits-5-9",
+                "tl-dmi",
+                strength,
+                "mi-face",
+                "centroid_mse",
+                mse,
+                und,
+                utility=acc,
+                seconds=time.perf_counter() - t0,
+                frozen=d.frozen,
+                **common,
+                notes="public digits 0-4 pre-train; private 5-9 fine-tune",
+            )
+        )
+        print(f"  tl-dmi {strength}: mse {mse:.4f} acc {acc:.3f} frozen {d.frozen}", flush=True)
+    return out
+
+
+OPACUS_MNIST = {0.5: 0.90, 2.0: 0.95, 8.0: 0.97}
+
+
+def dp_anchor(quick: bool) -> list[dict]:
+    """DP-SGD on Fashion-MNIST beside opacus' published MNIST accuracies."""
+    from torch import nn
+
+    from mi_defense.training._common import PlainTraining
+    from mi_defense.training.dp_sgd import DPSGD
+    from mi_vision.data import load_fashion_mnist
+
+    root = Path("/usr/share/datasets/fashion-mnist")
+    if not root.exists():
+        print(f"[skip] {root} is missing: apt-get install dataset-fashion-mnist")
+        return []
+    x, y = load_fashion_mnist(root, "train")
+    xt, yt = load_fashion_mnist(root, "test")
+    n = 10_000 if quick else 30_000
+    x, y = x[:n], y[:n]
+    epochs = 3 if quick else 6
+
+    def cnn():
+        torch.manual_seed(SEED)
+        return nn.Sequential(
+            nn.Conv2d(1, 16, 8, 2, padding=3),
+            nn.Tanh(),
+            nn.MaxPool2d(2, 1),
+            nn.Conv2d(16, 32, 4, 2),
+            nn.Tanh(),
+            nn.MaxPool2d(2, 1),
+            nn.Flatten(),
+            nn.Linear(32 * 4 * 4, 32),
+            nn.Tanh(),
+            nn.Linear(32, 10),
+        )  # opacus' MNIST example network
+
+    def acc(m):
+        with torch.no_grad():
+            return float(
+                sum(
+                    (m(xt[i : i + 1000]).argmax(1) == yt[i : i + 1000]).sum()
+                    for i in range(0, len(xt), 1000)
+                )
+                / len(xt)
+            )
+
+    torch.set_num_threads(2)
+    t0 = time.perf_counter()
+    plain = PlainTraining().fit(cnn(), x, y, epochs=epochs, lr=1e-3, batch_size=256, progress=False)
+    und = acc(plain)
+    out = [
+        _rec(
+            "fashion-mnist",
+            "none",
+            {},
+            "-",
+            "test_accuracy",
+            und,
+            und,
+            access=None,
+            higher=True,
+            baseline=None,
+            utility_metric="test_accuracy",
+            utility=und,
+            utility_undefended=und,
+            seconds=time.perf_counter() - t0,
+            modality="image",
+            notes=f"{n} training images, {epochs} epochs",
+        )
+    ]
+    for eps in (8.0, 2.0, 0.5):
+        t0 = time.perf_counter()
+        d = DPSGD(epsilon=eps, max_grad_norm=1.0)
+        m = d.fit(
+            cnn(), x, y, epochs=epochs, lr=0.1, batch_size=256, optimizer="sgd", progress=False
+        )
+        a = acc(m)
+        out.append(
+            _rec(
+                "fashion-mnist",
+                "dp-sgd",
+                {"epsilon": eps},
+                "-",
+                "test_accuracy",
+                a,
+                und,
+                access=None,
+                higher=True,
+                baseline=None,
+                utility_metric="test_accuracy",
+                utility=a,
+                utility_undefended=und,
+                seconds=time.perf_counter() - t0,
+                modality="image",
+                epsilon_spent=_r(d.epsilon()),
+                anchor={
+                    "name": "opacus MNIST example (published, MNIST not Fashion-MNIST)",
+                    "value": OPACUS_MNIST[eps],
+                    "seconds": None,
+                },
+                notes=f"{n} training images, {epochs} epochs, SGD lr 0.1, C = 1",
+            )
+        )
+        print(f"  dp-sgd fashion eps {eps}: acc {a:.3f} (non-private {und:.3f})", flush=True)
+    _threads()
+    return out
+
+
+# ----------------------------------------------------------------------------------- tabular
+def tabular(quick: bool) -> list[dict]:
+    from mi_core import make_view
+    from mi_defense.output.dp_exponential import DPExponential
+    from mi_defense.output.label_only import LabelOnly
+    from mi_defense.output.rounding import Rounding
+    from mi_defense.output.score_noise import GaussianNoise
+    from mi_defense.output.topk import TopK
+    from mi_tabular import AttributeEvaluator, make_cohort, split_for_attack
+    from mi_tabular.attacks.csmia import CSMIA
+    from mi_tabular.attacks.lomia import LOMIA
+    from mi_tabular.cases import cohort_tree
+
+    ds = make_cohort(6000, SEED)
+    sp = split_for_attack(
+        ds.frame, train=0.5, auxiliary=400, attacked_in=500, attacked_out=500, seed=SEED
+    )
+    tree = cohort_tree(ds.features, SEED, min_samples_leaf=10).fit(
+        sp.train[ds.features], sp.train[ds.label]
+    )
+    ak = ds.knowledge(sp.attacked, sp.auxiliary)
+    ev = AttributeEvaluator.build(
+        ak,
+        sp.attacked[ds.sensitive],
+        member=sp.member,
+        private=sp.train,
+        label_column=ds.label,
+        seed=SEED,
+    )
+    xh, yh = sp.holdout[ds.features], sp.holdout[ds.label].to_numpy()
+
+    def utility(view):
+        out = np.asarray(view(xh))
+        pred = tree.classes_[out.argmax(1)] if out.ndim == 2 else out
+        return float((pred == yh).mean())
+
+    def figs(res):
+        return {f.metric: f for f in ev.evaluate(res)}
+
+    base = make_view(tree, "black-box-scores")
+    und_acc = utility(base)
+    results = {}
+    for attack, cls, access in (
+        ("csmia", CSMIA, "black-box-scores"),
+        ("lomia", LOMIA, "label-only"),
+    ):
+        t0 = time.perf_counter()
+        v = base if access == "black-box-scores" else base.restrict("label-only")
+        results[attack] = (
+            figs(cls(progress=False).run(v, ak.to_knowledge(), seed=SEED)),
+            time.perf_counter() - t0,
+        )
+    out = []
+    metric = {"csmia": "auc", "lomia": "accuracy"}
+    for attack, (f, secs) in results.items():
+        m = f[metric[attack]]
+        out.append(
+            _rec(
+                "cohort-tree",
+                "none",
+                {},
+                attack,
+                metric[attack],
+                m.value,
+                m.value,
+                access="black-box-scores" if attack == "csmia" else "label-only",
+                higher=True,
+                baseline=(m.baseline_name or "no-model", m.baseline),
+                utility_metric="test_accuracy",
+                utility=und_acc,
+                utility_undefended=und_acc,
+                seconds=secs,
+                modality="tabular",
+            )
+        )
+    sweeps = [
+        ("label-only", LabelOnly, [{"release": "one-hot"}]),
+        ("top-k", TopK, [{"k": 1}]),
+        ("rounding", Rounding, [{"step": s} for s in (0.05, 0.1, 0.25, 0.5)]),
+        ("gaussian-noise", GaussianNoise, [{"sigma": s} for s in (0.05, 0.1, 0.2, 0.4)]),
+        (
+            "gaussian-noise+label",
+            GaussianNoise,
+            [{"sigma": s, "keep_label": True} for s in (0.1, 0.2, 0.4)],
+        ),
+        ("dp-exponential", DPExponential, [{"epsilon": e} for e in (8.0, 2.0, 0.5)]),
+    ]
+    for name, cls, points in sweeps:
+        for strength in points:
+            d = cls(**strength)
+            view = d.wrap(base)
+            acc = utility(view)
+            for attack, atk_cls in (("csmia", CSMIA), ("lomia", LOMIA)):
+                t0 = time.perf_counter()
+                v = view if attack == "csmia" else view.restrict("label-only")
+                f = figs(atk_cls(progress=False).run(v, ak.to_knowledge(), seed=SEED))
+                m = f[metric[attack]]
+                und = results[attack][0][metric[attack]].value
+                out.append(
+                    _rec(
+                        "cohort-tree",
+                        name.split("+")[0],
+                        strength,
+                        attack,
+                        metric[attack],
+                        m.value,
+                        und,
+                        access="black-box-scores" if attack == "csmia" else "label-only",
+                        higher=True,
+                        baseline=(m.baseline_name or "no-model", m.baseline),
+                        utility_metric="test_accuracy",
+                        utility=acc,
+                        utility_undefended=und_acc,
+                        seconds=time.perf_counter() - t0,
+                        modality="tabular",
+                    )
+                )
+            print(
+                f"  cohort {name} {strength}: csmia {out[-2]['value']} lomia {out[-1]['value']}"
+                f" acc {acc:.3f}",
+                flush=True,
+            )
+    return out
+
+
+# -------------------------------------------------------------------------------------- text
+def text(quick: bool) -> list[dict]:
+    import tempfile
+
+    from mi_core import make_view
+    from mi_core.registry import get_attack
+    from mi_defense.data.dedup import Deduplication
+    from mi_defense.filtering.pii import PIIFilter
+    from mi_text.cases import CanaryLMCase
+    from mi_text.metrics import contains_secret
+
+    work = Path(tempfile.mkdtemp(prefix="mi-defense-bench-"))
+    case = CanaryLMCase()
+    case.prepare(work / "canary-lm", SEED)
+    cases = {"none": case}
+    t0 = time.perf_counter()
+    cases["dedup"] = case.with_defense(Deduplication(), work / "dedup", SEED)
+    dedup_secs = time.perf_counter() - t0
+    out = []
+    cell = case.default_cells[0]  # perplexity extraction, as the case's demo runs it
+    figs_of = {}
+    for name, c in cases.items():
+        t0 = time.perf_counter()
+        attack = get_attack(cell.attack)(dict(cell.config))
+        view = make_view(
+            c.target(), cell.access, info=c.target_info(), **c.view_kwargs(cell.access)
+        )
+        res = attack.run(view, c.knowledge(view.access), seed=SEED)
+        figs_of[name] = (
+            {f.metric: f for f in c.evaluate(res)},
+            c.utility(),
+            time.perf_counter() - t0,
+        )
+    und_figs, und_util, _ = figs_of["none"]
+    for name, (figs, util, secs) in figs_of.items():
+        for metric, f in figs.items():
+            if not (
+                metric.startswith("extraction_precision")
+                or metric
+                in ("canaries_recovered_x20", "canaries_recovered_x5", "mean_exposure_bits")
+            ):
+                continue
+            out.append(
+                _rec(
+                    "canary-lm",
+                    name,
+                    {},
+                    cell.attack,
+                    metric,
+                    f.value,
+                    und_figs[metric].value,
+                    access=cell.access,
+                    higher=True,
+                    baseline=(f.baseline_name, f.baseline),
+                    utility_metric="heldout_perplexity",
+                    utility=util["heldout_perplexity"],
+                    utility_undefended=und_util["heldout_perplexity"],
+                    seconds=secs + (dedup_secs if name == "dedup" else 0.0),
+                    modality="text",
+                    documents=len(cases[name].docs),
+                )
+            )
+    # prompted PII extraction from a generation API (Huang et al. 2022): the attacker prompts
+    # with the text before each canary's secret and reads the greedy continuation
+    lm = case.target()
+    public_prompts = [" ".join(s.split()[:4]) for s in case.public[:40]]
+
+    def generate(prompts: list[str]) -> list[str]:
+        outs = []
+        for p in prompts:
+            ids = lm.encode(p)
+            new: list[int] = []
+            with torch.no_grad():
+                for _ in range(12):
+                    nxt = int(lm([ids + new])["next_logprobs"][0].argmax())
+                    if nxt == lm.eos_id:
+                        break
+                    new.append(nxt)
+            outs.append(lm.decode(new))
+        return outs
+
+    prompts = [c.prefix.strip() for c in case.canaries]
+    t0 = time.perf_counter()
+    raw = generate(prompts)
+    raw_public = generate(public_prompts)
+    gen_secs = time.perf_counter() - t0
+
+    def recovered(texts):
+        return float(np.mean([contains_secret(t, c.secret) for t, c in zip(texts, case.canaries)]))
+
+    und = recovered(raw)
+    out.append(
+        _rec(
+            "canary-lm",
+            "none",
+            {},
+            "prompted extraction (generation API)",
+            "secrets_recovered",
+            und,
+            und,
+            access="black-box-scores",
+            higher=True,
+            baseline=("random secret", 0.0),
+            utility_metric="answers_unchanged",
+            utility=1.0,
+            utility_undefended=1.0,
+            seconds=gen_secs,
+            modality="text",
+        )
+    )
+    for strength in ({"action": "mask"}, {"action": "refuse"}):
+        t0 = time.perf_counter()
+        f = PIIFilter(**strength)
+        view = f.wrap(
+            make_view(
+                lambda ps: raw if ps == prompts else raw_public,
+                "black-box-scores",
+                info=case.target_info(),
+            )
+        )
+        filtered, filtered_public = view(prompts), view(public_prompts)
+        unchanged = float(np.mean([a == b for a, b in zip(filtered_public, raw_public)]))
+        detected = [d["type"] for t in raw for d in f.detect(t)]
+        out.append(
+            _rec(
+                "canary-lm",
+                "pii-filter",
+                strength,
+                "prompted extraction (generation API)",
+                "secrets_recovered",
+                recovered(filtered),
+                und,
+                access="black-box-scores",
+                higher=True,
+                baseline=("random secret", 0.0),
+                utility_metric="answers_unchanged",
+                utility=unchanged,
+                utility_undefended=1.0,
+                seconds=time.perf_counter() - t0,
+                modality="text",
+                detected=sorted(set(detected)),
+                secrets_in_raw=int(
+                    sum(contains_secret(t, c.secret) for t, c in zip(raw, case.canaries))
+                ),
+            )
+        )
+        print(
+            f"  pii-filter {strength}: recovered {recovered(filtered):.2f} (raw {und:.2f}), "
+            f"public answers unchanged {unchanged:.2f}",
+            flush=True,
+        )
+    return out
+
+
+# ------------------------------------------------------------------------------------- graphs
+def graph(quick: bool) -> list[dict]:
+    sys.path.insert(0, str(HERE.parent / "tests" / "defense"))
+    from graph_helpers import DenseGCN, link_auc, sbm, train_gcn
+
+    from mi_core import TargetInfo, make_view
+    from mi_defense.data.edge_rand import EdgeRand, LapGraph
+    from mi_defense.data.edge_rewiring import EdgeFlip, EdgeRewire
+    from mi_defense.output.graph_topk import GraphTopK
+    from mi_defense.training.dp_gnn import DPGNN
+
+    x, ei, y, adj = sbm(blocks=4, size=100 if not quick else 50, seed=SEED)
+    n = x.shape[0]
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(SEED))
+    tr, te, nodes = perm[: n // 5], perm[n // 2 :], perm[: int(0.6 * n)].sort().values
+    feat = link_auc(x[nodes], adj, nodes)
+
+    def served(model, e):
+        with torch.no_grad():
+            o = torch.softmax(model(x, e), 1)
+        return o, float((o[te].argmax(1) == y[te]).float().mean())
+
+    t0 = time.perf_counter()
+    o, und_acc = served(train_gcn(x, ei, y, tr), ei)
+    und = link_auc(o[nodes], adj, nodes)
+    common = dict(
+        access="black-box-scores",
+        higher=True,
+        baseline=("feature similarity", feat),
+        utility_metric="node_accuracy",
+        utility_undefended=und_acc,
+        modality="graph",
+    )
+    attack = "link stealing attack-0 (posterior similarity)"
+    out = [
+        _rec(
+            "sbm-gcn",
+            "none",
+            {},
+            attack,
+            "auc",
+            und,
+            und,
+            utility=und_acc,
+            seconds=time.perf_counter() - t0,
+            **common,
+        )
+    ]
+    for name, cls, points in [
+        ("edge-rand", EdgeRand, [{"epsilon": e} for e in (8.0, 4.0, 2.0, 1.0)]),
+        ("lap-graph", LapGraph, [{"epsilon": e} for e in (8.0, 4.0, 2.0, 1.0)]),
+        ("edge-flip", EdgeFlip, [{"ratio": r} for r in (0.1, 0.3, 0.5, 0.9)]),
+        ("edge-rewire", EdgeRewire, [{"ratio": r} for r in (0.1, 0.3, 0.5, 0.9)]),
+    ]:
+        for strength in points:
+            t0 = time.perf_counter()
+            pei, _ = cls(**strength).transform((ei, n))
+            o2, acc = served(train_gcn(x, pei, y, tr), pei)
+            auc = link_auc(o2[nodes], adj, nodes)
+            out.append(
+                _rec(
+                    "sbm-gcn",
+                    name,
+                    strength,
+                    attack,
+                    "auc",
+                    auc,
+                    und,
+                    utility=acc,
+                    seconds=time.perf_counter() - t0,
+                    **common,
+                )
+            )
+            print(f"  graph {name} {strength}: auc {auc:.3f} acc {acc:.3f}", flush=True)
+    view = make_view(
+        lambda q: o[q], "black-box-scores", info=TargetInfo(modality="graph", num_classes=4)
+    )
+    for k in (3, 2, 1):
+        t0 = time.perf_counter()
+        rel = GraphTopK(k=k).wrap(view)(nodes)
+        out.append(
+            _rec(
+                "sbm-gcn",
+                "graph-topk",
+                {"k": k},
+                attack,
+                "auc",
+                link_auc(rel, adj, nodes),
+                und,
+                utility=und_acc,
+                seconds=time.perf_counter() - t0,
+                **common,
+            )
+        )
+
+    class G:
+        pass
+
+    g = G()
+    g.x, g.edge_index, g.y = x, ei, y
+    for nm in (0.01, 0.05, 0.2, 1.0, 4.0):
+        t0 = time.perf_counter()
+        dp = DPGNN(noise_multiplier=nm)
+        torch.manual_seed(SEED)
+        model = dp.fit(DenseGCN(x.shape[1], 4), g, tr, epochs=100, progress=False)
+        o3, acc = served(model, ei)
+        auc = link_auc(o3[nodes], adj, nodes)
+        out.append(
+            _rec(
+                "sbm-gcn",
+                "dp-gnn",
+                {"noise_multiplier": nm},
+                attack,
+                "auc",
+                auc,
+                und,
+                utility=acc,
+                seconds=time.perf_counter() - t0,
+                epsilon_spent=_r(dp.epsilon()),
+                **common,
+            )
+        )
+        print(f"  dp-gnn {nm}: auc {auc:.3f} acc {acc:.3f} eps {dp.epsilon():.1f}", flush=True)
+    return out
+
+
+# --------------------------------------------------------------------------------------- run
+def run(quick: bool) -> list[dict]:
+    _threads()
+    records: list[dict] = []
+    for part in (image_output, image_training, tabular, graph, text, dp_anchor):
+        t0 = time.perf_counter()
+        print(f"[defense] {part.__name__} ...", flush=True)
+        records += part(quick)
+        print(f"[defense] {part.__name__} done in {time.perf_counter() - t0:.0f} s", flush=True)
+    from defense_plot import plot
+
+    plot(records, HERE / "results", "defense-quick" if quick else "defense")
+    return records

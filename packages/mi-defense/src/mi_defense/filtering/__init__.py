@@ -1,0 +1,1 @@
+"""Output filtering: detect and mask (or refuse) private information in generated text."""
