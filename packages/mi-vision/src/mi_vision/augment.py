@@ -74,12 +74,12 @@ AUGMENTS: dict[str, Augment | None] = {
 }
 
 
-def get_augment(name: str) -> Augment | None:
+def get_augment(name: str, field: str = "augment") -> Augment | None:
     """A named augmentation preset: ``none``, ``standard`` (PLG-MI / PPA: crop 0.8-1, rotation
     5 degrees, flip, jitter 0.2), ``noflip`` (the same without flips, for digits and text-like
     images) or ``crop``."""
     if name not in AUGMENTS:
         raise ConfigError(
-            f"augment: unknown preset {name!r}; allowed values: {', '.join(map(repr, AUGMENTS))}"
+            f"{field}: unknown preset {name!r}; allowed values: {', '.join(map(repr, AUGMENTS))}"
         )
     return AUGMENTS[name]

@@ -40,13 +40,22 @@ def resolve_prior(
     conditional: bool = False,
 ) -> GeneratorPrior:
     """The attacker's generator: ``knowledge.prior`` (a :class:`GeneratorPrior`, or a
-    StyleGAN-like generator object, wrapped with :meth:`GeneratorPrior.from_stylegan`), or one
-    trained here on ``knowledge.auxiliary`` (public data) with the ``train`` prior config.
+    StyleGAN-like generator object, wrapped with :meth:`GeneratorPrior.from_stylegan`); if that
+    is not of a kind in ``kinds``, a fitting one of ``knowledge.extra["priors"]`` (a dict of
+    named priors); else one trained here on ``knowledge.auxiliary`` (public data) with the
+    ``train`` prior config.
 
     Raises:
         ConfigError: naming what is missing or why the given prior does not fit the attack.
     """
     prior = knowledge.prior
+    named = knowledge.extra.get("priors") or {}
+    fits = (lambda p: isinstance(p, GeneratorPrior) and p.kind in kinds) if kinds else None
+    if fits is not None and not (prior is not None and fits(prior)):
+        # a prior of the kind this attack needs, among the attacker's named priors
+        prior = next((p for p in named.values() if fits(p)), prior)
+        if prior is not None and not fits(prior) and knowledge.auxiliary is not None:
+            prior = None  # train one of the right kind on the public data
     if prior is None:
         if knowledge.auxiliary is None:
             raise ConfigError(
@@ -268,7 +277,9 @@ class GANAttackConfig:
         check_positive("samples_per_class", self.samples_per_class)
         check_positive("checkpoint_every", self.checkpoint_every)
         if self.prior is not None:
-            PriorConfig(**self.prior)  # validates, naming the field
+            from mi_core.config import build_config
+
+            build_config(PriorConfig, self.prior, where="prior")  # validates, naming the field
 
 
 @dataclass
@@ -389,6 +400,10 @@ class GANInversion(BaseAttack):
         """The target's confidence in each reconstruction's class (``None`` when label-only:
         spending queries on it would misstate the attack's cost)."""
         if ctx.view.access is Access.LABEL_ONLY:
+            return None
+        remaining = ctx.view.remaining
+        if remaining is not None and remaining < images.shape[0]:
+            ctx.info["scores"] = "not queried: the query budget is spent"
             return None
         p = scores_fn(ctx.view)(ctx.to_input(images))
         return p.gather(1, rows[:, None]).squeeze(1)

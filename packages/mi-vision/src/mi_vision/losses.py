@@ -77,10 +77,11 @@ IDENTITY_LOSSES: dict[str, IdentityLoss] = {
 }
 
 
-def get_identity_loss(name: str) -> IdentityLoss:
+def get_identity_loss(name: str, field: str = "identity_loss") -> IdentityLoss:
+    """The identity loss called ``name``; errors name ``field``."""
     if name not in IDENTITY_LOSSES:
         raise ConfigError(
-            f"loss: unknown identity loss {name!r}; allowed values: "
+            f"{field}: unknown identity loss {name!r}; allowed values: "
             f"{', '.join(map(repr, IDENTITY_LOSSES))}"
         )
     return IDENTITY_LOSSES[name]

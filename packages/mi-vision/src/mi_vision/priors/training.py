@@ -97,7 +97,7 @@ class PriorConfig:
         check_positive("entropy_weight", self.entropy_weight, allow_zero=True)
         check_positive("inv_weight", self.inv_weight, allow_zero=True)
         check_positive("checkpoint_every", self.checkpoint_every)
-        get_identity_loss(self.inv_loss)
+        get_identity_loss(self.inv_loss, "inv_loss")
         get_augment(self.augment)
         if self.mapping_layers and self.kind == "plg-mi":
             raise ConfigError("mapping_layers: the PLG-MI prior is a conditional DCGAN; use 0")
