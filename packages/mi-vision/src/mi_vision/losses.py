@@ -93,14 +93,13 @@ def discriminator_realism(d_out: torch.Tensor, kind: str) -> torch.Tensor:
     * ``gmi`` (WGAN-GP critic): ``-D(x)``, unbounded: keep its weight small (GMI: 1/100 of the
       identity term);
     * ``kedmi`` (K-way discriminator): ``-log D_real(x)`` with ``D_real = Z / (Z + 1)``,
-      ``Z = sum_k exp(l_k)``, i.e. ``softplus(lse) - lse``;
+      ``Z = sum_k exp(l_k)``, i.e. ``softplus(lse) - lse = softplus(-lse)``;
     * ``dcgan`` / ``plg-mi`` (logit of real vs fake): ``-log sigmoid(D(x))``.
     """
     if kind == "gmi":
         return -d_out
     if kind == "kedmi":
-        lse = torch.logsumexp(d_out, dim=1)
-        return F.softplus(lse) - lse
+        return F.softplus(-torch.logsumexp(d_out, dim=1))
     if kind in ("dcgan", "plg-mi"):
         return F.softplus(-d_out)
     raise ConfigError(

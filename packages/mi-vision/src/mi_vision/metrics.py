@@ -11,6 +11,7 @@ samples, a class without private images); none returns 0 instead.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -204,7 +205,9 @@ def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     mu1, mu2 = x.mean(0), y.mean(0)
     s1, s2 = np.cov(x, rowvar=False), np.cov(y, rowvar=False)
     s1, s2 = np.atleast_2d(s1), np.atleast_2d(s2)
-    covmean = linalg.sqrtm(s1 @ s2)
+    with warnings.catch_warnings():  # singular covariances (fewer samples than dimensions)
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        covmean = linalg.sqrtm(s1 @ s2)
     if not np.isfinite(covmean).all():
         eps = np.eye(s1.shape[0]) * 1e-6
         covmean = linalg.sqrtm((s1 + eps) @ (s2 + eps))
