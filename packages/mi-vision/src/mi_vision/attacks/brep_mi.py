@@ -39,6 +39,8 @@ class BREPMIConfig(GANAttackConfig):
         patience: steps without radius growth before a class stops [1000 in the code].
         init_batch, init_rounds: random latents labelled per round while looking for a first
             point inside each class, and the maximum number of rounds.
+        max_radius: a class stops when its radius exceeds this (default: the half-diagonal of
+            the clipping box, ``latent_clip * sqrt(dim)``, beyond which spheres leave the box).
     """
 
     steps: int = 1000
@@ -49,7 +51,8 @@ class BREPMIConfig(GANAttackConfig):
     latent_clip: float | None = 1.5
     patience: int = 200
     init_batch: int = 256
-    init_rounds: int = 20
+    init_rounds: int = 40
+    max_radius: float | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -81,10 +84,12 @@ class BREPMI(GANInversion):
         rows = ctx.classes.repeat_interleave(cfg.samples_per_class)
         clip = self._clip(ctx)
         label = labels_fn(ctx.view)
-        found: list[list[torch.Tensor]] = [[] for _ in range(rows.shape[0])]
-        need = torch.ones(rows.shape[0], dtype=torch.bool)
+        # one in-class starting point per class (the rows of a class share it and then diverge
+        # through their own random spheres), found from random prior samples in rounds
+        found: dict[int, torch.Tensor] = {}
+        wanted = set(ctx.classes.tolist())
         rounds = 0
-        while bool(need.any()) and rounds < cfg.init_rounds:
+        while wanted - set(found) and rounds < cfg.init_rounds:
             remaining = ctx.view.remaining
             if remaining is not None and remaining < cfg.init_batch:
                 break
@@ -94,18 +99,16 @@ class BREPMI(GANInversion):
                 z = z.clamp(-clip, clip)
             with torch.no_grad():
                 pred = label(ctx.to_input(ctx.prior.generate(z)))
-            used = torch.zeros(z.shape[0], dtype=torch.bool)
-            for r in torch.nonzero(need).flatten().tolist():
-                hit = torch.nonzero((pred == rows[r]) & ~used).flatten()
+            for c in sorted(wanted - set(found)):
+                hit = torch.nonzero(pred == c).flatten()
                 if hit.numel():
-                    found[r].append(z[hit[0]])
-                    used[hit[0]] = True
-                    need[r] = False
+                    found[c] = z[hit[0]]
         ctx.info["init_rounds"] = rounds
-        ctx.info["no_initial_point"] = sorted({int(rows[r]) for r in torch.nonzero(need).flatten()})
+        ctx.info["no_initial_point"] = sorted(wanted - set(found))
         fallback = ctx.prior.to_search(ctx.prior.sample_z(rows.shape[0], ctx.rng))
-        latents = torch.stack([f[0] if f else fallback[i] for i, f in enumerate(found)])
-        ctx.scratch["stuck"] = need.clone()  # rows without an in-class point do not move
+        latents = torch.stack([found.get(int(c), fallback[i]) for i, c in enumerate(rows.tolist())])
+        # rows without an in-class point do not move (they count as failures)
+        ctx.scratch["stuck"] = torch.tensor([int(c) not in found for c in rows.tolist()])
         return rows, latents
 
     def _problem(self, ctx: Context, rows: torch.Tensor, plugin: object) -> SearchProblem:
@@ -116,14 +119,18 @@ class BREPMI(GANInversion):
         self, ctx: Context, rows: torch.Tensor, latents: torch.Tensor
     ) -> LatentOptimizer:
         cfg: BREPMIConfig = self.config
+        clip = self._clip(ctx)
+        # a sphere wider than the clipping box's half-diagonal only samples outside the box
+        box = clip * latents[0].numel() ** 0.5 if clip is not None else float("inf")
         opt = BoundaryRepulsion(
             latents,
             points=cfg.points,
             radius=cfg.radius,
             expansion=cfg.expansion,
             expand_fraction=cfg.expand_fraction,
-            clip=self._clip(ctx),
+            clip=clip,
             patience=cfg.patience,
+            max_radius=min(cfg.max_radius or float("inf"), box),
         )
         assert opt.finished is not None
         opt.finished |= ctx.scratch["stuck"]

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from mi_core.config import check_choice, check_positive, config_to_dict
 from mi_core.errors import AccessError, ConfigError
 from mi_core.io import read_json
-from mi_core.loop import GeneratorState, ResumableLoop
+from mi_core.loop import GeneratorState, ResumableLoop, load_checkpoint
 from mi_core.threat import Access
 from mi_core.views import TargetView
 
@@ -347,16 +347,26 @@ def load_or_train_prior(
     cfg: PriorConfig = build_config(PriorConfig, config, where="prior", **overrides)
     if cfg.checkpoint is None:
         cfg.checkpoint = str(d / "train.ckpt")
-    want = {k: v for k, v in config_to_dict(cfg).items() if k not in ("progress",)}
+
+    def identity(c: dict[str, Any]) -> dict[str, Any]:  # where it was checkpointed is no part of it
+        return {
+            k: v for k, v in c.items() if k not in ("progress", "checkpoint", "checkpoint_every")
+        }
+
+    want = identity(config_to_dict(cfg))
     if (d / "prior.json").exists():
         info = read_json(d / "prior.json").get("info", {})
         source = data if isinstance(data, ImageSource) else ImageSource(data)
         if (
-            info.get("config") == want
+            identity(info.get("config") or {}) == want
             and info.get("seed") == seed
             and info.get("data") == source.fingerprint()
         ):
             return GeneratorPrior.load(d)
+        # the saved prior is of another config: a *finished* checkpoint beside it is stale
+        ck = Path(cfg.checkpoint)
+        if ck.exists() and bool(load_checkpoint(ck).get("done")):
+            ck.unlink()
     prior = train_prior(data, cfg, target=target, seed=seed)
     prior.save(d)
     return prior
