@@ -129,7 +129,6 @@ KILL = textwrap.dedent(
     from mi_vision.priors import train_prior
     from mi_vision.priors.nets import DCGANDiscriminator
     torch.set_num_threads(1)
-    data = torch.rand(64, 1, 8, 8, generator=torch.Generator().manual_seed(1))
     calls = {"n": 0}
     kill_at = int(sys.argv[2])
     original = DCGANDiscriminator.forward
@@ -139,36 +138,55 @@ KILL = textwrap.dedent(
             os.kill(os.getpid(), signal.SIGKILL)
         return original(self, *a, **k)
     DCGANDiscriminator.forward = forward
-    prior = train_prior(data, kind=sys.argv[4], steps=40, batch_size=8, latent_dim=4, g_width=4,
-                        d_width=4, mapping_layers=1 if sys.argv[4] == "gmi" else 0,
-                        checkpoint=sys.argv[1], checkpoint_every=5, progress=False, seed=0)
+    sys.path.insert(0, os.path.dirname(__file__))
+    from spec import DATA, SPEC
+    prior = train_prior(DATA, **SPEC, checkpoint=sys.argv[1], progress=False, seed=0)
     torch.save(prior.modules["generator"].state_dict(), sys.argv[3])
     """
 )
 
+SPEC_FILE = """
+import torch
+DATA = torch.rand(64, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+SPEC = dict(kind="gmi", steps=40, batch_size=8, latent_dim=4, g_width=4, d_width=4,
+            mapping_layers=1, checkpoint_every=5)
+"""
+
 
 @pytest.mark.slow
 def test_prior_training_resumes_after_a_kill(tmp_path):
-    """WGAN-GP training killed mid-run resumes from its checkpoint to the very same weights."""
-    kind = "gmi"
-    script = tmp_path / "train.py"
-    script.write_text(KILL)
+    """WGAN-GP training killed mid-run (SIGKILL) resumes from its checkpoint to the very same
+    weights as an uninterrupted run."""
+    (tmp_path / "train.py").write_text(KILL)
+    (tmp_path / "spec.py").write_text(SPEC_FILE)
     env = {**os.environ, "TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1"}
 
-    def run(ckpt, kill_at, out):
+    def run(kill_at):
         return subprocess.run(
-            [sys.executable, str(script), str(ckpt), str(kill_at), str(out), kind],
+            [
+                sys.executable,
+                str(tmp_path / "train.py"),
+                str(tmp_path / "k.ckpt"),
+                str(kill_at),
+                str(tmp_path / "k.pt"),
+            ],
             capture_output=True,
             text=True,
             env=env,
         )
 
-    assert run(tmp_path / "ref.ckpt", -1, tmp_path / "ref.pt").returncode == 0
-    killed = run(tmp_path / "k.ckpt", 16 * 8 + 3, tmp_path / "k.pt")  # 16 D calls per step
+    killed = run(16 * 8 + 3)  # 16 discriminator calls per step: dies in step 9, after step 5
     assert killed.returncode == -9 and (tmp_path / "k.ckpt").exists()
-    resumed = run(tmp_path / "k.ckpt", -1, tmp_path / "k.pt")
+    resumed = run(-1)
     assert resumed.returncode == 0, resumed.stderr
-    ref = torch.load(tmp_path / "ref.pt", weights_only=True)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        from spec import DATA, SPEC
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("spec", None)
+    reference = train_prior(DATA, **SPEC, progress=False, seed=0)  # uninterrupted, in-process
+    ref = reference.modules["generator"].state_dict()
     got = torch.load(tmp_path / "k.pt", weights_only=True)
     assert all(torch.equal(ref[k], got[k]) for k in ref)
 
