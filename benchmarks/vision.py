@@ -372,15 +372,19 @@ def run(quick: bool) -> list[dict[str, Any]]:
         k = case["k"]
         base_prior = case["priors"]["gmi"]
         for kind, secs in case["prior_seconds"].items():
+            resumed = bool(case["priors"][kind].info.get("resumed"))
             records.append(
                 record(
                     case_name,
                     f"prior:{kind}",
                     "train_seconds",
                     round(secs, 1),
+                    access="public data",
                     higher=False,
                     seconds=secs,
-                    notes="GAN prior training on the public split (cached afterwards)",
+                    notes="GAN prior training on the public split (cached afterwards)"
+                    + ("; resumed from a checkpoint: the last leg only" if resumed else ""),
+                    resumed=resumed,
                 )
             )
         records.append(
@@ -389,11 +393,13 @@ def run(quick: bool) -> list[dict[str, Any]]:
                 "target",
                 "test_accuracy",
                 case["utility"]["target_test_accuracy"],
+                access="-",
                 notes=f"evaluation model (ResNetSmall) test accuracy "
                 f"{case['utility']['eval_test_accuracy']:.3f}",
             )
         )
         results = {}
+        t_case = time.perf_counter()
         for label, attack, prior, access, cfg in attack_plan(k, quick):
             res = run_attack(case, label, attack, prior, access, cfg)
             results[label] = res
@@ -443,6 +449,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
                 "gmi (batched vs one class at a time)",
                 "seconds_per_class",
                 sp["batched"],
+                access="white-box",
                 higher=False,
                 seconds=sp["batched"] * sp["k"],
                 anchor={
@@ -453,6 +460,22 @@ def run(quick: bool) -> list[dict[str, Any]]:
                 notes=f"{sp['k']} classes x 1 row, {sp['steps']} steps; speed-up "
                 f"{sp['single'] / sp['batched']:.1f}x",
                 speedup=sp["single"] / sp["batched"],
+            )
+        )
+        attack_seconds = sum(r.seconds for r in results.values())
+        records.append(
+            record(
+                case_name,
+                "all attacks",
+                "seconds",
+                round(attack_seconds, 1),
+                access="-",
+                higher=False,
+                seconds=attack_seconds,
+                notes=f"sum of the {len(results)} attack runs; with evaluation and the speed "
+                f"runs {time.perf_counter() - t_case:.0f} s; data, target, evaluation model and "
+                f"priors {case['prepare_seconds']:.0f} s (cached priors load in seconds)",
+                case_seconds=round(time.perf_counter() - t_case, 1),
             )
         )
         _grid(case_name, case, results, quick)

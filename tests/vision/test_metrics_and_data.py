@@ -67,6 +67,10 @@ def test_evaluator_uses_the_result_s_prior_samples_as_baseline(digits_case):
     assert fid.value < fid.baseline and "no Inception" in fid.details["features"]
     assert sum(figs["eval_top1"].details["baseline_histogram"]) == 50
     assert set(figs["eval_top5"].details["per_class"]) == set(range(10))
+    # report evidence: the mean private image of each reconstruction's class, row for row
+    means = result.arrays["class_means"]
+    assert means.shape == recon.shape
+    assert torch.allclose(means[7], x[y == 1].mean(0))
 
 
 def test_augment_is_seeded_differentiable_and_in_range():
