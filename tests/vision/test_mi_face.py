@@ -124,7 +124,7 @@ KILL_SCRIPT = textwrap.dedent(
 def test_mi_face_resumes_after_a_kill(tmp_path):
     script = tmp_path / "run.py"
     script.write_text(KILL_SCRIPT)
-    env = {**os.environ, "TQDM_DISABLE": "1"}
+    env = {**os.environ, "TQDM_DISABLE": "1", "OMP_NUM_THREADS": "1"}
 
     def run(ckpt, kill_at, out):
         return subprocess.run(

@@ -7,11 +7,14 @@ from the attacker's knowledge (``knowledge.extra["input_shape"]``, ``knowledge.t
 
 from __future__ import annotations
 
-import torch
+from collections.abc import Callable
 
-from mi_core.errors import ConfigError
-from mi_core.threat import Knowledge
-from mi_core.views import TargetView
+import torch
+import torch.nn.functional as F
+
+from mi_core.errors import AccessError, ConfigError
+from mi_core.threat import Access, Knowledge
+from mi_core.views import BlackBoxView, TargetView
 
 
 def input_spec(
@@ -48,3 +51,63 @@ def target_classes(view: TargetView, knowledge: Knowledge) -> torch.Tensor:
             f"knowledge.target_labels: classes must lie in [0, {k - 1}], got {t.tolist()[:10]}"
         )
     return t
+
+
+class TargetInput:
+    """Maps images in [0, 1] (a generator's output) to the target's input: resize to its
+    ``(H, W)``, convert 1 <-> 3 channels, rescale to its value range. Differentiable."""
+
+    def __init__(self, shape: tuple[int, ...], value_range: tuple[float, float]) -> None:
+        self.shape = tuple(int(s) for s in shape)
+        self.lo, self.hi = float(value_range[0]), float(value_range[1])
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        c, h, w = self.shape
+        if x.shape[1] != c:
+            if c == 1:
+                x = x.mean(1, keepdim=True)
+            elif x.shape[1] == 1:
+                x = x.expand(-1, c, -1, -1)
+            else:
+                raise ConfigError(f"input_shape: cannot feed {x.shape[1]}-channel images to {c}")
+        if tuple(x.shape[-2:]) != (h, w):
+            x = F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False, antialias=True)
+        if (self.lo, self.hi) != (0.0, 1.0):
+            x = self.lo + (self.hi - self.lo) * x
+        return x
+
+
+def scores_fn(view: TargetView) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A function returning the target's class probabilities ``(N, K)`` without gradients:
+    softmax of the logits for a white-box view, the released scores for a black-box view
+    (counted and budgeted by the view). Label-only views have no scores."""
+    if view.access is Access.WHITE_BOX:
+
+        def white(x: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad():
+                return torch.softmax(view(x).float(), dim=1)
+
+        return white
+    if view.access is Access.LABEL_ONLY:
+        raise AccessError("this step needs the target's scores; a label-only view releases labels")
+
+    def black(x: torch.Tensor) -> torch.Tensor:
+        out = torch.as_tensor(view(x)).float()
+        return out
+
+    return black
+
+
+def labels_fn(view: TargetView) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A function returning the target's predicted labels (any access; counted)."""
+    if view.access is Access.WHITE_BOX:
+
+        def white(x: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad():
+                return view(x).argmax(1)
+
+        return white
+    if view.access is Access.LABEL_ONLY:
+        return lambda x: torch.as_tensor(view(x)).long().reshape(-1)
+    assert isinstance(view, BlackBoxView)
+    return lambda x: torch.as_tensor(view.labels(x)).long().reshape(-1)

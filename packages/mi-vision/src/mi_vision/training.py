@@ -69,3 +69,43 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
     for i in range(0, x.shape[0], batch_size):
         correct += int((model(x[i : i + batch_size]).argmax(1) == y[i : i + batch_size]).sum())
     return correct / max(1, x.shape[0])
+
+
+def distill_classifier(
+    student: nn.Module,
+    x: torch.Tensor,
+    teacher_probs: torch.Tensor,
+    config: TrainConfig | None = None,
+    *,
+    temperature: float = 1.0,
+    seed: int = 0,
+    progress: bool = True,
+    desc: str = "distilling",
+) -> nn.Module:
+    """Knowledge distillation (Hinton et al. 2015) of a teacher's soft labels ``teacher_probs``
+    on images ``x`` into ``student``: KL(teacher || softmax(student / T)) * T^2. LOMMA's model
+    augmentation trains its augmented models this way on public data."""
+    cfg = config or TrainConfig()
+    check_positive("temperature", temperature)
+    if x.shape[0] != teacher_probs.shape[0]:
+        raise ConfigError(
+            f"x and teacher_probs differ in length: {x.shape[0]} vs {teacher_probs.shape[0]}"
+        )
+    g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    soft = teacher_probs.clamp_min(1e-8)
+    if temperature != 1.0:
+        soft = torch.softmax(soft.log() / temperature, dim=1)
+    opt = torch.optim.Adam(student.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    student.train()
+    n = x.shape[0]
+    for _ in tqdm(range(cfg.epochs), desc=desc, disable=not progress, leave=False):
+        perm = torch.randperm(n, generator=g)
+        for i in range(0, n, cfg.batch_size):
+            idx = perm[i : i + cfg.batch_size]
+            logp = F.log_softmax(student(x[idx]) / temperature, dim=1)
+            loss = F.kl_div(logp, soft[idx], reduction="batchmean") * temperature**2
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    return student.eval()

@@ -12,9 +12,11 @@ basic countermeasures", CCS 2015 (survey Sec. III, [11]), Algorithm 1::
     return argmin_i c(x_i)
 
 The stopping rules are applied per target class while all classes descend in one batch, and the
-best iterate (not the last) is returned. (A widely used implementation inverts both rules: it
-keeps descending the samples that should stop and freezes the ones that make progress, and
-returns the last iterate.)
+best iterate (not the last) is returned. The descent runs on the shared machinery
+(:class:`~mi_vision.optimizers.GradientOptimizer` on the pixels, the per-row
+:class:`~mi_vision.optimizers.StoppingRule`, :func:`~mi_vision.optimizers.run_search`).
+(A widely used implementation inverts both rules: it keeps descending the samples that should
+stop and freezes the ones that make progress, and returns the last iterate.)
 """
 
 from __future__ import annotations
@@ -26,12 +28,11 @@ import torch
 
 from mi_core.attack import BaseAttack
 from mi_core.config import check_choice, check_positive
-from mi_core.errors import NonFiniteOutputError
-from mi_core.loop import ResumableLoop, TensorState
 from mi_core.result import AttackResult
 from mi_core.threat import Access, Knowledge
 from mi_core.views import TargetView
 from mi_vision.losses import one_minus_confidence, total_variation
+from mi_vision.optimizers import GradientOptimizer, SearchProblem, StoppingRule, run_search
 from mi_vision.targets import input_spec, target_classes
 
 
@@ -88,8 +89,7 @@ class MIFace(BaseAttack):
         shape, (lo, hi) = input_spec(view, knowledge)
         classes = target_classes(view, knowledge)
         n = classes.shape[0]
-        module = view.module
-        for p in module.parameters():
+        for p in view.module.parameters():
             p.requires_grad_(False)
 
         g = torch.Generator().manual_seed(seed)
@@ -106,62 +106,33 @@ class MIFace(BaseAttack):
                 c = c + cfg.tv_weight * total_variation(xb)
             return c
 
-        with torch.no_grad():
-            c0 = cost(x, classes)
-        best_x, best_c = x.clone(), c0.clone()
-        history = torch.full((n, cfg.patience), float("inf"))
-        active = torch.ones(n, dtype=torch.bool)
-        stop_iter = torch.full((n,), -1, dtype=torch.long)
-        state = TensorState(
-            x=x, best_x=best_x, best_c=best_c, history=history, active=active, stop_iter=stop_iter
-        )
-        loop = ResumableLoop(
+        def process(xb: torch.Tensor) -> torch.Tensor:
+            return xb.clamp(lo, hi)
+
+        # Algorithm 1 with the shared machinery: plain gradient steps on the pixels, Process =
+        # clipping, the per-class stopping rules, the best iterate kept
+        search = run_search(
+            GradientOptimizer(
+                x, "sgd", cfg.lr, momentum=0.0, project=process if cfg.process == "clip" else None
+            ),
+            SearchProblem(classes, g, loss=cost),
             cfg.max_iter,
-            state={"attack": state},
+            stopping=StoppingRule(n, cfg.patience, cfg.gamma),
             checkpoint=cfg.checkpoint,
-            every=cfg.checkpoint_every,
+            checkpoint_every=cfg.checkpoint_every,
             meta={"attack": self.name, "config": self.config, "classes": classes, "seed": seed},
             desc="MI-Face",
             progress=cfg.progress,
         )
-        for i in loop:
-            xa = x[active].clone().requires_grad_(True)
-            ca = cost(xa, classes[active])
-            (grad,) = torch.autograd.grad(ca.sum(), xa)
-            with torch.no_grad():
-                xa_new = xa - cfg.lr * grad
-                if cfg.process == "clip":
-                    xa_new = xa_new.clamp(lo, hi)
-                x[active] = xa_new
-                c_new = cost(xa_new, classes[active])
-                if not bool(torch.isfinite(c_new).all()):
-                    raise NonFiniteOutputError(
-                        f"MI-Face: the cost became NaN/inf at iteration {i}; lower lr "
-                        f"({cfg.lr}) or check the target"
-                    )
-                idx = torch.nonzero(active).flatten()
-                better = c_new < best_c[idx]
-                best_c[idx[better]] = c_new[better]
-                best_x[idx[better]] = xa_new[better]
-                # rule 1: no progress against the last `patience` costs (only once they exist)
-                full = i >= cfg.patience
-                worst = history[idx].max(1).values
-                stalled = (c_new >= worst) & full
-                # rule 2: cost low enough
-                done = c_new <= cfg.gamma
-                history[idx, i % cfg.patience] = c_new
-                finished = idx[stalled | done]
-                stop_iter[finished] = i + 1
-                active[finished] = False
-            if not bool(active.any()):
-                loop.finish()
-                break
-        stop_iter[stop_iter < 0] = cfg.max_iter
+        best_x = search.best
         with torch.no_grad():
             probs = torch.softmax(view(best_x), dim=1).gather(1, classes[:, None]).squeeze(1)
         return self._result(
             best_x,
             targets=classes,
             scores=probs,
-            info={"iterations": stop_iter.tolist(), "final_cost": best_c.tolist()},
+            info={
+                "iterations": search.stop_step.tolist(),
+                "final_cost": search.best_loss.tolist(),
+            },
         )

@@ -1,0 +1,23 @@
+"""The `digits-gan` audit case: its default cells (one white-box, one label-only, one black-box
+attack) run through the audit runner and beat the general prior's samples."""
+
+from dataclasses import asdict
+
+from mi_core.audit import runner
+from mi_core.audit.runner import CellSpec
+from mi_core.registry import case_entries
+
+
+def test_digits_gan_default_cells_run_and_beat_the_baseline(gan_case, tmp_path):
+    assert "digits-gan" in case_entries()
+    runner._CASE_CACHE[("digits-gan", str(tmp_path), 0)] = gan_case  # reuse the session's case
+    for cell in gan_case.default_cells:
+        spec = CellSpec("digits-gan", cell.attack, cell.access, {**cell.config, "progress": False})
+        rec = runner.run_cell(asdict(spec), str(tmp_path))
+        assert rec["status"] == "ok", rec.get("message")
+        top1 = next(f for f in rec["figures"] if f["metric"] == "eval_top1")
+        assert top1["baseline"]["name"] == "general prior samples"
+        assert top1["value"] > top1["baseline"]["value"], (cell.attack, top1)
+        if cell.access != "white-box":
+            assert rec["queries"] > 0
+    assert gan_case.utility()["test_accuracy"] > 0.9
