@@ -411,7 +411,7 @@ class BlackBoxView(TargetView):
         called as ``transform(inputs, outputs)`` (a defense that crafts its answer per query).
         """
         if with_inputs:
-            fn = transform
+            fn: Callable[..., Any] = transform
 
             def transform_of(inner_fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
                 return lambda x: fn(x, inner_fn(x))
