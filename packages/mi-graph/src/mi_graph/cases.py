@@ -12,11 +12,11 @@ from mi_core.io import load_state_dict, save_state_dict
 from mi_core.metrics.base import Figure
 from mi_core.result import AttackResult
 from mi_core.threat import Access, Knowledge
-from mi_core.views import TargetInfo
+from mi_core.views import TargetInfo, TargetView
 from mi_graph.data import edge_density, sample_nodes, sbm_graph
 from mi_graph.knowledge import graph_knowledge
 from mi_graph.metrics import LinkEvaluator
-from mi_graph.targets import GraphTarget
+from mi_graph.targets import GraphTarget, NodeQuery
 
 
 class SBMGCNCase(AuditCase):
@@ -32,6 +32,8 @@ class SBMGCNCase(AuditCase):
         CellDefaults("link-stealing", "black-box-scores", {"setting": 0}),
         CellDefaults("linkteller", "black-box-scores", {}),
     )
+    #: the demo's defense: the service releases only the top posterior of each node (He et al.)
+    default_defenses = (("graph-topk", {"k": 1}),)
 
     def prepare(self, workdir: Path, seed: int) -> None:
         from mi_graph.models import build_model
@@ -78,7 +80,12 @@ class SBMGCNCase(AuditCase):
         baseline = "feature-cosine+label" if result.attack == "graphmi" else "feature-cosine"
         return LinkEvaluator(self.graph, baseline=baseline, seed=self.seed).evaluate(result)
 
-    def utility(self) -> dict[str, float]:
+    def utility(self, view: TargetView | None = None) -> dict[str, float]:
+        """Test accuracy of the GCN, or of the labels a defended view releases."""
         from mi_graph.training import accuracy
 
-        return {"test_accuracy": accuracy(self.model, self.graph, self.test_idx)}
+        if view is None:
+            return {"test_accuracy": accuracy(self.model, self.graph, self.test_idx)}
+        out = torch.as_tensor(view(NodeQuery(self.test_idx)))
+        pred = out.argmax(1) if out.ndim == 2 else out
+        return {"test_accuracy": float((pred == self.graph.y[self.test_idx]).float().mean())}

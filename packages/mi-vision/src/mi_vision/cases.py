@@ -119,6 +119,10 @@ class DigitsSoftmaxCase(AuditCase):
         return _test_accuracy(self.model, view, self.x_test, self.y_test)
 
 
+#: priors whose training distils the target (retrained when a defense retrains the target)
+TARGET_PRIORS = ("kedmi", "plg-mi")
+
+
 class DigitsGANCase(AuditCase):
     """The GMI protocol at digit scale: sklearn's 8x8 digits 0-4 are private (a small CNN
     target; a ResNet evaluation model), digits 5-9 are public and train three tiny GAN priors
@@ -134,6 +138,8 @@ class DigitsGANCase(AuditCase):
         CellDefaults("brep-mi", "label-only", {"steps": 150, "samples_per_class": 2}),
         CellDefaults("mirror-b", "black-box-scores", {"steps": 20, "population": 16, "elite": 2}),
     )
+    #: the demo's defense: bilateral dependency optimisation (BiDO-HSIC, Peng et al. 2022)
+    default_defenses = (("bido", {"lambda_x": 0.5, "lambda_y": 5.0}),)
 
     #: prior training of each kind (tiny networks, a few hundred steps)
     PRIORS: ClassVar[dict[str, dict[str, Any]]] = {
@@ -145,7 +151,6 @@ class DigitsGANCase(AuditCase):
     def prepare(self, workdir: Path, seed: int) -> None:
         from mi_vision.data import split_classes
         from mi_vision.models import ResNetSmall
-        from mi_vision.priors import GeneratorPrior, load_or_train_prior
 
         workdir.mkdir(parents=True, exist_ok=True)
         x, y = load_digits()
@@ -180,26 +185,56 @@ class DigitsGANCase(AuditCase):
                 desc="evaluation model",
             ),
         )
-        from mi_core.views import make_view
-
-        white = make_view(self.model, "white-box", info=self.target_info())
-        common = {"lr": 1e-3, "g_width": 16, "d_width": 16, "latent_dim": 16, "progress": False}
-        self.priors: dict[str, GeneratorPrior] = {}
-        for kind, cfg in self.PRIORS.items():
-            self.priors[kind] = load_or_train_prior(
-                workdir / f"prior-{kind}-seed{seed}",
-                ux,
-                {**common, **cfg},
-                target=white if kind in ("kedmi", "plg-mi") else None,
-                seed=seed,
-            )
+        self.priors = self._train_priors(workdir, seed, tuple(self.PRIORS))
         gen = self.priors["gmi"]
-        self.priors["gmi-z"] = GeneratorPrior.from_networks(
-            gen.modules["generator"], gen.discriminator, kind="gmi", space="z"
-        )
         # the baseline of every attack: unoptimised samples of the general (public) prior
         self.baseline = gen.sample(1000, torch.Generator().manual_seed(seed + 17))
         self.seed = seed
+
+    def _train_priors(self, workdir: Path, seed: int, kinds: tuple[str, ...]) -> dict[str, Any]:
+        """Train (or load) the priors of ``kinds``; KEDMI's and PLG-MI's use the target."""
+        from mi_core.views import make_view
+        from mi_vision.priors import GeneratorPrior, load_or_train_prior
+
+        white = make_view(self.model, "white-box", info=self.target_info())
+        common = {"lr": 1e-3, "g_width": 16, "d_width": 16, "latent_dim": 16, "progress": False}
+        priors: dict[str, Any] = {}
+        for kind in kinds:
+            priors[kind] = load_or_train_prior(
+                workdir / f"prior-{kind}-seed{seed}",
+                self.public,
+                {**common, **self.PRIORS[kind]},
+                target=white if kind in TARGET_PRIORS else None,
+                seed=seed,
+            )
+        if "gmi" in priors:
+            gen = priors["gmi"]
+            priors["gmi-z"] = GeneratorPrior.from_networks(
+                gen.modules["generator"], gen.discriminator, kind="gmi", space="z"
+            )
+        return priors
+
+    def with_defense(self, defense: Any, workdir: Path, seed: int) -> DigitsGANCase:
+        """A copy whose target is retrained under a training defense (``defense.fit``); the
+        priors that distil the target (KEDMI, PLG-MI) are retrained against the defended
+        target, the public GMI prior and the evaluation model are shared."""
+        if defense.kind.value != "training" or not hasattr(defense, "fit"):
+            return super().with_defense(defense, workdir, seed)  # raises NotApplicable
+        workdir.mkdir(parents=True, exist_ok=True)
+        out = copy.copy(self)
+        path = workdir / f"target-seed{seed}.safetensors"
+        model = SmallCNN(1, 5, width=8, feature_dim=32)
+        if path.exists():
+            model.load_state_dict(load_state_dict(path))
+        else:
+            torch.manual_seed(seed)
+            model = defense.fit(
+                model, self.x_train, self.y_train, epochs=8, lr=3e-3, seed=seed, progress=False
+            )
+            save_state_dict(path, model.state_dict())
+        out.model = model.eval()
+        out.priors = {**self.priors, **out._train_priors(workdir, seed, TARGET_PRIORS)}
+        return out
 
     def target(self) -> nn.Module:
         return self.model

@@ -89,15 +89,18 @@ def _cells_for(
 
 def demo_cells(seed: int = 0, shards: int = 1) -> list[CellSpec]:
     """The demo: every installed built-in case's default cells and default defenses."""
-    from mi_core.registry import case_entries
+    from mi_core.registry import case_entries, defense_entries
 
+    installed = defense_entries()  # a case's default defense runs when mi-defense is installed
     cells: list[CellSpec] = []
     for name, entry in case_entries().items():
         case_cls = entry.load()
         defaults: Any = getattr(case_cls, "default_cells", ())
         if not defaults:
             continue
-        defenses = tuple(DefenseSpec(d, dict(c)) for d, c in case_cls.default_defenses)
+        defenses = tuple(
+            DefenseSpec(d, dict(c)) for d, c in case_cls.default_defenses if d in installed
+        )
         for cell in defaults:
             base = CellSpec(
                 name,
