@@ -3,6 +3,7 @@
 folder, an audit file naming them, one cheap attack, and the figure checked beside its
 baseline. Each case also rejects bad options with an error naming the field."""
 
+import json
 import sys
 import textwrap
 
@@ -24,6 +25,17 @@ def run_audit(text, tmp_path):
     for r in records:
         assert r["status"] == "ok", r.get("traceback", r.get("message"))
     return records
+
+
+def toml_options(options):
+    """``[targets.options]`` lines for a dict of options (strings, numbers, lists, tables)."""
+
+    def value(v):
+        if isinstance(v, dict):
+            return "{" + ", ".join(f"{k} = {value(x)}" for k, x in v.items()) + "}"
+        return json.dumps(v)
+
+    return "\n".join(f"{k} = {value(v)}" for k, v in options.items())
 
 
 def figure(record, metric):
@@ -149,3 +161,108 @@ def test_image_model_checkpoint_that_does_not_fit_is_named(image_files, tmp_path
     }
     with pytest.raises(ConfigError, match="does not fit 'user_image_model:build'"):
         load_case("image-model", tmp_path, 0, opts)
+
+
+# ---------------------------------------------------------------------------------- tabular
+
+TABULAR_MODEL = """
+    from pathlib import Path
+
+    import pandas as pd
+    from sklearn.compose import make_column_transformer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+    from sklearn.tree import DecisionTreeClassifier
+
+    def fitted_tree(train_csv):
+        frame = pd.read_csv(Path(__file__).parent / train_csv)
+        pre = make_column_transformer(
+            (OneHotEncoder(handle_unknown="ignore"), ["region"]), remainder="passthrough"
+        )
+        model = make_pipeline(pre, DecisionTreeClassifier(random_state=0))
+        return model.fit(frame.drop(columns="disease"), frame["disease"])
+
+    def unfitted():
+        return DecisionTreeClassifier()
+"""
+
+
+@pytest.fixture(scope="module")
+def tabular_files(user_dir):
+    """A survey cohort (``smoker`` sensitive, ``disease`` the label): the user's training CSV,
+    the records under attack (300 training records, 300 others, flagged in ``member``) and 400
+    public records; the user's module fits a decision tree on the training CSV."""
+    from mi_tabular.data import make_cohort, split_for_attack
+
+    write_module(user_dir, "user_tabular_model", TABULAR_MODEL)
+    ds = make_cohort(3000, seed=0)
+    sp = split_for_attack(ds.frame, auxiliary=400, attacked_in=300, attacked_out=300, seed=0)
+    sp.train.to_csv(user_dir / "train.csv", index=False)
+    sp.auxiliary.to_csv(user_dir / "public.csv", index=False)
+    sp.attacked.assign(member=sp.member.astype(int)).to_csv(user_dir / "records.csv", index=False)
+    return user_dir
+
+
+def tabular_options(folder):
+    return {
+        "model": "user_tabular_model:fitted_tree",
+        "model_kwargs": {"train_csv": "train.csv"},
+        "data": str(folder / "records.csv"),
+        "sensitive": "smoker",
+        "label": "disease",
+        "member": "member",
+        "auxiliary": str(folder / "public.csv"),
+    }
+
+
+def test_tabular_model_audit_csmia_leaks_training_records(tabular_files, tmp_path):
+    audit = """
+        [attacks]
+        names = ["csmia"]
+        [attacks.config.csmia]
+        progress = false
+
+        [[targets]]
+        case = "tabular-model"
+        access = ["black-box-scores"]
+        """
+    options = toml_options(tabular_options(tabular_files))
+    rec = run_audit(textwrap.dedent(audit) + "[targets.options]\n" + options, tmp_path)[0]
+    inside = figure(rec, "accuracy_in_training")
+    assert inside["baseline"]["name"] == "no-model imputation"
+    assert inside["value"] >= inside["baseline"]["value"] + 0.05  # the tree leaks its records
+    prior = figure(rec, "accuracy_vs_prior")
+    assert prior["value"] >= prior["baseline"]["value"] + 0.05
+    assert 0.5 < rec["utility"]["test_accuracy"] < 1.0
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"sensitive": None}, r"targets\.options\.sensitive: required by case 'tabular-model'"),
+        ({"data": "nope.csv"}, r"targets\.options\.data: .*nope\.csv does not exist"),
+        ({"known": "age"}, r"targets\.options\.known: a list of column names"),
+        ({"input_format": "torch"}, r"targets\.options\.input_format: 'frame'"),
+    ],
+)
+def test_tabular_model_bad_options_name_the_field(tabular_files, options, message):
+    from mi_tabular.user_cases import TabularModelCase
+
+    with pytest.raises(ConfigError, match=message):
+        TabularModelCase.from_options({**tabular_options(tabular_files), **options})
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            {"model": "user_tabular_model:unfitted", "model_kwargs": {}},
+            r"targets\.options\.model: .* is not fitted",
+        ),
+        ({"sensitive": "smoking"}, r"targets\.options\.data: .* lacks columns \['smoking'\]"),
+        ({"known": ["age", "smoker"]}, r"targets\.options\.known: \['smoker'\] are not"),
+    ],
+)
+def test_tabular_model_bad_model_or_columns_are_named(tabular_files, tmp_path, options, message):
+    with pytest.raises(ConfigError, match=message):
+        load_case("tabular-model", tmp_path, 0, {**tabular_options(tabular_files), **options})
