@@ -266,3 +266,107 @@ def test_tabular_model_bad_options_name_the_field(tabular_files, options, messag
 def test_tabular_model_bad_model_or_columns_are_named(tabular_files, tmp_path, options, message):
     with pytest.raises(ConfigError, match=message):
         load_case("tabular-model", tmp_path, 0, {**tabular_options(tabular_files), **options})
+
+
+# ------------------------------------------------------------------------------------ graph
+
+GRAPH_MODEL = """
+    import torch.nn.functional as F
+    from torch import nn
+    from torch_geometric.nn import GCNConv
+
+    class GCN(nn.Module):
+        def __init__(self, in_channels, num_classes, hidden=16):
+            super().__init__()
+            self.conv1 = GCNConv(in_channels, hidden)
+            self.conv2 = GCNConv(hidden, num_classes)
+
+        def forward(self, x, edge_index, edge_weight=None):
+            h = F.dropout(F.relu(self.conv1(x, edge_index, edge_weight)), 0.5, self.training)
+            return self.conv2(h, edge_index, edge_weight)
+"""
+
+
+@pytest.fixture(scope="module")
+def graph_files(user_dir):
+    """A 400-node stochastic block model saved as a CSR npz (the layout of
+    ``mi_graph.data.load_npz``) and the user's GCN trained on it (safetensors)."""
+    import scipy.sparse as sp
+
+    from mi_graph.data import sbm_graph
+    from mi_graph.training import train_node_classifier
+
+    write_module(user_dir, "user_graph_model", GRAPH_MODEL)
+    import user_graph_model
+
+    g = sbm_graph(seed=0)
+    n = g.num_nodes
+    adj = sp.csr_matrix((np.ones(g.edge_index.shape[1]), g.edge_index.numpy()), shape=(n, n))
+    attr = sp.csr_matrix(g.x.numpy())
+    np.savez(
+        user_dir / "graph.npz",
+        **{f"adj_{k}": v for k, v in zip(("data", "indices", "indptr"), adj_arrays(adj))},
+        adj_shape=np.array(adj.shape),
+        **{f"attr_{k}": v for k, v in zip(("data", "indices", "indptr"), adj_arrays(attr))},
+        attr_shape=np.array(attr.shape),
+        labels=g.y.numpy(),
+    )
+    torch.manual_seed(0)
+    model = user_graph_model.GCN(g.x.shape[1], 4)
+    train_node_classifier(model, g, seed=0, progress=False)
+    save_state_dict(user_dir / "gcn.safetensors", model.state_dict())
+    return user_dir
+
+
+def adj_arrays(m):
+    return m.data, m.indices, m.indptr
+
+
+def graph_options(folder):
+    return {
+        "model": "user_graph_model:GCN",
+        "model_kwargs": {"in_channels": 200, "num_classes": 4},
+        "checkpoint": str(folder / "gcn.safetensors"),
+        "graph": str(folder / "graph.npz"),
+        "target_nodes": 100,
+    }
+
+
+def test_graph_model_audit_link_stealing_beats_feature_similarity(graph_files, tmp_path):
+    audit = """
+        [attacks]
+        names = ["link-stealing"]
+        [attacks.config.link-stealing]
+        setting = 0
+
+        [[targets]]
+        case = "graph-model"
+        access = ["black-box-scores"]
+        """
+    options = toml_options(graph_options(graph_files))
+    rec = run_audit(textwrap.dedent(audit) + "[targets.options]\n" + options, tmp_path)[0]
+    auc = figure(rec, "link_auc")
+    assert auc["baseline"]["name"] == "feature-cosine"
+    assert auc["value"] >= auc["baseline"]["value"] + 0.1
+    assert rec["utility"]["accuracy_all_nodes"] > 0.5
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"target_nodes": 1}, r"targets\.options\.target_nodes: how many nodes"),
+        ({"graph": "cora.csv"}, r"targets\.options\.graph: a CSR \.npz file or an import path"),
+        ({"graph": "missing.npz"}, r"targets\.options\.graph: .*missing\.npz does not exist"),
+        ({"output": "labels"}, r"targets\.options\.output: one of"),
+    ],
+)
+def test_graph_model_bad_options_name_the_field(graph_files, options, message):
+    from mi_graph.user_cases import GraphModelCase
+
+    with pytest.raises(ConfigError, match=message):
+        GraphModelCase.from_options({**graph_options(graph_files), **options})
+
+
+def test_graph_model_too_many_target_nodes_is_named(graph_files, tmp_path):
+    with pytest.raises(ConfigError, match=r"targets\.options\.target_nodes: 999 exceeds"):
+        load_case("graph-model", tmp_path, 0, {**graph_options(graph_files), "target_nodes": 999})
