@@ -370,3 +370,93 @@ def test_graph_model_bad_options_name_the_field(graph_files, options, message):
 def test_graph_model_too_many_target_nodes_is_named(graph_files, tmp_path):
     with pytest.raises(ConfigError, match=r"targets\.options\.target_nodes: 999 exceeds"):
         load_case("graph-model", tmp_path, 0, {**graph_options(graph_files), "target_nodes": 999})
+
+
+# ------------------------------------------------------------------------------------- text
+
+
+@pytest.fixture(scope="module")
+def lm_dir(tmp_path_factory):
+    """A tiny word-level GPT-2 fine-tuned on 80 sentences and eight phone-number canaries (each
+    4 times), saved with ``save_pretrained`` (model and tokenizer) as a user's folder."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    from mi_text.data import insert_canaries, make_canaries
+    from mi_text.models import CausalLM, LMTrainConfig, tiny_gpt2, train_causal_lm
+
+    folder = tmp_path_factory.mktemp("lm")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        from faker import Faker
+
+        fake = Faker()
+        fake.seed_instance(2)
+        private = [fake.sentence(nb_words=8) for _ in range(80)]
+        canaries = make_canaries(8, repetitions=(4,), kinds=("phone",), seed=0)
+        docs = insert_canaries(private, canaries, seed=0)
+        specials = ["<unk>", "<bos>", "<eos>"]
+        words = sorted({w for d in docs for w in pre_tokenizers.Whitespace().pre_tokenize_str(d)})
+        vocab = {t: i for i, t in enumerate(specials + sorted({w for w, _ in words}))}
+        core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+        core.pre_tokenizer = pre_tokenizers.Whitespace()
+        tok = PreTrainedTokenizerFast(
+            tokenizer_object=core, unk_token="<unk>", bos_token="<bos>", eos_token="<eos>"
+        )
+        lm = CausalLM(tiny_gpt2(len(tok), n_layer=2, n_embd=64, n_positions=64), tok)
+        train_causal_lm(lm, docs, LMTrainConfig(epochs=30, lr=4e-3, batch_size=24), progress=False)
+        lm.model.save_pretrained(folder)
+        tok.save_pretrained(folder)
+    finally:
+        torch.set_num_threads(threads)
+    secrets = [c.secret for c in canaries]
+    (folder / "canaries.txt").write_text("\n".join(secrets) + "\n")
+    return folder
+
+
+def test_hf_causal_lm_audit_extracts_canaries_beyond_random_generation(lm_dir, tmp_path):
+    audit = f"""
+        [attacks]
+        names = ["perplexity-extraction"]
+        [attacks.config.perplexity-extraction]
+        n_samples = 100
+        max_new_tokens = 20
+        ranking = "perplexity"
+        progress = false
+
+        [[targets]]
+        case = "hf-causal-lm"
+        access = ["black-box-scores"]
+        [targets.options]
+        model = "{lm_dir}"
+        canaries = "{lm_dir / "canaries.txt"}"
+        top_n = 5
+        """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        rec = run_audit(audit, tmp_path)[0]
+    finally:
+        torch.set_num_threads(threads)
+    prec = figure(rec, "extraction_precision@5")
+    assert prec["baseline"]["name"] == "random generation"
+    assert prec["value"] >= prec["baseline"]["value"] + 0.3, prec
+    found = figure(rec, "canaries_recovered")
+    assert found["value"] > found["baseline"]["value"], found
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"canaries": []}, r"targets\.options\.canaries: a non-empty list of strings or a file"),
+        ({"canaries": "nope.txt"}, r"targets\.options\.canaries: .*nope\.txt does not exist"),
+        ({"model": "./no-such-folder"}, r"targets\.options\.model: \./no-such-folder is not a"),
+        ({"top_n": 0}, r"targets\.options\.top_n: a positive integer"),
+    ],
+)
+def test_hf_causal_lm_bad_options_name_the_field(options, message):
+    from mi_text.user_cases import HFCausalLMCase
+
+    with pytest.raises(ConfigError, match=message):
+        HFCausalLMCase.from_options({"model": "gpt2", "canaries": ["123-456-7890"], **options})
