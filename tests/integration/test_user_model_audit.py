@@ -42,6 +42,15 @@ def figure(record, metric):
     return next(f for f in record["figures"] if f["metric"] == metric)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    # small models train far faster on one thread, above all on a shared, busy machine
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="module")
 def user_dir(tmp_path_factory):
     """A folder on ``sys.path`` for the user's model modules and data files."""
@@ -379,6 +388,7 @@ def test_graph_model_too_many_target_nodes_is_named(graph_files, tmp_path):
 def lm_dir(tmp_path_factory):
     """A tiny word-level GPT-2 fine-tuned on 80 sentences and eight phone-number canaries (each
     4 times), saved with ``save_pretrained`` (model and tokenizer) as a user's folder."""
+    from faker import Faker
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
@@ -386,30 +396,23 @@ def lm_dir(tmp_path_factory):
     from mi_text.models import CausalLM, LMTrainConfig, tiny_gpt2, train_causal_lm
 
     folder = tmp_path_factory.mktemp("lm")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        from faker import Faker
-
-        fake = Faker()
-        fake.seed_instance(2)
-        private = [fake.sentence(nb_words=8) for _ in range(80)]
-        canaries = make_canaries(8, repetitions=(4,), kinds=("phone",), seed=0)
-        docs = insert_canaries(private, canaries, seed=0)
-        specials = ["<unk>", "<bos>", "<eos>"]
-        words = sorted({w for d in docs for w in pre_tokenizers.Whitespace().pre_tokenize_str(d)})
-        vocab = {t: i for i, t in enumerate(specials + sorted({w for w, _ in words}))}
-        core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-        core.pre_tokenizer = pre_tokenizers.Whitespace()
-        tok = PreTrainedTokenizerFast(
-            tokenizer_object=core, unk_token="<unk>", bos_token="<bos>", eos_token="<eos>"
-        )
-        lm = CausalLM(tiny_gpt2(len(tok), n_layer=2, n_embd=64, n_positions=64), tok)
-        train_causal_lm(lm, docs, LMTrainConfig(epochs=30, lr=4e-3, batch_size=24), progress=False)
-        lm.model.save_pretrained(folder)
-        tok.save_pretrained(folder)
-    finally:
-        torch.set_num_threads(threads)
+    fake = Faker()
+    fake.seed_instance(2)
+    private = [fake.sentence(nb_words=8) for _ in range(80)]
+    canaries = make_canaries(8, repetitions=(4,), kinds=("phone",), seed=0)
+    docs = insert_canaries(private, canaries, seed=0)
+    specials = ["<unk>", "<bos>", "<eos>"]
+    words = {w for d in docs for w, _ in pre_tokenizers.Whitespace().pre_tokenize_str(d)}
+    vocab = {t: i for i, t in enumerate(specials + sorted(words))}
+    core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=core, unk_token="<unk>", bos_token="<bos>", eos_token="<eos>"
+    )
+    lm = CausalLM(tiny_gpt2(len(tok), n_layer=2, n_embd=64, n_positions=64), tok)
+    train_causal_lm(lm, docs, LMTrainConfig(epochs=30, lr=4e-3, batch_size=24), progress=False)
+    lm.model.save_pretrained(folder)
+    tok.save_pretrained(folder)
     secrets = [c.secret for c in canaries]
     (folder / "canaries.txt").write_text("\n".join(secrets) + "\n")
     return folder
@@ -433,12 +436,7 @@ def test_hf_causal_lm_audit_extracts_canaries_beyond_random_generation(lm_dir, t
         canaries = "{lm_dir / "canaries.txt"}"
         top_n = 5
         """
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        rec = run_audit(audit, tmp_path)[0]
-    finally:
-        torch.set_num_threads(threads)
+    rec = run_audit(audit, tmp_path)[0]
     prec = figure(rec, "extraction_precision@5")
     assert prec["baseline"]["name"] == "random generation"
     assert prec["value"] >= prec["baseline"]["value"] + 0.3, prec
