@@ -458,3 +458,18 @@ def test_hf_causal_lm_bad_options_name_the_field(options, message):
 
     with pytest.raises(ConfigError, match=message):
         HFCausalLMCase.from_options({"model": "gpt2", "canaries": ["123-456-7890"], **options})
+
+
+def test_bad_options_are_caught_up_front_with_line_and_field(tmp_path):
+    text = textwrap.dedent(
+        """
+        [[targets]]
+        case = "tabular-model"
+        [targets.options]
+        model = "mypkg:fitted"
+        data = "nope.csv"
+        sensitive = "smoker"
+        """
+    )
+    with pytest.raises(ConfigError, match=r"audit\.toml:6: targets\[0\]\.options\.data: .*nope"):
+        parse_audit_config(text, "audit.toml")
