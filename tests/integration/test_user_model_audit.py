@@ -45,9 +45,12 @@ def figure(record, metric):
 @pytest.fixture(scope="module", autouse=True)
 def _one_thread():
     # small models train far faster on one thread, above all on a shared, busy machine
+    from threadpoolctl import threadpool_limits
+
     n = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield
+    with threadpool_limits(1):
+        yield
     torch.set_num_threads(n)
 
 
@@ -106,6 +109,7 @@ def image_files(user_dir):
     return tmp_path
 
 
+@pytest.mark.slow  # about 20 s: the evaluation model trains on the private images
 def test_image_model_audit_mi_face_beats_noise(image_files, tmp_path):
     tmp = image_files
     rec = run_audit(
@@ -170,6 +174,36 @@ def test_image_model_checkpoint_that_does_not_fit_is_named(image_files, tmp_path
     }
     with pytest.raises(ConfigError, match="does not fit 'user_image_model:build'"):
         load_case("image-model", tmp_path, 0, opts)
+
+
+def test_image_model_public_folder_becomes_the_attackers_auxiliary_data(image_files, tmp_path):
+    from PIL import Image
+
+    from mi_core import Access
+
+    public = tmp_path / "public"
+    public.mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((16, 16), 40 * i, dtype=np.uint8)).save(public / f"{i}.png")
+    case = load_case(
+        "image-model",
+        tmp_path / "work",
+        0,
+        {
+            "model": "user_image_model:build",
+            "checkpoint": str(image_files / "target.safetensors"),
+            "input_shape": [1, 8, 8],
+            "num_classes": 10,
+            "private": str(image_files / "private.npz"),
+            "public": str(public),
+            "target_labels": [3, 5],
+            "eval_epochs": 1,
+        },
+    )
+    know = case.knowledge(Access.WHITE_BOX)
+    assert know.target_labels == [3, 5] and len(know.auxiliary) == 3
+    assert tuple(know.auxiliary[0].shape) == (1, 8, 8)  # resized to the target's input
+    assert case.utility()["test_accuracy"] > 0.85
 
 
 # ---------------------------------------------------------------------------------- tabular

@@ -45,7 +45,7 @@ def load_graph(spec: str) -> Any:
     path to a PyG ``Data`` (or a function returning one), with its edges made undirected."""
     where = "targets.options.graph"
     if spec.endswith(".npz"):
-        graph = load_npz(option_path({"graph": spec}, "graph", (".npz",)))  # type: ignore[arg-type]
+        graph = load_npz(spec)
     else:
         graph = load_object(spec, where)
         graph = graph() if callable(graph) and not hasattr(graph, "edge_index") else graph

@@ -159,9 +159,9 @@ class TabularModelCase(AuditCase):
         self.model = self._model()
         self.data, self.frame = ds, frame
         self.member = None if member is None else frame[member].astype(bool).to_numpy()
-        self.ak = ds.knowledge(frame, aux, unknown=unknown)
-        if o.get("input_format", "frame") == "array":
-            self.ak.input_format = "array"
+        self.ak = ds.knowledge(
+            frame, aux, unknown=unknown, input_format=o.get("input_format", "frame")
+        )
         private = None if self.member is None else frame[self.member]
         self.evaluator = AttributeEvaluator.build(
             self.ak,

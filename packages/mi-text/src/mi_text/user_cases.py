@@ -26,7 +26,7 @@ import torch
 
 from mi_core.audit.case import AuditCase
 from mi_core.audit.imports import check_options, option_path
-from mi_core.errors import ConfigError
+from mi_core.errors import ConfigError, MetricError
 from mi_core.metrics.base import Figure
 from mi_core.result import AttackResult
 from mi_core.threat import Access, Knowledge
@@ -134,8 +134,6 @@ class HFCausalLMCase(AuditCase):
         ranked = [str(r) for r in result.reconstructions]
         n = min(self.top_n, len(ranked), len(self.random_samples))
         if n < 1:
-            from mi_core.errors import MetricError
-
             raise MetricError("result: the attack returned no text to look for canaries in")
         top, base = ranked[:n], self.random_samples[:n]
         found = [s for s in self.secrets if secrets_recovered(top, [s]) > 0]

@@ -116,6 +116,9 @@ class ImageModelCase(AuditCase):
         for key in ("model_kwargs", "eval_model_kwargs"):
             if not isinstance(options.get(key, {}), dict):
                 raise ConfigError(f"targets.options.{key}: must be a table of keyword arguments")
+        epochs = options.get("eval_epochs", 30)
+        if not isinstance(epochs, int) or epochs < 1:
+            raise ConfigError(f"targets.options.eval_epochs: a positive integer, got {epochs!r}")
         frac = options.get("test_fraction", 0.2)
         if not isinstance(frac, float) or not 0.0 < frac < 1.0:
             raise ConfigError(f"targets.options.test_fraction: a float in (0, 1), got {frac!r}")
