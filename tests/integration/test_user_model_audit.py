@@ -89,29 +89,35 @@ IMAGE_MODEL = """
 
 @pytest.fixture(scope="module")
 def image_files(user_dir):
-    """The user's module, private digits and a softmax regression fitted to them (sklearn's
-    LBFGS, weights copied into the user's module and saved as safetensors)."""
-    from sklearn.linear_model import LogisticRegression
-
+    """The user's module and their private digits (``private.npz``)."""
     from mi_vision.data import load_digits
 
-    tmp_path = user_dir
-    write_module(tmp_path, "user_image_model", IMAGE_MODEL)
-    import user_image_model
-
+    write_module(user_dir, "user_image_model", IMAGE_MODEL)
     x, y = load_digits()
-    np.savez(tmp_path / "private.npz", x=x.numpy(), y=y.numpy())
-    clf = LogisticRegression(C=1.0, max_iter=200).fit(x.flatten(1).numpy(), y.numpy())
+    np.savez(user_dir / "private.npz", x=x.numpy(), y=y.numpy())
+    return user_dir
+
+
+@pytest.fixture(scope="module")
+def image_target(image_files):
+    """A softmax regression fitted to the digits (sklearn's LBFGS), its weights copied into the
+    user's module and saved as safetensors."""
+    import user_image_model
+    from sklearn.linear_model import LogisticRegression
+
+    with np.load(image_files / "private.npz") as z:
+        x, y = z["x"].reshape(len(z["x"]), -1), z["y"]
+    clf = LogisticRegression(C=1.0, max_iter=200).fit(x, y)
     model = user_image_model.build(10)
     model.fc.weight.data = torch.tensor(clf.coef_, dtype=torch.float32)
     model.fc.bias.data = torch.tensor(clf.intercept_, dtype=torch.float32)
-    save_state_dict(tmp_path / "target.safetensors", model.state_dict())
-    return tmp_path
+    save_state_dict(image_files / "target.safetensors", model.state_dict())
+    return image_files
 
 
 @pytest.mark.slow  # about 20 s: the evaluation model trains on the private images
-def test_image_model_audit_mi_face_beats_noise(image_files, tmp_path):
-    tmp = image_files
+def test_image_model_audit_mi_face_beats_noise(image_target, tmp_path):
+    tmp = image_target
     rec = run_audit(
         f"""
         [[targets]]
@@ -163,7 +169,8 @@ def test_image_model_bad_options_name_the_field(image_files, options, message):
         ImageModelCase.from_options({**good, **options})
 
 
-def test_image_model_checkpoint_that_does_not_fit_is_named(image_files, tmp_path):
+def test_image_model_checkpoint_that_does_not_fit_is_named(image_target, tmp_path):
+    image_files = image_target
     opts = {
         "model": "user_image_model:build",
         "model_kwargs": {"num_classes": 5},
@@ -176,7 +183,8 @@ def test_image_model_checkpoint_that_does_not_fit_is_named(image_files, tmp_path
         load_case("image-model", tmp_path, 0, opts)
 
 
-def test_image_model_public_folder_becomes_the_attackers_auxiliary_data(image_files, tmp_path):
+def test_image_model_public_folder_becomes_the_attackers_auxiliary_data(image_target, tmp_path):
+    image_files = image_target
     from PIL import Image
 
     from mi_core import Access
