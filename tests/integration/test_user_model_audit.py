@@ -423,6 +423,27 @@ def test_graph_model_too_many_target_nodes_is_named(graph_files, tmp_path):
         load_case("graph-model", tmp_path, 0, {**graph_options(graph_files), "target_nodes": 999})
 
 
+def test_graph_model_takes_a_pyg_data_by_import_path(user_dir):
+    from mi_graph.user_cases import load_graph
+
+    write_module(
+        user_dir,
+        "user_graph_data",
+        """
+        import torch
+        from torch_geometric.data import Data
+
+        def triangle():
+            edges = torch.tensor([[0, 1, 2, 2], [1, 2, 0, 2]])  # directed, with a self-loop
+            return Data(x=torch.eye(3), edge_index=edges, y=torch.tensor([0, 1, 0]))
+        """,
+    )
+    g = load_graph("user_graph_data:triangle")
+    assert g.num_nodes == 3 and g.edge_index.shape[1] == 6  # undirected, loop dropped
+    with pytest.raises(ConfigError, match=r"targets\.options\.graph: .* has no attribute"):
+        load_graph("user_graph_data:square")
+
+
 # ------------------------------------------------------------------------------------- text
 
 
