@@ -222,6 +222,17 @@ def parse_audit_config(text: str, path: str = "<audit>") -> AuditConfig:
         options = t.get("options", {})
         if not isinstance(options, dict):
             raise loc.error(f"{label}.options: must be a table", "targets", i, "options")
+        try:  # the case checks its options now (fields, files), not when its cells run
+            cases[case].load().from_options(dict(options))
+        except ConfigError as exc:
+            msg = str(exc)
+            key = (
+                msg.split(":")[0].rsplit(".", 1)[-1] if msg.startswith("targets.options.") else None
+            )
+            nth = sum(1 for t_ in targets_raw[:i] if t_.get("options"))  # [targets.options] no.
+            ln = loc.line("targets.options", nth, key) if key else None
+            where = f"{path}:{ln}" if ln else path
+            raise ConfigError(f"{where}: {label}.{msg.removeprefix('targets.')}") from None
         targets.append(TargetSpec(name, case, tuple(access), budget, k, dict(options)))
 
     attacks_raw = raw.get("attacks", {})

@@ -4,6 +4,7 @@ and safe checkpoints. Generic cases (a user's own model) build their targets wit
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Any
 
 from torch import nn
@@ -51,3 +52,42 @@ def build_module(
         except RuntimeError as exc:
             raise ConfigError(f"checkpoint: {checkpoint} does not fit {path!r}: {exc}") from exc
     return module.eval()
+
+
+def check_options(
+    options: dict[str, Any], case: str, required: tuple[str, ...], optional: tuple[str, ...]
+) -> None:
+    """Check an audit target's ``[targets.options]`` table: every required field is there and
+    no unknown one; errors name ``targets.options.<field>`` and list the allowed fields."""
+    allowed = set(required) | set(optional)
+    for key in options:
+        if key not in allowed:
+            raise ConfigError(
+                f"targets.options.{key}: unknown field for case {case!r}; allowed fields: "
+                f"{', '.join(sorted(allowed))}"
+            )
+    for key in required:
+        if options.get(key) is None:
+            raise ConfigError(f"targets.options.{key}: required by case {case!r}")
+
+
+def option_path(
+    options: dict[str, Any], key: str, suffixes: tuple[str, ...] = (), *, directory: bool = False
+) -> Path | None:
+    """The existing file (or, with ``directory``, folder) named by option ``key`` (None when
+    unset); errors name ``targets.options.<key>`` and the path."""
+    value = options.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str | Path):
+        raise ConfigError(f"targets.options.{key}: expected a path string, got {value!r}")
+    path = Path(value).expanduser()
+    if not path.exists():
+        raise ConfigError(f"targets.options.{key}: {path} does not exist")
+    if path.is_dir():
+        if not directory:
+            raise ConfigError(f"targets.options.{key}: {path} is a folder; expected a file")
+        return path
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise ConfigError(f"targets.options.{key}: {path} should be a {' or '.join(suffixes)} file")
+    return path
