@@ -480,7 +480,10 @@ def image_gan(quick: bool, control_only: bool = False) -> list[dict]:
         (
             "negative-label-smoothing",
             NegativeLabelSmoothing,
-            [{"alpha": a} for a in _pick(quick, (0.1, -0.05, -0.1, -0.2), (-0.05, -0.1, -0.2))],
+            [
+                {"alpha": a}
+                for a in _pick(quick, (0.2, 0.1, -0.05, -0.1, -0.2), (0.1, -0.05, -0.1, -0.2))
+            ],
         ),
         (
             "bido",
