@@ -27,10 +27,25 @@ Debian package ``dataset-fashion-mnist`` for the DP-SGD anchor):
 * ``sbm-gcn`` (graph): link inference from a GCN's posteriors (He et al. 2021, attack-0) on a
   stochastic block model, against edge-DP training graphs (EdgeRand, LapGraph), edge flipping /
   rewiring, top-k posteriors and DP-SGD for GNNs.
+* ``digits-gan`` (image): mi-vision's built-in case (the GMI protocol at digit scale: digits
+  0-4 private, GAN priors on digits 5-9); GMI, KEDMI and PLG-MI (white-box) against negative
+  label smoothing, BiDO-HSIC, MID and DP-SGD; the case retrains the target under each defense
+  and the target-distilled priors (KEDMI's, PLG-MI's) against it. Figure: evaluation-model top-1
+  accuracy of the reconstructions beside unoptimised general-prior samples.
+* ``cora-gcn`` (graph, needs ``../shared/data/graphs/cora.npz``): mi-graph's attacks on Cora's
+  GCN (GraphMI's setting): GraphMI (white-box) against DP-SGD for GNNs, EdgeRand and LapGraph
+  (the GCN retrained and served on the randomised graph, judged against the TRUE edges); link
+  stealing attack-0 and LinkTeller against top-1 posteriors and EdgeRand; inverse mapping on
+  released embeddings against Laplace feature noise.
+
+``MI_DEFENSE_ONLY=image_gan,graph_cora uv run python benchmarks/run.py defense --quick`` runs
+only the named sections and merges their records into the existing results file.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -376,6 +391,143 @@ def image_training(quick: bool) -> list[dict]:
             print(f"  digits training {name} {strength}: mse {mse:.4f} acc {acc:.3f}", flush=True)
     out += tl_dmi(quick)
     return out
+
+
+def image_gan(quick: bool, control_only: bool = False) -> list[dict]:
+    """GAN-based white-box attacks (GMI, KEDMI, PLG-MI) on mi-vision's ``digits-gan`` case (the
+    GMI protocol at digit scale) against training defenses: the case retrains the target under
+    each defense (``with_defense``) and retrains the priors that distil the target (KEDMI's,
+    PLG-MI's); the public GMI prior and the evaluation model are shared. Figure: the evaluation
+    model's top-1 accuracy on the reconstructions, beside unoptimised general-prior samples;
+    utility: the target's test accuracy. Attack figures are the mean over three attack seeds.
+
+    Control (``plain-retrain``): the same retraining path without a defense (plain
+    cross-entropy, training seeds 0 and 1; the priors distilled from it retrained too), i.e. how
+    far the figures move from retraining alone; a defense's effect is only the part beyond it."""
+    import tempfile
+
+    from mi_core import make_view
+    from mi_core.registry import get_attack
+    from mi_defense.training._common import PlainTraining
+    from mi_defense.training.bido import BiDO
+    from mi_defense.training.dp_sgd import DPSGD
+    from mi_defense.training.label_smoothing import NegativeLabelSmoothing
+    from mi_defense.training.mid import MID
+    from mi_vision.cases import DigitsGANCase
+
+    seeds = (0, 1, 2)
+    cells = {
+        "gmi": {"steps": 200, "samples_per_class": 8},
+        "kedmi": {"steps": 200, "samples_per_class": 8},
+        "plg-mi": {"steps": 200, "samples_per_class": 8},
+    }
+    work = Path(tempfile.mkdtemp(prefix="mi-defense-gan-"))
+
+    def attack_all(case) -> dict[str, tuple[float, float, float]]:
+        figs = {}
+        for name, cfg in cells.items():
+            t0 = time.perf_counter()
+            vals, base = [], None
+            for s in seeds:
+                view = make_view(case.target(), "white-box", info=case.target_info())
+                res = get_attack(name)({**cfg, "progress": False}).run(
+                    view, case.knowledge(view.access), seed=s
+                )
+                f = {x.metric: x for x in case.evaluate(res)}["eval_top1"]
+                vals.append(f.value)
+                base = f.baseline
+            figs[name] = (float(np.mean(vals)), base, time.perf_counter() - t0)
+        return figs
+
+    t0 = time.perf_counter()
+    case = DigitsGANCase()
+    case.prepare(work / "none", SEED)
+    prep = time.perf_counter() - t0
+    und = attack_all(case)
+    und_acc = case.utility()["test_accuracy"]
+    out: list[dict] = []
+
+    def emit(defense, strength, figs, acc, extra_secs, **extra):
+        for name, (value, base, secs) in figs.items():
+            out.append(
+                _rec(
+                    "digits-gan",
+                    defense,
+                    strength,
+                    name,
+                    "eval_top1",
+                    value,
+                    und[name][0],
+                    access="white-box",
+                    higher=True,
+                    baseline=("general prior samples", base),
+                    utility_metric="test_accuracy",
+                    utility=acc,
+                    utility_undefended=und_acc,
+                    seconds=secs + extra_secs,
+                    modality="image",
+                    notes=f"mean over attack seeds {seeds}; {cells[name]}; digits 0-4 private "
+                    "(small CNN target), GAN priors on digits 5-9; target retrained under the "
+                    "defense, KEDMI / PLG-MI priors retrained against it",
+                    **extra,
+                )
+            )
+        text = " ".join(f"{k} {v[0]:.3f}" for k, v in figs.items())
+        print(f"  digits-gan {defense} {strength}: {text} acc {acc:.3f}", flush=True)
+
+    emit("none", {}, und, und_acc, prep)
+    sweeps: list[tuple[str, Any, list[dict]]] = [
+        (
+            "negative-label-smoothing",
+            NegativeLabelSmoothing,
+            [
+                {"alpha": a}
+                for a in _pick(quick, (0.2, 0.1, -0.05, -0.1, -0.2), (0.1, -0.05, -0.1, -0.2))
+            ],
+        ),
+        (
+            "bido",
+            BiDO,
+            [
+                {"lambda_x": a, "lambda_y": 10 * a}
+                for a in _pick(quick, (0.5, 2.0, 4.0), (0.5, 2.0))
+            ],
+        ),
+        ("mid", MID, [{"beta": b} for b in _pick(quick, (0.01, 0.1, 0.3), (0.01, 0.1))]),
+        (
+            "dp-sgd",
+            DPSGD,
+            [{"epsilon": e, "fix_module": True} for e in _pick(quick, (8.0, 1.0), (8.0,))],
+        ),
+    ]
+    control = ("plain-retrain", PlainTraining, [{"seed": 0}, {"seed": 1}])
+    sweeps = [control] if control_only else [control, *sweeps]
+    for name, cls, points in sweeps:
+        for i, strength in enumerate(points):
+            t0 = time.perf_counter()
+            if cls is PlainTraining:
+                d, seed = cls(), strength["seed"]
+            else:
+                d, seed = cls(**strength), SEED
+            dcase = case.with_defense(d, work / f"{name}-{i}", seed)
+            retrain = time.perf_counter() - t0
+            extra = {"epsilon_spent": _r(d.epsilon())} if name == "dp-sgd" else {}
+            shown = {k: v for k, v in strength.items() if k != "fix_module"}
+            emit(
+                name,
+                shown,
+                attack_all(dcase),
+                dcase.utility()["test_accuracy"],
+                retrain,
+                retrain_seconds=_r(retrain),
+                **extra,
+            )
+    return out
+
+
+def image_gan_control(quick: bool) -> list[dict]:
+    """Only the retraining control of :func:`image_gan` (``MI_DEFENSE_ONLY``)."""
+    return [r for r in image_gan(quick, control_only=True) if r["method"] != "none"]
 
 
 def tl_dmi(quick: bool) -> list[dict]:
@@ -983,16 +1135,280 @@ def graph(quick: bool) -> list[dict]:
     return out
 
 
+# ---------------------------------------------------------------------- graphs: mi-graph on Cora
+def graph_cora(quick: bool) -> list[dict]:
+    """mi-graph's attacks on Cora (GraphMI's setting: a two-layer GCN, 10% labelled nodes,
+    early stopping) against the graph defenses. Data defenses retrain (and serve) the GCN on the
+    randomised graph; every attack is judged against the TRUE edges of Cora."""
+    from common import shared_file
+
+    from mi_defense.data.edge_rand import EdgeRand, LapGraph
+    from mi_defense.output.graph_topk import GraphTopK
+    from mi_defense.training.dp_gnn import DPGNN
+    from mi_graph.attacks.graphmi import GraphMI
+    from mi_graph.attacks.link_stealing import LinkStealing
+    from mi_graph.attacks.linkteller import LinkTeller
+    from mi_graph.data import edge_density, load_npz, sample_nodes
+    from mi_graph.knowledge import graph_knowledge
+    from mi_graph.metrics import LinkEvaluator, feature_cosine_scores
+    from mi_graph.models import build_model
+    from mi_graph.targets import GraphTarget, graph_view
+    from mi_graph.training import accuracy, split_nodes, train_node_classifier
+
+    path = shared_file("graphs/cora.npz")
+    if path is None:
+        return []
+    g = load_npz(path)
+    n, classes = int(g.num_nodes), int(g.y.max()) + 1
+    train_idx, _, test_idx = split_nodes(n, 0.1, 0.1, SEED)  # train_node_classifier's split
+    density = edge_density(g.edge_index, n)
+    ev = LinkEvaluator(g, baseline="feature-cosine", draws=10, seed=SEED)  # the TRUE edges
+    gm_nodes = sample_nodes(n, round(0.1 * n), SEED)  # GraphMI: 10% of the nodes
+    ls_nodes = sample_nodes(n, 1000, SEED)
+    lt_nodes = sample_nodes(n, 300, SEED)
+
+    def auc(scores, nodes):
+        f = {x.metric: x for x in ev.figures(scores, nodes)}["link_auc"]
+        return f.value, f.baseline
+
+    def gcn():
+        torch.manual_seed(SEED)
+        return build_model("gcn", g.x.shape[1], classes)
+
+    def train(graph):
+        model = gcn()
+        report = train_node_classifier(model, graph, seed=SEED, progress=False)
+        return model, report.test_accuracy
+
+    def graphmi(model):
+        view = graph_view(GraphTarget(model, g), "white-box")
+        know = graph_knowledge(
+            gm_nodes, features=g.x[gm_nodes], labels=g.y[gm_nodes], density=density
+        )
+        res = GraphMI(epochs=100, progress=False).run(view, know, seed=SEED)
+        fused = res.reconstructions + feature_cosine_scores(g.x[gm_nodes])
+        fused.fill_diagonal_(0)  # GraphMI(readout="embedding+features") of the same run
+        return {
+            "graphmi": auc(res.reconstructions, gm_nodes),
+            "graphmi+features": auc(fused, gm_nodes),
+        }
+
+    def link_stealing(model, graph, wrap=None):
+        view = graph_view(GraphTarget(model, graph), "black-box-scores")
+        view = wrap(view) if wrap else view
+        res = LinkStealing(progress=False).run(view, graph_knowledge(ls_nodes), seed=SEED)
+        return auc(res.reconstructions, ls_nodes)
+
+    def linkteller(model, graph, wrap=None):
+        view = graph_view(GraphTarget(model, graph, modes=("features",)), "black-box-scores")
+        view = wrap(view) if wrap else view
+        know = graph_knowledge(
+            lt_nodes, features=g.x, feature_nodes=torch.arange(n), density=density
+        )
+        res = LinkTeller(progress=False).run(view, know, seed=SEED)
+        return auc(res.reconstructions, lt_nodes)
+
+    attacks_of = {
+        "graphmi": ("GraphMI (embedding read-out)", "white-box"),
+        "graphmi+features": ("GraphMI (embedding + feature read-out)", "white-box"),
+        "link-stealing": ("link stealing attack-0", "black-box-scores"),
+        "linkteller": ("LinkTeller (inductive)", "black-box-scores"),
+    }
+    und: dict[str, tuple[float, float]] = {}
+    out: list[dict] = []
+
+    def emit(defense, strength, figs, acc, und_acc, secs, **extra):
+        for key, (value, base) in figs.items():
+            attack, access = attacks_of[key]
+            out.append(
+                _rec(
+                    "cora-gcn",
+                    defense,
+                    strength,
+                    attack,
+                    "auc",
+                    value,
+                    und[key][0],
+                    access=access,
+                    higher=True,
+                    baseline=("feature cosine", base),
+                    utility_metric="node_accuracy",
+                    utility=acc,
+                    utility_undefended=und_acc,
+                    seconds=secs,
+                    modality="graph",
+                    notes="GCN on Cora (10% labelled); link AUC over all pairs of the target "
+                    "nodes against the true edges",
+                    **extra,
+                )
+            )
+        text = " ".join(f"{k} {v[0]:.3f}" for k, v in figs.items())
+        print(f"  cora {defense} {strength}: {text} acc {acc:.3f}", flush=True)
+
+    t0 = time.perf_counter()
+    model, und_acc = train(g)
+    figs = {
+        **graphmi(model),
+        "link-stealing": link_stealing(model, g),
+        "linkteller": linkteller(model, g),
+    }
+    und.update(figs)
+    emit("none", {}, figs, und_acc, und_acc, time.perf_counter() - t0)
+    # output defense: the service releases the top-1 posterior only (He et al.)
+    t0 = time.perf_counter()
+    wrap = GraphTopK(k=1).wrap
+    figs = {
+        "link-stealing": link_stealing(model, g, wrap),
+        "linkteller": linkteller(model, g, wrap),
+    }
+    emit("graph-topk", {"k": 1}, figs, und_acc, und_acc, time.perf_counter() - t0)
+    # data defenses: the GCN is trained and served on an epsilon-edge-DP graph
+    for name, cls, points in (
+        ("edge-rand", EdgeRand, _pick(quick, (8.0, 7.0, 6.0, 5.0, 4.0), (8.0, 6.0, 5.0))),
+        ("lap-graph", LapGraph, _pick(quick, (8.0, 7.0, 6.0, 5.0, 4.0), (8.0, 6.0, 4.0))),
+    ):
+        for eps in points:
+            t0 = time.perf_counter()
+            pg = cls(epsilon=eps, seed=SEED).transform(g)
+            m2, acc = train(pg)
+            figs = {**graphmi(m2), "link-stealing": link_stealing(m2, pg)}
+            if name == "edge-rand":
+                figs["linkteller"] = linkteller(m2, pg)
+            emit(
+                name,
+                {"epsilon": eps},
+                figs,
+                acc,
+                und_acc,
+                time.perf_counter() - t0,
+                served_edges=int(pg.edge_index.shape[1] // 2),
+            )
+    # DP-SGD for GNNs (GraphMI's evaluation): noisy clipped full-graph gradients
+    for nm in _pick(quick, (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0), (0.02, 0.05, 0.1, 0.2, 1.0)):
+        t0 = time.perf_counter()
+        dp = DPGNN(noise_multiplier=nm)
+        m3 = dp.fit(gcn(), g, train_idx, epochs=200, seed=SEED, progress=False)
+        acc = accuracy(m3, g, test_idx)
+        figs = {**graphmi(m3), "link-stealing": link_stealing(m3, g)}
+        emit(
+            "dp-gnn",
+            {"noise_multiplier": nm},
+            figs,
+            acc,
+            und_acc,
+            time.perf_counter() - t0,
+            epsilon_spent=_r(dp.epsilon()),
+        )
+    out += _embedding_noise(g, model, train_idx, test_idx, ev)
+    return out
+
+
+def _embedding_noise(g, model, train_idx, test_idx, ev) -> list[dict]:
+    """Inverse mapping (Zhang et al. 2022, fine-tune mode) on released GCN embeddings, against
+    Laplace noise on them (feature-noise). Utility: accuracy of a logistic-regression probe
+    trained on the released embeddings of the labelled nodes, on the test nodes."""
+    from sklearn.linear_model import LogisticRegression
+
+    from mi_defense.output.feature_noise import FeatureNoise
+    from mi_graph.attacks.inverse_mapping import InverseMapping
+    from mi_graph.data import induced_subgraph, sample_nodes
+    from mi_graph.knowledge import graph_knowledge
+    from mi_graph.targets import GraphTarget, NodeQuery, graph_view
+
+    n = int(g.num_nodes)
+    aux_nodes = sample_nodes(n, round(0.3 * n), 5)  # benchmarks/graph.py's setting
+    aux = induced_subgraph(g, aux_nodes)
+    nodes = sample_nodes(n, 500, 6, exclude=aux_nodes)
+    know = graph_knowledge(nodes, auxiliary=aux)
+    with torch.no_grad():
+        mean_abs = float(model.embed(g.x, g.edge_index).abs().mean())
+
+    def measure(wrap=None):
+        view = graph_view(GraphTarget(model, g, output="embeddings"), "black-box-scores")
+        view = wrap(view) if wrap else view
+        t0 = time.perf_counter()
+        res = InverseMapping(progress=False).run(view, know, seed=SEED)
+        f = {x.metric: x for x in ev.figures(res.reconstructions, nodes)}["link_auc"]
+        secs = time.perf_counter() - t0
+        h = torch.as_tensor(view(NodeQuery(torch.arange(n)))).numpy()
+        y = g.y.numpy()
+        probe = LogisticRegression(max_iter=2000).fit(h[train_idx], y[train_idx])
+        return f.value, f.baseline, float((probe.predict(h[test_idx]) == y[test_idx]).mean()), secs
+
+    und, base, und_acc, secs = measure()
+    common = dict(
+        access="black-box-scores",
+        higher=True,
+        baseline=("feature cosine", base),
+        utility_metric="probe_accuracy",
+        utility_undefended=und_acc,
+        modality="graph",
+        notes="released first-layer GCN embeddings of Cora; auxiliary graph = a random 30% of "
+        "Cora; 500 target nodes among the rest; noise scale as a multiple of the mean absolute "
+        f"embedding entry ({mean_abs:.3f})",
+    )
+    attack = "inverse mapping (fine-tune)"
+    out = [
+        _rec(
+            "cora-gcn", "none", {}, attack, "auc", und, und, utility=und_acc, seconds=secs, **common
+        )
+    ]
+    print(f"  cora embeddings none: inv. mapping {und:.3f} acc {und_acc:.3f}", flush=True)
+    for mult in (0.1, 0.25, 0.5, 1.0):
+        scale = round(mult * mean_abs, 4)
+        value, _, acc, secs = measure(FeatureNoise(scale=scale, seed=SEED).wrap)
+        out.append(
+            _rec(
+                "cora-gcn",
+                "feature-noise",
+                {"scale": scale},
+                attack,
+                "auc",
+                value,
+                und,
+                utility=acc,
+                seconds=secs,
+                scale_over_mean_abs=mult,
+                **common,
+            )
+        )
+        print(f"  cora feature-noise {scale}: inv. mapping {value:.3f} acc {acc:.3f}", flush=True)
+    return out
+
+
 # --------------------------------------------------------------------------------------- run
+PARTS = (image_output, image_training, image_gan, tabular, graph, graph_cora, text, dp_anchor)
+
+
+def _key(r: dict) -> str:
+    return json.dumps(
+        [r["case"], r["method"], r.get("attack"), r["metric"], r.get("strength")], sort_keys=True
+    )
+
+
 def run(quick: bool) -> list[dict]:
+    """All sections, or only those named in ``MI_DEFENSE_ONLY`` (comma separated, e.g.
+    ``image_gan,graph_cora``): their records then replace the same records (case, defense,
+    attack, metric, strength) of the existing results file and the others are kept."""
     _threads()
+    only = [p for p in os.environ.get("MI_DEFENSE_ONLY", "").split(",") if p]
+    names = {p.__name__: p for p in (*PARTS, image_gan_control)}
+    unknown = [p for p in only if p not in names]
+    if unknown:
+        raise SystemExit(f"MI_DEFENSE_ONLY: unknown sections {unknown}; allowed: {list(names)}")
+    stem = "defense-quick" if quick else "defense"
     records: list[dict] = []
-    for part in (image_output, image_training, tabular, graph, text, dp_anchor):
+    for part in [names[p] for p in only] if only else PARTS:
         t0 = time.perf_counter()
         print(f"[defense] {part.__name__} ...", flush=True)
         records += part(quick)
         print(f"[defense] {part.__name__} done in {time.perf_counter() - t0:.0f} s", flush=True)
+    if only:
+        path = HERE / "results" / f"{stem}.json"
+        old = json.loads(path.read_text())["records"] if path.exists() else []
+        new = {_key(r) for r in records}
+        records = [r for r in old if _key(r) not in new] + records
     from defense_plot import plot
 
-    plot(records, HERE / "results", "defense-quick" if quick else "defense")
+    plot(records, HERE / "results", stem)
     return records
