@@ -158,6 +158,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
         out = Path(args.out or "mi-audit-demo")
         title = "Model inversion audit: built-in demo targets"
     else:
+        # model modules named in [targets.options] may sit beside the audit file
+        folder = str(Path(args.file).resolve().parent)
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
         cfg = load_audit_config(args.file)
         if args.shards:
             from dataclasses import replace
