@@ -70,6 +70,31 @@ auc = {f.metric: f for f in LinkEvaluator(data).evaluate(res)}["link_auc"]
 assert auc.value > auc.baseline + 0.1, (auc.value, auc.baseline)
 print("ok")
 """,
+    "mi-tabular": """
+import tempfile
+from mi_core.audit.runner import CellSpec, run_cells
+with tempfile.TemporaryDirectory() as d:
+    [rec] = run_cells([CellSpec("cohort-tree", "csmia", "black-box-scores")], d, progress=False)
+assert rec["status"] == "ok", rec.get("traceback")
+acc = next(f for f in rec["figures"] if f["metric"] == "accuracy")
+assert acc["value"] > 0.5 and acc["baseline"]["value"] > 0.5, acc
+print("ok")
+""",
+    "mi-defense": """
+import torch
+from mi_core import TargetInfo, make_view
+from mi_core.registry import get_defense
+torch.manual_seed(0)
+model = torch.nn.Linear(4, 5)
+view = make_view(model, "black-box-scores", info=TargetInfo(num_classes=5), budget=100)
+defended = get_defense("top-k")(k=1).wrap(view)
+x = torch.randn(8, 4)
+out, ref = torch.as_tensor(defended(x)), torch.as_tensor(view(x))
+assert int((out > 0).sum(1).max()) == 1, out  # one score released per row
+assert torch.equal(out.argmax(1), ref.argmax(1))  # the label is kept
+assert view.queries == 16  # the defended view spends the target's budget
+print("ok")
+""",
 }
 
 EXPECTED_ATTACK = {
