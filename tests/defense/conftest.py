@@ -1,6 +1,6 @@
-"""Small targets for the defense tests, trained in the test session (nothing downloaded, nothing
-read from ../shared): an MLP on sklearn's 8x8 digits, its data splits, and a cheap judge of
-reconstructions."""
+"""Small targets for the defense tests, trained in the test session (nothing downloaded, no
+data outside the installed packages): an MLP on sklearn's 8x8 digits, its data splits, and a
+cheap judge of reconstructions."""
 
 import numpy as np
 import pytest

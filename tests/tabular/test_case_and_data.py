@@ -1,5 +1,5 @@
 """The built-in audit case and the loaders (on small files written here, in the real
-layouts; tests never read ../shared)."""
+layouts; nothing outside the test's own files is read)."""
 
 import numpy as np
 import pandas as pd

@@ -1,4 +1,4 @@
-"""Small text targets trained in the test session (no download, nothing read from ../shared):
+"""Small text targets trained in the test session (no download, no outside data):
 a word-level GPT-2 pre-trained on public sentences and a copy fine-tuned on private records with
 PII canaries, a tiny sentence encoder, and a synthetic prompt corpus."""
 
