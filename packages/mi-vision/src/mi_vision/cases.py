@@ -223,16 +223,17 @@ class DigitsGANCase(AuditCase):
             return super().with_defense(defense, workdir, seed)  # raises NotApplicable
         workdir.mkdir(parents=True, exist_ok=True)
         out = copy.copy(self)
-        path = workdir / f"target-seed{seed}.safetensors"
-        model = SmallCNN(1, 5, width=8, feature_dim=32)
-        if path.exists():
-            model.load_state_dict(load_state_dict(path))
-        else:
-            torch.manual_seed(seed)
-            model = defense.fit(
-                model, self.x_train, self.y_train, epochs=8, lr=3e-3, seed=seed, progress=False
-            )
-            save_state_dict(path, model.state_dict())
+        # retrained, not cached: a defense may change the architecture (MID's bottleneck)
+        torch.manual_seed(seed)
+        model = defense.fit(
+            SmallCNN(1, 5, width=8, feature_dim=32),
+            self.x_train,
+            self.y_train,
+            epochs=8,
+            lr=3e-3,
+            seed=seed,
+            progress=False,
+        )
         out.model = model.eval()
         out.priors = {**self.priors, **out._train_priors(workdir, seed, TARGET_PRIORS)}
         return out
