@@ -1,8 +1,10 @@
 """Benchmark runner: ``uv run python benchmarks/run.py SUITE [--quick] [--out DIR]``.
 
 Each suite is a module ``benchmarks/<suite>.py`` with ``run(quick: bool) -> list[dict]``
+(or ``run(quick, argv)`` for a suite with options of its own, such as ``--graph PATH``)
 returning records in the shape of ../shared/BENCHMARKS.md; this runner prints a table and writes
-``<out>/<suite>[-quick].json`` atomically.
+``<out>/<suite>[-quick].json`` atomically, stamped with the git commit it ran on. README tables
+are rendered from these files by ``benchmarks/render.py``, never typed by hand.
 """
 
 from __future__ import annotations
@@ -38,6 +40,25 @@ def machine() -> dict:
         "device": "cuda" if torch.cuda.is_available() else "cpu",
         "python": platform.python_version(),
     }
+
+
+def git_state() -> dict:
+    """The commit the suite ran on, and whether the working tree had uncommitted changes to
+    tracked files (results of a dirty tree name the commit they started from)."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        try:
+            out = subprocess.run(
+                ["git", *args], cwd=HERE.parent, capture_output=True, text=True, timeout=30
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+        return out.stdout.strip() if out.returncode == 0 else ""
+
+    commit = git("rev-parse", "HEAD") or None
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    return {"commit": commit, "dirty": dirty}
 
 
 def _fmt(v) -> str:
@@ -90,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("suite", choices=SUITES)
     parser.add_argument("--quick", action="store_true", help="finish in under 10 minutes")
     parser.add_argument("--out", default=str(HERE / "results"))
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
     sys.path.insert(0, str(HERE))
     try:
         module = importlib.import_module(args.suite)
@@ -102,10 +123,20 @@ def main(argv: list[str] | None = None) -> int:
     from mi_core.io import atomic_write_json
 
     t0 = time.time()
-    records = module.run(quick=args.quick)
+    state = git_state()
+    import inspect
+
+    if "argv" in inspect.signature(module.run).parameters:
+        records = module.run(quick=args.quick, argv=rest)  # suite options (e.g. --graph PATH)
+    elif rest:
+        parser.error(f"suite {args.suite!r} takes no options: {' '.join(rest)}")
+    else:
+        records = module.run(quick=args.quick)
     doc = {
         "suite": args.suite,
         "quick": args.quick,
+        "commit": state["commit"],
+        "dirty": state["dirty"],
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": machine(),
         "total_seconds": round(time.time() - t0, 1),

@@ -73,7 +73,7 @@ def _balanced(fn: Any, s: np.ndarray, t: np.ndarray, draws: int, seed: int) -> f
     return float(np.mean(vals))
 
 
-@register_metric("link_auc", higher_is_better=True, modality="graph")
+@register_metric("link_auc", higher_is_better=True, modality="graph", unit_interval=True)
 def link_auc(
     scores: Any,
     truth: Any,
@@ -88,7 +88,7 @@ def link_auc(
     return _balanced(roc_auc, s, t, draws, seed) if balanced else roc_auc(s, t)
 
 
-@register_metric("link_ap", higher_is_better=True, modality="graph")
+@register_metric("link_ap", higher_is_better=True, modality="graph", unit_interval=True)
 def link_ap(
     scores: Any,
     truth: Any,
@@ -120,7 +120,9 @@ def top_m_prediction(scores: Any, m: int, exclude: Any = None) -> torch.Tensor:
     return out | out.T
 
 
-@register_metric("link_precision_at_density", higher_is_better=True, modality="graph")
+@register_metric(
+    "link_precision_at_density", higher_is_better=True, modality="graph", unit_interval=True
+)
 def precision_at_density(scores: Any, truth: Any, *, exclude: Any = None) -> float:
     """Precision (= recall) when the top-m pairs are called edges, m = the true edge count."""
     s, t = pair_vectors(scores, truth, exclude)

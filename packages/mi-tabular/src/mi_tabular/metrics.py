@@ -40,7 +40,7 @@ def per_class(pred: Any, true: Any, k: int) -> dict[int, dict[str, float | None]
     return out
 
 
-@register_metric("balanced_accuracy", higher_is_better=True, modality="tabular")
+@register_metric("balanced_accuracy", higher_is_better=True, modality="tabular", unit_interval=True)
 def balanced_accuracy(pred: Any, true: Any) -> float:
     """Mean recall over the attribute values present in ``true``."""
     p, t = _pair(pred, true)
@@ -48,7 +48,7 @@ def balanced_accuracy(pred: Any, true: Any) -> float:
     return float(np.mean(recalls))
 
 
-@register_metric("g_mean", higher_is_better=True, modality="tabular")
+@register_metric("g_mean", higher_is_better=True, modality="tabular", unit_interval=True)
 def g_mean(pred: Any, true: Any) -> float:
     """Geometric mean of the recalls of the values present (Mehnaz et al. 2022)."""
     p, t = _pair(pred, true)
@@ -56,7 +56,7 @@ def g_mean(pred: Any, true: Any) -> float:
     return float(np.prod(recalls) ** (1.0 / len(recalls)))
 
 
-@register_metric("mcc", higher_is_better=True, modality="tabular")
+@register_metric("mcc", higher_is_better=True, modality="tabular", unit_interval=True)
 def mcc(pred: Any, true: Any) -> float:
     """Matthews correlation coefficient (multi-class form, Gorodkin 2004).
 

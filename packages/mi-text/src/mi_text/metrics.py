@@ -43,7 +43,7 @@ def _pairs(predictions: Sequence[str], references: Sequence[str]) -> None:
         raise MetricError("predictions: empty; there is nothing to evaluate")
 
 
-@register_metric("exact_match", higher_is_better=True, modality="text")
+@register_metric("exact_match", higher_is_better=True, modality="text", unit_interval=True)
 def exact_match(predictions: Sequence[str], references: Sequence[str]) -> float:
     """Fraction of predictions equal to their reference after normalisation."""
     _pairs(predictions, references)
@@ -64,14 +64,14 @@ def token_f1_one(prediction: str, reference: str) -> float:
     return 2 * prec * rec / (prec + rec)
 
 
-@register_metric("token_f1", higher_is_better=True, modality="text")
+@register_metric("token_f1", higher_is_better=True, modality="text", unit_interval=True)
 def token_f1(predictions: Sequence[str], references: Sequence[str]) -> float:
     """Mean bag-of-words F1 between each prediction and its reference (SQuAD-style)."""
     _pairs(predictions, references)
     return float(np.mean([token_f1_one(p, r) for p, r in zip(predictions, references)]))
 
 
-@register_metric("bleu", higher_is_better=True, modality="text")
+@register_metric("bleu", higher_is_better=True, modality="text", unit_interval=True)
 def bleu(predictions: Sequence[str], references: Sequence[str]) -> float:
     """Corpus BLEU (0-100) computed by sacrebleu (13a tokenisation, lower-cased)."""
     _pairs(predictions, references)
@@ -80,7 +80,7 @@ def bleu(predictions: Sequence[str], references: Sequence[str]) -> float:
     return float(sacrebleu.corpus_bleu(list(predictions), [list(references)], lowercase=True).score)
 
 
-@register_metric("embedding_cosine", higher_is_better=True, modality="text")
+@register_metric("embedding_cosine", higher_is_better=True, modality="text", unit_interval=True)
 def embedding_cosine(
     embed: Callable[[list[str]], torch.Tensor],
     predictions: Sequence[str],
@@ -100,7 +100,7 @@ def embedding_cosine(
     return float(torch.nn.functional.cosine_similarity(e, t, dim=-1).mean())
 
 
-@register_metric("exposure", higher_is_better=True, modality="text")
+@register_metric("exposure", higher_is_better=True, modality="text", unit_interval=False)
 def exposure(
     canary_score: float,
     reference_scores: Sequence[float],
@@ -145,7 +145,7 @@ def contains_secret(text: str, secret: str) -> bool:
     return squash.sub("", secret.lower()) in squash.sub("", text.lower())
 
 
-@register_metric("extraction_precision", higher_is_better=True, modality="text")
+@register_metric("extraction_precision", higher_is_better=True, modality="text", unit_interval=True)
 def extraction_precision(
     ranked_samples: Sequence[str], secrets: Sequence[str], top_n: int
 ) -> float:
@@ -161,7 +161,7 @@ def extraction_precision(
     return float(np.mean([any(contains_secret(s, c) for c in secrets) for s in top]))
 
 
-@register_metric("secrets_recovered", higher_is_better=True, modality="text")
+@register_metric("secrets_recovered", higher_is_better=True, modality="text", unit_interval=True)
 def secrets_recovered(samples: Sequence[str], secrets: Sequence[str]) -> float:
     """Fraction of the secrets that occur in at least one sample."""
     if not secrets:

@@ -52,7 +52,7 @@ def psnr_matrix(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (10.0 * torch.log10(1.0 / mse.clamp_min(1e-12))).float()
 
 
-@register_metric("psnr", higher_is_better=True, modality="image")
+@register_metric("psnr", higher_is_better=True, modality="image", unit_interval=False)
 def psnr_nearest(
     reconstructions: torch.Tensor,
     targets: torch.Tensor,
@@ -97,7 +97,7 @@ def ssim_pairs(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return (num / den).flatten(1).mean(1)
 
 
-@register_metric("ssim", higher_is_better=True, modality="image")
+@register_metric("ssim", higher_is_better=True, modality="image", unit_interval=True)
 def ssim_nearest(
     reconstructions: torch.Tensor,
     targets: torch.Tensor,
@@ -169,25 +169,25 @@ def prdc_per_class(
     return {key: float(np.mean(v)) for key, v in acc.items()}
 
 
-@register_metric("prdc_precision", higher_is_better=True, modality="image")
+@register_metric("prdc_precision", higher_is_better=True, modality="image", unit_interval=True)
 def sample_precision(*args: object, **kwargs: object) -> float:
     """Improved precision of reconstructions per class (arguments of :func:`prdc_per_class`)."""
     return prdc_per_class(*args, **kwargs)["precision"]  # type: ignore[arg-type]
 
 
-@register_metric("prdc_recall", higher_is_better=True, modality="image")
+@register_metric("prdc_recall", higher_is_better=True, modality="image", unit_interval=True)
 def sample_recall(*args: object, **kwargs: object) -> float:
     """Improved recall of reconstructions per class (arguments of :func:`prdc_per_class`)."""
     return prdc_per_class(*args, **kwargs)["recall"]  # type: ignore[arg-type]
 
 
-@register_metric("prdc_density", higher_is_better=True, modality="image")
+@register_metric("prdc_density", higher_is_better=True, modality="image", unit_interval=False)
 def sample_density(*args: object, **kwargs: object) -> float:
     """Density of reconstructions per class (arguments of :func:`prdc_per_class`)."""
     return prdc_per_class(*args, **kwargs)["density"]  # type: ignore[arg-type]
 
 
-@register_metric("prdc_coverage", higher_is_better=True, modality="image")
+@register_metric("prdc_coverage", higher_is_better=True, modality="image", unit_interval=True)
 def sample_coverage(*args: object, **kwargs: object) -> float:
     """Coverage of reconstructions per class (arguments of :func:`prdc_per_class`)."""
     return prdc_per_class(*args, **kwargs)["coverage"]  # type: ignore[arg-type]
@@ -216,7 +216,7 @@ def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
 
 
-@register_metric("fid_eval_features", higher_is_better=False, modality="image")
+@register_metric("fid_eval_features", higher_is_better=False, modality="image", unit_interval=False)
 def fid_eval_features(
     feature_fn: Callable[[torch.Tensor], torch.Tensor],
     reconstructions: torch.Tensor,

@@ -22,23 +22,32 @@ class MetricSpec:
     higher_is_better: bool
     modality: str | None = None
     description: str = ""
+    unit_interval: bool | None = None
 
 
 _METRICS: dict[str, MetricSpec] = {}
 
 
 def register_metric(
-    name: str, *, higher_is_better: bool, modality: str | None = None
+    name: str,
+    *,
+    higher_is_better: bool,
+    modality: str | None = None,
+    unit_interval: bool | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Decorator: register ``fn`` as metric ``name``; ``higher_is_better`` is from the attacker's
     side (a larger accuracy of reconstructions means a stronger attack; a larger distance a
-    weaker one)."""
+    weaker one); ``unit_interval`` says whether its values live on [0, 1] (accuracies, AUC) so
+    that the leakage rule reads absolute gaps, or are unbounded (distances) and read relative
+    ones."""
 
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
         if name in _METRICS and _METRICS[name].fn is not fn:
             raise ConfigError(f"metric {name!r} is registered twice")
         doc = (fn.__doc__ or "").strip().splitlines()
-        _METRICS[name] = MetricSpec(name, fn, higher_is_better, modality, doc[0] if doc else "")
+        _METRICS[name] = MetricSpec(
+            name, fn, higher_is_better, modality, doc[0] if doc else "", unit_interval
+        )
         fn.higher_is_better = higher_is_better  # type: ignore[attr-defined]
         fn.metric_name = name  # type: ignore[attr-defined]
         return fn
@@ -60,7 +69,13 @@ def list_metrics() -> list[MetricSpec]:
 
 @dataclass
 class Figure:
-    """A metric value beside its baseline, as reports show it."""
+    """A metric value beside its baseline, as reports show it.
+
+    Besides the value and the baseline, a figure carries what the leakage rule
+    (:mod:`mi_core.leakage`) needs: the spread over seeds, whether the baseline used the target
+    (then it is no baseline), whether image reconstructions are on the data manifold, and
+    whether the metric lives on [0, 1] (inferred from the metric's registration when unset).
+    """
 
     metric: str
     value: float
@@ -68,6 +83,21 @@ class Figure:
     baseline: float | None = None
     baseline_name: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    spread: float | None = None
+    baseline_uses_target: bool = False
+    on_manifold: bool | None = None
+    unit_interval: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.unit_interval is None and self.metric in _METRICS:
+            self.unit_interval = _METRICS[self.metric].unit_interval
+
+    @property
+    def leakage(self) -> Any:
+        """The verdict of :func:`mi_core.leakage.assess` on this figure."""
+        from mi_core.leakage import assess_figure
+
+        return assess_figure(self)
 
     @property
     def gap(self) -> float | None:
@@ -86,5 +116,10 @@ class Figure:
             if self.baseline is None
             else {"name": self.baseline_name, "value": self.baseline},
             "gap": self.gap,
+            "spread": self.spread,
+            "baseline_uses_target": self.baseline_uses_target,
+            "on_manifold": self.on_manifold,
+            "unit_interval": self.unit_interval,
+            "leakage": self.leakage.level,
             "details": self.details,
         }

@@ -44,7 +44,7 @@ def predict_batched(
     return torch.cat(outs)
 
 
-@register_metric("eval_top1", higher_is_better=True)
+@register_metric("eval_top1", higher_is_better=True, unit_interval=True)
 def eval_accuracy_top1(
     eval_model: Callable[[torch.Tensor], torch.Tensor],
     reconstructions: torch.Tensor,
@@ -54,7 +54,7 @@ def eval_accuracy_top1(
     return eval_accuracy(eval_model, reconstructions, targets, ks=(1,))["top1"]
 
 
-@register_metric("eval_top5", higher_is_better=True)
+@register_metric("eval_top5", higher_is_better=True, unit_interval=True)
 def eval_accuracy_top5(
     eval_model: Callable[[torch.Tensor], torch.Tensor],
     reconstructions: torch.Tensor,
@@ -142,7 +142,7 @@ def _per_class_feature_distances(
     return float(torch.cat(dists).mean())
 
 
-@register_metric("feature_distance", higher_is_better=False)
+@register_metric("feature_distance", higher_is_better=False, unit_interval=False)
 def feature_distance(
     feature_fn: Callable[[torch.Tensor], torch.Tensor],
     reconstructions: object,
@@ -162,7 +162,7 @@ def feature_distance(
     )
 
 
-@register_metric("knn_distance", higher_is_better=False)
+@register_metric("knn_distance", higher_is_better=False, unit_interval=False)
 def knn_distance(
     feature_fn: Callable[[torch.Tensor], torch.Tensor],
     reconstructions: object,

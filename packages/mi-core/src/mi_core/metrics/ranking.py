@@ -44,7 +44,7 @@ def _rankdata(a: np.ndarray) -> np.ndarray:
     return ranks
 
 
-@register_metric("auc", higher_is_better=True)
+@register_metric("auc", higher_is_better=True, unit_interval=True)
 def roc_auc(scores: object, labels: object) -> float:
     """Area under the ROC curve (Mann-Whitney form, ties = 1/2); never flipped."""
     s, y = _binary(scores, labels)
@@ -54,7 +54,7 @@ def roc_auc(scores: object, labels: object) -> float:
     return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
-@register_metric("average_precision", higher_is_better=True)
+@register_metric("average_precision", higher_is_better=True, unit_interval=True)
 def average_precision(scores: object, labels: object) -> float:
     """Average precision: sum over thresholds of (R_n - R_{n-1}) P_n (sklearn's definition)."""
     s, y = _binary(scores, labels)
@@ -106,19 +106,19 @@ def precision_recall(predicted: object, labels: object) -> dict[str, float]:
     return {"precision": precision, "recall": recall, "f1": f1}
 
 
-@register_metric("precision", higher_is_better=True)
+@register_metric("precision", higher_is_better=True, unit_interval=True)
 def precision(predicted: object, labels: object) -> float:
     """Precision of binary decisions (e.g. recovered edges)."""
     return precision_recall(predicted, labels)["precision"]
 
 
-@register_metric("recall", higher_is_better=True)
+@register_metric("recall", higher_is_better=True, unit_interval=True)
 def recall(predicted: object, labels: object) -> float:
     """Recall of binary decisions (e.g. recovered edges)."""
     return precision_recall(predicted, labels)["recall"]
 
 
-@register_metric("attribute_accuracy", higher_is_better=True)
+@register_metric("attribute_accuracy", higher_is_better=True, unit_interval=True)
 def attribute_accuracy(predicted: object, true: object) -> float:
     """Fraction of records whose sensitive attribute was inferred exactly."""
     p = np.asarray(predicted).reshape(-1)

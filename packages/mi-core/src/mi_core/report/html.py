@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from mi_core.io import atomic_write_json, atomic_write_text
+from mi_core.leakage import assess_figure
 from mi_core.report.svg import line_chart, scatter_chart
 from mi_core.result import AttackResult
 
@@ -201,14 +202,10 @@ _CHECK_IMAGES = (
 )
 
 
-def _risk(gap: float | None) -> tuple[str, str]:
-    if gap is None:
-        return "–", ""
-    if gap > 0.1:
-        return "high", "bad"
-    if gap > 0.02:
-        return "some", "warn"
-    return "none found", "ok"
+def _risk(fig: dict[str, Any]) -> tuple[str, str]:
+    """The leakage level of a figure (the one rule of :mod:`mi_core.leakage`) and its CSS class."""
+    lk = assess_figure(fig)
+    return lk.level, lk.css
 
 
 def _target(rec: dict[str, Any]) -> str:
@@ -237,7 +234,7 @@ def _summary(records: list[dict[str, Any]]) -> str:
                 continue
             for fig in rec.get("figures", [])[:2]:
                 bl = fig.get("baseline") or {}
-                risk, cls = _risk(fig.get("gap"))
+                risk, cls = _risk(fig)
                 rows.append(
                     f"<tr>{base}<td>{esc(fig['metric'])}</td>"
                     f"<td class=num>{fmt(fig['value'])}</td>"
