@@ -31,7 +31,7 @@ def record(
     queries: int | None = None,
     baseline: tuple[str, float] | None = None,
     anchor: dict[str, Any] | None = None,
-    seed: int = 0,
+    seed: int | list[int] = 0,
     notes: str = "",
     **extra: Any,
 ) -> dict[str, Any]:

@@ -65,6 +65,7 @@ def _fashion(quick: bool):
         "public": ux,
         "classes": FASHION_NAMES,
         "target_epochs": 4 if quick else 6,
+        "eval_epochs": 5 if quick else 10,
     }
 
 
@@ -88,6 +89,7 @@ def _att(quick: bool):
         "public": ux,
         "classes": [f"id {i}" for i in range(20)],
         "target_epochs": 40,
+        "eval_epochs": 80,
     }
 
 
@@ -103,6 +105,16 @@ def _cached_model(model, path: Path, train) -> torch.nn.Module:
     train(model)
     save_state_dict(path, model.state_dict())
     return model.eval()
+
+
+def _evaluation_model(cache: Path, px: torch.Tensor, py: torch.Tensor, epochs: int):
+    """The judge: a ResNet (another architecture than the SmallCNN target) trained with
+    augmentation on 80% of the private training images and temperature-calibrated on the other
+    20% (mi_vision.evaluation_model); cached with its calibration report."""
+    from mi_vision.evaluation_model import EvalModelConfig, load_or_train_evaluation_model
+
+    cfg = EvalModelConfig(arch="resnet", width=16, epochs=epochs, augment="standard", seed=1)
+    return load_or_train_evaluation_model(cache / "eval-calibrated.safetensors", px, py, cfg)
 
 
 def prior_configs(case: str, quick: bool) -> dict[str, dict[str, Any]]:
@@ -133,7 +145,8 @@ def prior_configs(case: str, quick: bool) -> dict[str, dict[str, Any]]:
 def prepare(case: str, quick: bool) -> dict[str, Any] | None:
     """Data, target, evaluation model and the three priors of ``case`` (cached)."""
     from mi_core import TargetInfo, make_view
-    from mi_vision.models import ResNetSmall, SmallCNN
+    from mi_vision.evaluation_model import expected_calibration_error
+    from mi_vision.models import SmallCNN
     from mi_vision.priors import GeneratorPrior, load_or_train_prior
     from mi_vision.training import TrainConfig, accuracy, train_classifier
 
@@ -152,19 +165,7 @@ def prepare(case: str, quick: bool) -> dict[str, Any] | None:
             m, px, py, TrainConfig(epochs=data["target_epochs"], lr=2e-3), seed=0, desc="target"
         ),
     )
-    torch.manual_seed(1)
-    evaluator = _cached_model(
-        ResNetSmall(1, k, width=16),
-        cache / "eval.safetensors",
-        lambda m: train_classifier(
-            m,
-            px,
-            py,
-            TrainConfig(epochs=data["target_epochs"], lr=2e-3, augment_noise=0.05),
-            seed=1,
-            desc="evaluation model",
-        ),
-    )
+    evaluator, eval_report = _evaluation_model(cache, px, py, data["eval_epochs"])
     info = TargetInfo(modality="image", input_shape=(1, 32, 32), num_classes=k, input_range=(0, 1))
     white = make_view(target, "white-box", info=info)
     priors: dict[str, GeneratorPrior] = {}
@@ -194,6 +195,9 @@ def prepare(case: str, quick: bool) -> dict[str, Any] | None:
         "utility": {
             "target_test_accuracy": accuracy(target, tx, ty),
             "eval_test_accuracy": accuracy(evaluator, tx, ty),
+            "target_test_ece": expected_calibration_error(target, tx, ty),
+            "eval_test_ece": expected_calibration_error(evaluator, tx, ty),
+            "eval_calibration": eval_report,
         },
         "prepare_seconds": time.perf_counter() - t0,
     }
@@ -283,13 +287,65 @@ def attack_plan(k: int, quick: bool) -> list[tuple[str, str, str, str, dict[str,
     ]
 
 
-def _figures(case: dict[str, Any], result, baseline: torch.Tensor) -> dict[str, Any]:
+def _figures(case: dict[str, Any], result, general: torch.Tensor) -> dict[str, Any]:
+    """Every figure of one run, each beside the attack's own prior samples (general prior
+    samples in ``details["general"]``)."""
     from mi_vision.evaluate import ImageEvaluator
 
     ev = ImageEvaluator(
-        case["eval"], *case["train"], baseline=baseline, baseline_name="general prior samples"
+        case["eval"], *case["train"], baseline=general, baseline_name="general prior samples"
     )
     return {f.metric: f for f in ev.evaluate(result, evidence=False)}
+
+
+def aggregate(per_seed: list[dict[str, Any]], seeds: list[int]) -> dict[str, dict[str, Any]]:
+    """Per metric: mean and spread over seeds of the attack, of its own-prior baseline and of the
+    general baseline, the search's contribution and the leakage verdict (mi_core.leakage)."""
+    from mi_core.leakage import assess_seeds, seed_stats
+
+    out: dict[str, dict[str, Any]] = {}
+    for metric in per_seed[0]:
+        figs = [p[metric] for p in per_seed if metric in p]
+        if len(figs) != len(per_seed):
+            continue
+        vals = [f.value for f in figs]
+        bases = [f.baseline for f in figs if f.baseline is not None]
+        gen = [f.details["general"]["value"] for f in figs if "general" in f.details]
+        on = [f.on_manifold for f in figs if f.on_manifold is not None]
+        manifold = None if not on else all(on) if len(on) == len(figs) else None
+        if on and not all(on):
+            manifold = False
+        lk, st, sb = assess_seeds(
+            vals,
+            bases or None,
+            higher_is_better=figs[0].higher_is_better,
+            unit_interval=figs[0].unit_interval,
+            on_manifold=manifold,
+        )
+        sg = seed_stats(gen) if gen else None
+        out[metric] = {
+            "value": st.mean,
+            "spread": st.std,
+            "per_seed": vals,
+            "seeds": seeds,
+            "higher": figs[0].higher_is_better,
+            "baseline": (figs[0].baseline_name, sb.mean) if sb else None,
+            "baseline_spread": sb.std if sb else None,
+            "general_baseline": {
+                "name": figs[0].details["general"]["name"],
+                "value": sg.mean,
+                "spread": sg.std,
+            }
+            if sg
+            else None,
+            "search_adds": None if sb is None else st.mean - sb.mean,
+            "on_manifold": manifold,
+            "off_manifold_by": sorted({m for f in figs for m in f.details.get("off_manifold", [])}),
+            "leakage": lk.level,
+            "leakage_reason": lk.reason,
+            "details_seed0": {k: v for k, v in figs[0].details.items() if k not in ("general",)},
+        }
+    return out
 
 
 def run_attack(
@@ -360,6 +416,22 @@ def _grid(case_name: str, case: dict[str, Any], results: dict[str, Any], quick: 
     return atomic_write_bytes(path, png_bytes(canvas))
 
 
+SEEDS = [0, 1, 2]
+SEEDS_QUICK = [0]
+
+
+def extra_plans(k: int, quick: bool) -> list[tuple[str, str, str, str, dict[str, Any]]]:
+    """Plan entries of further attack slices (``benchmarks/vision_slice*.py`` modules exposing
+    ``attack_plan(k, quick)`` in the shape of :func:`attack_plan`)."""
+    import importlib
+
+    out = []
+    for path in sorted(HERE.glob("vision_slice*.py")):
+        module = importlib.import_module(path.stem)
+        out.extend(module.attack_plan(k, quick))
+    return out
+
+
 def run(quick: bool) -> list[dict[str, Any]]:
     sys.path.insert(0, str(HERE))
     from common import record
@@ -396,52 +468,75 @@ def run(quick: bool) -> list[dict[str, Any]]:
                 "test_accuracy",
                 case["utility"]["target_test_accuracy"],
                 access="-",
-                notes=f"evaluation model (ResNetSmall) test accuracy "
-                f"{case['utility']['eval_test_accuracy']:.3f}",
+                notes=f"evaluation model (ResNetSmall, augmented, temperature-calibrated) test "
+                f"accuracy {case['utility']['eval_test_accuracy']:.3f}",
+                target_ece=case["utility"]["target_test_ece"],
+                eval_accuracy=case["utility"]["eval_test_accuracy"],
+                eval_ece=case["utility"]["eval_test_ece"],
+                eval_calibration=case["utility"]["eval_calibration"],
             )
         )
         results = {}
         t_case = time.perf_counter()
-        for label, attack, prior, access, cfg in attack_plan(k, quick):
-            res = run_attack(case, label, attack, prior, access, cfg)
-            results[label] = res
-            rows = res.reconstructions.shape[0]
-            baseline = base_prior.sample(rows, torch.Generator().manual_seed(11))
-            figs = _figures(case, res, baseline)
-            own = None
-            if prior in ("kedmi", "plg-mi"):
-                own = _figures(case, res, res.arrays["prior_samples"])["eval_top1"].baseline
-            top1 = figs["eval_top1"]
+        seeds = SEEDS_QUICK if quick else SEEDS
+        for label, attack, prior, access, cfg in attack_plan(k, quick) + extra_plans(k, quick):
+            per_seed, runs = [], []
+            for seed in seeds:
+                res = run_attack(case, label, attack, prior, access, cfg, seed=seed)
+                rows = res.reconstructions.shape[0]
+                general = base_prior.sample(rows, torch.Generator().manual_seed(11 + seed))
+                per_seed.append(_figures(case, res, general))
+                runs.append(res)
+            results[label] = runs[0]
+            agg = aggregate(per_seed, seeds)
+            top1 = per_seed[0]["eval_top1"]
+            secs = [r.seconds for r in runs]
             extra = {
                 "per_class_top1": top1.details["per_class"],
-                "per_class_top5": figs["eval_top5"].details["per_class"]
-                if "eval_top5" in figs
+                "per_class_top5": per_seed[0]["eval_top5"].details["per_class"]
+                if "eval_top5" in per_seed[0]
                 else None,
                 "baseline_per_class_top1": top1.details["baseline_per_class"],
                 "eval_histogram": top1.details["histogram"],
                 "baseline_eval_histogram": top1.details["baseline_histogram"],
-                "seconds_per_class": round(res.seconds / k, 3),
-                "queries_per_class": round(res.queries / k, 1),
+                "seconds_per_class": round(sum(secs) / len(secs) / k, 3),
+                "queries_per_class": round(sum(r.queries for r in runs) / len(runs) / k, 1),
                 "reconstructions": rows,
-                "own_prior_top1": own,
-                "config": res.config,
-                "info": {key: v for key, v in res.info.items() if key not in ("classes",)},
+                "prior": prior,
+                "config": runs[0].config,
+                "info": {key: v for key, v in runs[0].info.items() if key not in ("classes",)},
             }
-            for metric, fig in figs.items():
+            for metric, a in agg.items():
                 records.append(
                     record(
                         case_name,
                         label,
                         metric,
-                        fig.value,
+                        a["value"],
                         access=access,
-                        higher=fig.higher_is_better,
-                        seconds=res.seconds,
-                        queries=res.queries if access != "white-box" else None,
-                        baseline=(fig.baseline_name, fig.baseline),
-                        seed=0,
-                        notes=f"{rows} reconstructions, {k} classes in one batch",
-                        **(extra if metric == "eval_top1" else {}),
+                        higher=a["higher"],
+                        seconds=sum(secs) / len(secs),
+                        queries=runs[0].queries if access != "white-box" else None,
+                        baseline=a["baseline"],
+                        seed=seeds,
+                        notes=f"{rows} reconstructions per seed, {k} classes in one batch; "
+                        f"mean over seeds {seeds}",
+                        spread=a["spread"],
+                        per_seed=a["per_seed"],
+                        baseline_spread=a["baseline_spread"],
+                        general_baseline=a["general_baseline"],
+                        search_adds=a["search_adds"],
+                        on_manifold=a["on_manifold"],
+                        off_manifold_by=a["off_manifold_by"],
+                        leakage=a["leakage"],
+                        leakage_reason=a["leakage_reason"],
+                        **(
+                            {**extra, "details": a["details_seed0"]}
+                            if metric == "eval_top1"
+                            else {"details": a["details_seed0"]}
+                            if metric == "leak_rate"
+                            else {}
+                        ),
                     )
                 )
         sp = _speed(case, quick)

@@ -57,9 +57,10 @@ def test_evaluator_uses_the_result_s_prior_samples_as_baseline(digits_case):
     result = AttackResult(
         "x", "image", "white-box", recon, targets=targets, arrays={"prior_samples": noise}
     )
-    ev = ImageEvaluator(digits_case.eval_model, x, y)
+    ev = ImageEvaluator(digits_case.eval_model, x, y, diversity=True)
     figs = {f.metric: f for f in ev.evaluate(result)}
-    assert figs["eval_top1"].baseline_name == "unoptimized prior samples"
+    assert figs["eval_top1"].baseline_name == "own prior samples (unoptimised)"
+    assert figs["eval_top1"].details["general"]["name"] == "uniform noise images"
     assert figs["eval_top1"].value > 0.95 and figs["eval_top5"].value == 1.0
     assert figs["psnr"].value > 100 and figs["ssim"].value == pytest.approx(1, abs=1e-4)
     for name in ("prdc_precision", "prdc_recall", "prdc_density", "prdc_coverage"):

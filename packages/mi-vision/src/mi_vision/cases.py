@@ -17,6 +17,7 @@ from mi_core.threat import Access, Knowledge
 from mi_core.views import TargetInfo, TargetView
 from mi_vision.data import load_digits, train_test_split
 from mi_vision.evaluate import ImageEvaluator
+from mi_vision.evaluation_model import EvalModelConfig, load_or_train_evaluation_model
 from mi_vision.models import SmallCNN, SoftmaxRegression
 from mi_vision.training import TrainConfig, accuracy, train_classifier
 
@@ -63,18 +64,12 @@ class DigitsSoftmaxCase(AuditCase):
                 desc="target",
             ),
         )
-        torch.manual_seed(seed + 1)
-        self.eval_model = _cached(
-            SmallCNN(1, 10, width=16, feature_dim=64),
+        self.eval_model, self.eval_report = load_or_train_evaluation_model(
             workdir / f"eval-seed{seed}.safetensors",
-            lambda m: train_classifier(
-                m,
-                self.x_train,
-                self.y_train,
-                TrainConfig(epochs=40, lr=2e-3, augment_noise=0.05),
-                seed=seed + 1,
-                desc="evaluation model",
-            ),
+            self.x_train,
+            self.y_train,
+            EvalModelConfig(arch="cnn", width=16, epochs=40, augment="noflip", seed=seed + 1),
+            progress=False,
         )
         self.seed = seed
 
@@ -151,7 +146,6 @@ class DigitsGANCase(AuditCase):
 
     def prepare(self, workdir: Path, seed: int) -> None:
         from mi_vision.data import split_classes
-        from mi_vision.models import ResNetSmall
 
         workdir.mkdir(parents=True, exist_ok=True)
         x, y = load_digits()
@@ -173,18 +167,12 @@ class DigitsGANCase(AuditCase):
                 desc="target",
             ),
         )
-        torch.manual_seed(seed + 1)
-        self.eval_model = _cached(
-            ResNetSmall(1, 5, width=8),
+        self.eval_model, self.eval_report = load_or_train_evaluation_model(
             workdir / f"eval-seed{seed}.safetensors",
-            lambda m: train_classifier(
-                m,
-                self.x_train,
-                self.y_train,
-                TrainConfig(epochs=8, lr=3e-3, augment_noise=0.05),
-                seed=seed + 1,
-                desc="evaluation model",
-            ),
+            self.x_train,
+            self.y_train,
+            EvalModelConfig(arch="resnet", width=8, epochs=8, augment="noflip", seed=seed + 1),
+            progress=False,
         )
         self.priors = self._train_priors(workdir, seed, tuple(self.PRIORS))
         gen = self.priors["gmi"]
@@ -255,8 +243,8 @@ class DigitsGANCase(AuditCase):
         )
 
     def evaluate(self, result: AttackResult) -> list[Figure]:
-        """Figures beside unoptimised samples of the general prior (the same baseline for
-        every attack, whatever prior the attack itself used)."""
+        """Figures beside the attack's own unoptimised prior samples, with the general prior's
+        samples (the same for every attack) in each figure's ``details["general"]``."""
         ev = ImageEvaluator(
             self.eval_model,
             self.x_train,

@@ -20,8 +20,12 @@ class TrainConfig:
     batch_size: int = 64
     weight_decay: float = 0.0
     augment_noise: float = 0.0  # std of Gaussian input noise (cheap augmentation)
+    augment: str = "none"  # a preset of mi_vision.augment (crop, rotation, flip, jitter)
 
     def __post_init__(self) -> None:
+        from mi_vision.augment import get_augment
+
+        get_augment(self.augment, "augment")
         check_positive("epochs", self.epochs)
         check_positive("lr", self.lr)
         check_positive("batch_size", self.batch_size)
@@ -43,6 +47,9 @@ def train_classifier(
     cfg = config or TrainConfig()
     if x.shape[0] != y.shape[0]:
         raise ConfigError(f"x and y differ in length: {x.shape[0]} vs {y.shape[0]}")
+    from mi_vision.augment import get_augment
+
+    aug = get_augment(cfg.augment, "augment")
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -53,6 +60,8 @@ def train_classifier(
         for i in range(0, n, cfg.batch_size):
             idx = perm[i : i + cfg.batch_size]
             xb = x[idx]
+            if aug is not None:
+                xb = aug(xb, g)
             if cfg.augment_noise > 0:
                 xb = (xb + cfg.augment_noise * torch.randn(xb.shape, generator=g)).clamp(0, 1)
             loss = F.cross_entropy(model(xb), y[idx])

@@ -34,11 +34,9 @@ from mi_core.metrics.base import Figure
 from mi_core.result import AttackResult
 from mi_core.threat import Access, Knowledge
 from mi_core.views import TargetInfo, TargetView
-from mi_vision.cases import _cached, _test_accuracy
+from mi_vision.cases import _test_accuracy
 from mi_vision.data import ImageFolderDataset, train_test_split
 from mi_vision.evaluate import ImageEvaluator
-from mi_vision.models import SmallCNN
-from mi_vision.training import TrainConfig, train_classifier
 
 REQUIRED = ("model", "input_shape", "num_classes", "private")
 OPTIONAL = (
@@ -162,19 +160,15 @@ class ImageModelCase(AuditCase):
                 o.get("eval_model_kwargs"),
                 "targets.options.eval_model",
             )
-        else:  # a different architecture than (most) targets, trained on the private images
-            torch.manual_seed(seed + 1)
-            self.eval_model = _cached(
-                SmallCNN(self.shape[0], self.num_classes, width=16, feature_dim=64),
+        else:  # another architecture than (most) targets, augmented and calibrated
+            from mi_vision.evaluation_model import EvalModelConfig, load_or_train_evaluation_model
+
+            self.eval_model, _ = load_or_train_evaluation_model(
                 workdir / f"eval-seed{seed}.safetensors",
-                lambda m: train_classifier(
-                    m,
-                    self.x_train,
-                    self.y_train,
-                    TrainConfig(epochs=o.get("eval_epochs", 30), lr=2e-3, augment_noise=0.05),
-                    seed=seed + 1,
-                    desc="evaluation model",
-                ),
+                self.x_train,
+                self.y_train,
+                EvalModelConfig(epochs=o.get("eval_epochs", 30), seed=seed + 1),
+                progress=False,
             )
         self.public = self._public()
 

@@ -5,6 +5,7 @@ from mi_core.metrics.classification import (
     eval_accuracy,
     feature_distance,
     knn_distance,
+    knn_distances,
     per_class_accuracy,
     prediction_histogram,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "feature_distance",
     "get_metric",
     "knn_distance",
+    "knn_distances",
     "list_metrics",
     "per_class_accuracy",
     "precision_recall",

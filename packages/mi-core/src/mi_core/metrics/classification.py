@@ -142,6 +142,31 @@ def _per_class_feature_distances(
     return float(torch.cat(dists).mean())
 
 
+def knn_distances(
+    feature_fn: Callable[[torch.Tensor], torch.Tensor],
+    reconstructions: object,
+    targets: object,
+    private_x: object,
+    private_y: object,
+) -> torch.Tensor:
+    """Per reconstruction: squared L2 distance of its features to the nearest private sample of
+    its target class (the items whose mean is :func:`knn_distance`), in input order."""
+    x = _as_tensor(reconstructions, "reconstructions").float()
+    y = _as_tensor(targets, "targets").long().reshape(-1)
+    _check_pairs(x.shape[0], y)
+    px = _as_tensor(private_x, "private_x").float()
+    py = _as_tensor(private_y, "private_y").long().reshape(-1)
+    fr, fp = _features(feature_fn, x), _features(feature_fn, px)
+    out = torch.empty(x.shape[0])
+    for c in torch.unique(y):
+        mask = py == c
+        if not bool(mask.any()):
+            raise MetricError(f"private_y: class {int(c)} has no private samples to compare with")
+        rows = y == c
+        out[rows] = (torch.cdist(fr[rows], fp[mask]) ** 2).min(1).values
+    return out
+
+
 @register_metric("feature_distance", higher_is_better=False, unit_interval=False)
 def feature_distance(
     feature_fn: Callable[[torch.Tensor], torch.Tensor],
