@@ -181,3 +181,14 @@ def set_version(text: str, old: str, new: str, where: str) -> str:
     if n != 1:
         raise ReleaseError(f'{where}: no line version = "{old}" to bump')
     return out
+
+
+def oldest_allowed(specifier: str, versions: list[str]) -> str | None:
+    """The oldest of ``versions`` that a requirement's ``specifier`` (e.g. ``">=0.1.0,<1"``)
+    allows; None if none does."""
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    spec = SpecifierSet(specifier)
+    allowed = sorted((v for v in versions if Version(v) in spec), key=Version)
+    return allowed[0] if allowed else None

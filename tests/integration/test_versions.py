@@ -161,6 +161,13 @@ def test_bumps_and_changelog_moves():
         versioning.move_unreleased(moved, "0.3.0", "2030-01-03")
 
 
+def test_oldest_core_is_the_lowest_release_the_requirement_allows():
+    versions = ["0.1.0", "0.2.0", "0.10.0", "1.0.0"]
+    assert versioning.oldest_allowed(">=0.2", versions) == "0.2.0"
+    assert versioning.oldest_allowed(">=0.3,<1", versions) == "0.10.0"
+    assert versioning.oldest_allowed(">=2", versions) is None
+
+
 # ------------------------------------------------------------------------ scripts/release
 
 UV = shutil.which("uv")
