@@ -18,8 +18,8 @@ def _tool(name):
 @pytest.mark.skipif(_tool("ruff") is None, reason="ruff not installed")
 def test_ruff_clean():
     for args in (
-        ["check", "packages", "tests", "benchmarks"],
-        ["format", "--check", "packages", "tests", "benchmarks"],
+        ["check", "packages", "tests", "benchmarks", "scripts"],
+        ["format", "--check", "packages", "tests", "benchmarks", "scripts"],
     ):
         proc = subprocess.run([_tool("ruff"), *args], cwd=ROOT, capture_output=True, text=True)
         assert proc.returncode == 0, proc.stdout + proc.stderr

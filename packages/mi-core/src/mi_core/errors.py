@@ -29,3 +29,8 @@ class NotApplicable(MIError):
 
 class MetricError(MIError, ValueError):
     """A metric cannot be computed from the inputs given (never silently 0)."""
+
+
+class PluginAPIError(MIError, ImportError):
+    """An installed plugin package (mi-vision, mi-text, ...) supports no plugin API version that
+    this mi-core offers, or declares none: it is refused rather than loaded half-working."""

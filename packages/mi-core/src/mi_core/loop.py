@@ -21,15 +21,18 @@ saved step; a finished loop yields nothing. Checkpoints are written atomically a
 from __future__ import annotations
 
 import io
+import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import torch
 from tqdm.auto import tqdm
 
 from mi_core.errors import ConfigError
-from mi_core.io import PathLike, atomic_write_bytes, to_jsonable
+from mi_core.io import PathLike, atomic_write_bytes, is_tensor, to_jsonable
+
+if TYPE_CHECKING:
+    import torch
 
 
 class Stateful(Protocol):
@@ -51,15 +54,14 @@ class TensorState:
         self.values[name] = value
 
     def state_dict(self) -> dict[str, Any]:
-        return {
-            k: (v.detach().clone() if isinstance(v, torch.Tensor) else v)
-            for k, v in self.values.items()
-        }
+        return {k: (v.detach().clone() if is_tensor(v) else v) for k, v in self.values.items()}
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         for k, v in state.items():
             cur = self.values.get(k)
-            if isinstance(cur, torch.Tensor) and isinstance(v, torch.Tensor):
+            if is_tensor(cur) and is_tensor(v):
+                import torch
+
                 with torch.no_grad():
                     if cur.shape != v.shape:
                         raise ConfigError(
@@ -86,6 +88,8 @@ class GeneratorState:
 
 def save_checkpoint(path: PathLike, obj: Any) -> Path:
     """``torch.save`` to bytes, then an atomic write."""
+    import torch
+
     buf = io.BytesIO()
     torch.save(obj, buf)
     return atomic_write_bytes(path, buf.getvalue())
@@ -93,13 +97,16 @@ def save_checkpoint(path: PathLike, obj: Any) -> Path:
 
 def load_checkpoint(path: PathLike) -> Any:
     """Read a checkpoint with ``weights_only=True``: tensors, numbers, strings, containers."""
+    import torch
+
     return torch.load(Path(path), map_location="cpu", weights_only=True)
 
 
 def _as_stateful(obj: Any, name: str) -> Stateful:
-    if isinstance(obj, torch.Generator):
+    mod = sys.modules.get("torch")
+    if mod is not None and isinstance(obj, mod.Generator):
         return GeneratorState(obj)
-    if isinstance(obj, torch.Tensor):
+    if is_tensor(obj):
         return TensorState(**{name: obj})
     if hasattr(obj, "state_dict") and hasattr(obj, "load_state_dict"):
         return obj

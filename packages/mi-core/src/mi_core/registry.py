@@ -14,16 +14,108 @@ A modality package declares in its ``pyproject.toml``::
 so ``mi list`` and the audit find whatever is installed (cases are built-in audit
 targets). Classes registered at run time with
 :func:`register_attack` (e.g. a user's own attack in a notebook) are found too.
+
+Plugin API: mi-core offers the version :data:`PLUGIN_API` (major, minor) of the interfaces
+plugins build on (views, attack / defense / case protocols, results, figures). The top-level
+package of every plugin declares the versions it supports, e.g. in ``mi_text/__init__.py``::
+
+    MI_CORE_PLUGIN_API = ">=1.0,<2"
+
+A minor version adds to the API, a major one breaks it. Before a plugin's entry point is
+loaded, the registry checks the pair and refuses an incompatible (or undeclared) plugin with
+:class:`~mi_core.errors.PluginAPIError` naming both versions and the fix.
 """
 
 from __future__ import annotations
 
+import importlib
+import operator
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Any
 
-from mi_core.errors import ConfigError
+from mi_core.errors import ConfigError, PluginAPIError
+
+#: The plugin API version this mi-core offers: (major, minor).
+PLUGIN_API: tuple[int, int] = (1, 0)
+
+#: The attribute of a plugin's top-level package that declares the API versions it supports.
+PLUGIN_API_ATTRIBUTE = "MI_CORE_PLUGIN_API"
+
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    ">=": operator.ge,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">": operator.gt,
+    "<": operator.lt,
+}
+_CLAUSE = re.compile(r"^\s*(>=|<=|==|!=|>|<)\s*(\d+)(?:\.(\d+))?\s*$")
+
+
+def parse_api_range(
+    spec: str, where: str = PLUGIN_API_ATTRIBUTE
+) -> list[tuple[str, tuple[int, int]]]:
+    """Parse ``">=1.0,<2"`` into ``[(">=", (1, 0)), ("<", (2, 0))]`` (a missing minor is 0)."""
+    if not isinstance(spec, str) or not spec.strip():
+        raise PluginAPIError(f"{where}: expected a version range such as '>=1.0,<2', got {spec!r}")
+    clauses = []
+    for part in spec.split(","):
+        m = _CLAUSE.match(part)
+        if m is None:
+            raise PluginAPIError(
+                f"{where}: cannot read {part.strip()!r} in {spec!r}; write clauses such as "
+                "'>=1.0,<2' (operators >=, <=, ==, !=, >, <; versions MAJOR or MAJOR.MINOR)"
+            )
+        clauses.append((m.group(1), (int(m.group(2)), int(m.group(3) or 0))))
+    return clauses
+
+
+def api_supported(spec: str, api: tuple[int, int] = PLUGIN_API) -> bool:
+    """Whether the API version ``api`` satisfies every clause of the range ``spec``."""
+    return all(_OPS[op](api, version) for op, version in parse_api_range(spec))
+
+
+_CHECKED: dict[str, None] = {}
+
+
+def check_plugin_api(package: str, distribution: str | None = None) -> None:
+    """Refuse the plugin package ``package`` unless it supports this mi-core's plugin API.
+
+    Raises:
+        PluginAPIError: naming the package, the range it supports and the version offered.
+    """
+    if package in _CHECKED or package == "mi_core":
+        return
+    from mi_core import __version__
+
+    who = distribution or package
+    try:
+        module = importlib.import_module(package)
+    except ImportError as exc:
+        raise ConfigError(
+            f"plugin package {package!r} failed to import: {exc}. Reinstall {who} with its "
+            "dependencies."
+        ) from exc
+    spec = getattr(module, PLUGIN_API_ATTRIBUTE, None)
+    offered = ".".join(map(str, PLUGIN_API))
+    if spec is None:
+        raise PluginAPIError(
+            f"{who}: declares no {PLUGIN_API_ATTRIBUTE} in {package}/__init__.py, so its "
+            f"compatibility with mi-core {__version__} (plugin API {offered}) is unknown; "
+            f"the plugin author should add e.g. {PLUGIN_API_ATTRIBUTE} = '>={PLUGIN_API[0]}.0,"
+            f"<{PLUGIN_API[0] + 1}'."
+        )
+    if not api_supported(spec, PLUGIN_API):
+        raise PluginAPIError(
+            f"{who} supports mi-core plugin API {spec}, but the installed mi-core {__version__} "
+            f"offers plugin API {offered}; install versions that fit (upgrade {who}, or "
+            f"install an mi-core whose plugin API is in {spec}; see each package's CHANGELOG)."
+        )
+    _CHECKED[package] = None
+
 
 ATTACK_GROUP = "mi.attacks"
 DEFENSE_GROUP = "mi.defenses"
@@ -39,7 +131,18 @@ class Entry:
     distribution: str | None
     loader: Callable[[], Any]
 
+    @property
+    def package(self) -> str | None:
+        """The plugin's top-level package (None for classes registered at run time)."""
+        if self.target == "<local>":
+            return None
+        return self.target.split(":", 1)[0].split(".", 1)[0]
+
     def load(self) -> Any:
+        """Import the plugin's object, after checking that its package supports this mi-core's
+        plugin API (:func:`check_plugin_api`)."""
+        if self.package is not None:
+            check_plugin_api(self.package, self.distribution)
         try:
             return self.loader()
         except ImportError as exc:

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from mi_core.errors import ConfigError
 from mi_core.io import (
     PathLike,
     atomic_write_json,
+    is_tensor,
     load_tensors,
     read_json,
     save_tensors,
@@ -87,7 +87,7 @@ class AttackResult:
         }
         for name in ("reconstructions", "targets", "scores"):
             value = getattr(self, name)
-            if isinstance(value, torch.Tensor | np.ndarray):
+            if is_tensor(value) or isinstance(value, np.ndarray):
                 tensors[name] = value
                 meta["fields"][name] = "tensor"
             else:
@@ -98,7 +98,7 @@ class AttackResult:
         if tensors:
             save_tensors(d / "tensors.safetensors", tensors)
         atomic_write_json(d / "result.json", meta)
-        if self.modality == "image" and isinstance(self.reconstructions, torch.Tensor):
+        if self.modality == "image" and is_tensor(self.reconstructions):
             from mi_core.report.images import save_grid
 
             save_grid(self.reconstructions, d / "reconstructions.png")

@@ -1,24 +1,37 @@
-"""Seeding and device choice: the same seed gives the same numbers on the CPU."""
+"""Seeding and device choice: the same seed gives the same numbers on the CPU.
+
+torch is optional (``mi-core[torch]``): it is seeded whenever it is installed, so that code
+importing it later in the run draws the same numbers, and it is imported only for that.
+"""
 
 from __future__ import annotations
 
 import os
 import random
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from mi_core.errors import ConfigError
+from mi_core.io import torch_installed
+
+if TYPE_CHECKING:
+    import torch
 
 
-def seed_everything(seed: int) -> torch.Generator:
-    """Seed Python, numpy and torch; return a torch generator seeded the same way."""
+def seed_everything(seed: int) -> torch.Generator | None:
+    """Seed Python, numpy and (when installed) torch; return a torch generator seeded the same
+    way, or None without torch."""
     if not isinstance(seed, int) or seed < 0:
         raise ConfigError(f"seed: must be a non-negative integer, got {seed!r}")
     random.seed(seed)
     np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
     os.environ.setdefault("PYTHONHASHSEED", str(seed))
+    if not torch_installed():
+        return None
+    import torch
+
+    torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
 
 
@@ -29,6 +42,8 @@ def rng(seed: int) -> np.random.Generator:
 
 def get_device(device: str | torch.device | None = None) -> torch.device:
     """``None`` / ``"auto"`` picks CUDA when present, else the CPU; otherwise validates."""
+    import torch
+
     if device is None or device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:

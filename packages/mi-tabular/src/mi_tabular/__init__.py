@@ -16,6 +16,9 @@ from mi_tabular.knowledge import AttributeKnowledge, Marginal, attribute_knowled
 
 __version__ = "0.1.0"
 
+#: mi-core plugin API versions this package works with (checked by mi_core.registry on load)
+MI_CORE_PLUGIN_API = ">=1.0,<2"
+
 __all__ = [
     "AttributeEvaluator",
     "AttributeKnowledge",

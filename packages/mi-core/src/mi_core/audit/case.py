@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from mi_core.errors import ConfigError, NotApplicable
 from mi_core.metrics.base import Figure
 from mi_core.result import AttackResult
 from mi_core.threat import Access, Knowledge
-from mi_core.views import TargetInfo, TargetView
+
+if TYPE_CHECKING:
+    from mi_core.views import TargetInfo, TargetView
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,8 @@ class AuditCase:
         raise NotImplementedError
 
     def target_info(self) -> TargetInfo:
+        from mi_core.views import TargetInfo
+
         return TargetInfo(modality=self.modality)
 
     def view_kwargs(self, access: Access) -> dict[str, Any]:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from mi_core.errors import ConfigError
 from mi_core.io import load_state_dict
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 def load_object(path: str, field: str = "model") -> Any:
@@ -41,6 +42,8 @@ def build_module(
 ) -> nn.Module:
     """Build an ``nn.Module`` from an import path (a class or factory, called with ``kwargs``),
     then load ``checkpoint`` (safetensors, or a torch file read with ``weights_only=True``)."""
+    from torch import nn
+
     obj = load_object(path, field)
     module = obj(**(kwargs or {})) if callable(obj) and not isinstance(obj, nn.Module) else obj
     if not isinstance(module, nn.Module):

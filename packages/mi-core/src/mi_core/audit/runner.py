@@ -23,11 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from tqdm.auto import tqdm
 
 from mi_core.errors import AccessError, ConfigError, NotApplicable
-from mi_core.io import atomic_write_json, read_json
+from mi_core.io import atomic_write_json, is_tensor, read_json
 from mi_core.result import AttackResult
 from mi_core.threat import Access, Knowledge
 
@@ -105,7 +104,7 @@ def _shard_labels(knowledge: Knowledge, index: int, shards: int) -> Knowledge:
     labels = knowledge.target_labels
     if labels is None:
         raise ConfigError("shards: this cell has no target classes to split; use shards = 1 for it")
-    arr = np.asarray(torch.as_tensor(labels).tolist())
+    arr = np.asarray(labels.tolist() if hasattr(labels, "tolist") else list(labels))
     part = np.array_split(arr, shards)[index]
     return replace(knowledge, target_labels=part.tolist())
 
@@ -212,7 +211,9 @@ def merge_results(parts: list[AttackResult]) -> AttackResult:
     def cat(values: list[Any]) -> Any:
         if all(v is None for v in values):
             return None
-        if all(isinstance(v, torch.Tensor) for v in values):
+        if all(is_tensor(v) for v in values):
+            import torch
+
             return torch.cat([v if v.ndim else v[None] for v in values])
         if all(isinstance(v, np.ndarray) for v in values):
             return np.concatenate(values)

@@ -9,15 +9,20 @@ standard attack figure. Feature distance and KNN distance compare the reconstruc
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from mi_core.errors import MetricError
 from mi_core.metrics.base import register_metric
 
+if TYPE_CHECKING:
+    import torch
+
 
 def _as_tensor(x: object, name: str) -> torch.Tensor:
+    import torch
+
     if isinstance(x, torch.Tensor):
         return x.detach()
     try:
@@ -36,12 +41,14 @@ def _check_pairs(n_recon: int, targets: torch.Tensor) -> None:
         )
 
 
-@torch.no_grad()
 def predict_batched(
     model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, batch_size: int = 256
 ) -> torch.Tensor:
-    outs = [model(x[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)]
-    return torch.cat(outs)
+    import torch
+
+    with torch.no_grad():
+        outs = [model(x[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)]
+        return torch.cat(outs)
 
 
 @register_metric("eval_top1", higher_is_better=True, unit_interval=True)
@@ -96,6 +103,8 @@ def per_class_accuracy(
     eval_model: Callable[[torch.Tensor], torch.Tensor], reconstructions: object, targets: object
 ) -> dict[int, float]:
     """Top-1 accuracy per target class."""
+    import torch
+
     x = _as_tensor(reconstructions, "reconstructions").float()
     y = _as_tensor(targets, "targets").long().reshape(-1)
     _check_pairs(x.shape[0], y)
@@ -108,6 +117,8 @@ def prediction_histogram(
 ) -> list[int]:
     """How many of ``images`` the evaluation model puts in each class (a model that piles random
     samples into one class inflates every accuracy figure)."""
+    import torch
+
     x = _as_tensor(images, "images").float()
     pred = predict_batched(eval_model, x).argmax(1)
     return torch.bincount(pred, minlength=num_classes).tolist()
@@ -127,6 +138,8 @@ def _per_class_feature_distances(
     reduce: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
 ) -> float:
     """Mean over reconstructions of ``reduce(recon_features, private_features_of_class)``."""
+    import torch
+
     x = _as_tensor(reconstructions, "reconstructions").float()
     y = _as_tensor(targets, "targets").long().reshape(-1)
     _check_pairs(x.shape[0], y)
@@ -197,6 +210,8 @@ def knn_distance(
 ) -> float:
     """Mean squared L2 distance from each reconstruction's features to the nearest private
     sample of its target class (Sec. IV-A-6, "KNN Dist")."""
+    import torch
+
     return _per_class_feature_distances(
         feature_fn,
         reconstructions,

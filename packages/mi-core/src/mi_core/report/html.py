@@ -27,9 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
-from mi_core.io import atomic_write_json, atomic_write_text
+from mi_core.io import atomic_write_json, atomic_write_text, is_tensor
 from mi_core.leakage import assess_figure
 from mi_core.report.svg import line_chart, scatter_chart
 from mi_core.result import AttackResult
@@ -71,7 +70,7 @@ def image_evidence(result: AttackResult) -> str:
     from mi_core.report.images import grid_image, png_bytes
 
     rec = result.reconstructions
-    if not isinstance(rec, torch.Tensor) or rec.ndim != 4:
+    if not is_tensor(rec) or rec.ndim != 4:
         return "<p>No image reconstructions.</p>"
     rows = [rec[:20]]
     caption = "Top: reconstructions"
