@@ -85,7 +85,8 @@ class ImageEvaluator:
         return torch.rand(like.shape, generator=g), name
 
     def evaluate(self, result: AttackResult, *, evidence: bool = True) -> list[Figure]:
-        """Figures for ``result``; adds ``class_means`` to ``result.arrays`` for reports."""
+        """Figures for ``result``; adds ``class_means`` and the evaluation model's prediction
+        per reconstruction ``eval_pred`` to ``result.arrays`` for reports."""
         x = result.reconstructions
         y = torch.as_tensor(result.targets, dtype=torch.long)
         if not isinstance(x, torch.Tensor) or x.ndim != 4:
@@ -147,4 +148,5 @@ class ImageEvaluator:
             )
         if evidence:
             result.arrays["class_means"] = class_means(self.private_x, self.private_y, y)
+            result.arrays["eval_pred"] = predict_batched(self.eval_model, x.float()).argmax(1)
         return figs
