@@ -85,8 +85,7 @@ class ImageEvaluator:
         return torch.rand(like.shape, generator=g), name
 
     def evaluate(self, result: AttackResult, *, evidence: bool = True) -> list[Figure]:
-        """Figures for ``result``; adds ``class_means`` and the evaluation model's prediction
-        per reconstruction ``eval_pred`` to ``result.arrays`` for reports."""
+        """Figures for ``result``; adds ``class_means`` to ``result.arrays`` for reports."""
         x = result.reconstructions
         y = torch.as_tensor(result.targets, dtype=torch.long)
         if not isinstance(x, torch.Tensor) or x.ndim != 4:
