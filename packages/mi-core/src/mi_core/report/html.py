@@ -797,6 +797,7 @@ img{image-rendering:pixelated;max-width:100%;height:auto}
 .tiles figure.tile{margin:0;text-align:center;max-width:100%}
 .tiles figure.tile figcaption{font-size:.75rem;line-height:1.25}
 .charts{display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start}
+.putable{flex:1 1 320px;min-width:0}
 figure.chart{margin:.4rem 0;max-width:100%} figure.chart svg{display:block;max-width:100%;
 height:auto} figure.chart>figcaption{font-weight:600;color:#1d1d1f;max-width:340px}
 ul.legend{list-style:none;padding:0;margin:.2rem 0;font-size:.8rem;max-width:340px}
@@ -926,7 +927,7 @@ def _summary(groups: list[Group], targets: list[str]) -> str:
     head = (
         "<tr><th>attack (access)</th><th>defense</th><th>figure</th><th>attack</th>"
         "<th>baseline</th><th>gap ± spread</th><th>leakage</th><th>seeds</th>"
-        "<th>attack s</th></tr>"
+        "<th>attack s (+ prior)</th></tr>"
     )
     for t in targets:
         rows = []
@@ -977,9 +978,9 @@ def _not_run_item(rec: dict[str, Any]) -> str:
 
 
 def _privacy_utility(groups: list[Group]) -> str:
-    """Per (target, attack): the attack's headline figure against the target's utility,
-    undefended and under each defense."""
-    charts, rows = [], []
+    """Per (target, attack): the attack's deciding figure against the target's utility,
+    undefended and under each defense: a chart beside a table."""
+    blocks = []
     bases: dict[str, list[Group]] = {}
     for g in groups:
         if g.ok and g.headline is not None:
@@ -988,13 +989,13 @@ def _privacy_utility(groups: list[Group]) -> str:
         undefended = next((g for g in members if g.defense is None), None)
         if undefended is None or not any(g.defense for g in members):
             continue
-        head = undefended.headline
-        assert head is not None
-        if not undefended.utility:
+        head = deciding_row(undefended)
+        if head is None or not undefended.utility:
             continue
         umetric = next(iter(undefended.utility))
         points: list[tuple[str, float, float]] = []
         errors: list[tuple[float | None, float | None]] = []
+        rows = []
         for g in [undefended] + [g for g in members if g.defense]:
             r = g.row(head.metric)
             us = g.utility.get(umetric)
@@ -1003,41 +1004,38 @@ def _privacy_utility(groups: list[Group]) -> str:
             points.append((g.defense_label, us.mean, r.stats.mean))
             errors.append((us.std or None, r.stats.std or None))
             rows.append(
-                f"<tr><td>{esc(g.target)}</td><td>{esc(g.attack)}</td><td>{esc(g.access)}</td>"
-                f"<td>{esc(g.defense_label)}</td><td>{esc(umetric)}</td>"
-                f"<td class=num>{_stat(us)}</td><td>{esc(head.metric)}</td>"
-                f"<td class=num>{_stat(r.stats)}</td>"
+                f"<tr><td>{esc(g.defense_label)}</td><td class=num>{_stat(us)}</td>"
+                f"<td class=num>{_stat(r.stats, _pair_nd(head))}</td>"
                 f"<td>{badge(r.leak.level if r.leak else None)}</td></tr>"
             )
-        if len(points) >= 2:
-            line = glossary.metric_line(head.metric, head.higher)
-            hline = None
-            if head.bstats is not None:
-                hline = (f"baseline: {head.baseline_name or 'baseline'}", head.bstats.mean)
-            charts.append(
-                scatter_chart(
-                    points,
-                    title=f"{undefended.target}: {undefended.attack} ({undefended.access})",
-                    xlabel=f"{umetric} (utility)",
-                    ylabel=f"{head.metric} {'↑' if head.higher else '↓'} attacker",
-                    errors=errors,
-                    yunit=line.unit_interval,
-                    hline=hline,
-                )
-            )
-    if not rows:
+        if len(points) < 2:
+            continue
+        title = f"{undefended.target}: {undefended.attack} ({undefended.access})"
+        hline = None
+        if head.bstats is not None:
+            hline = (f"baseline: {head.baseline_name or 'baseline'}", head.bstats.mean)
+        chart = scatter_chart(
+            points,
+            title=title,
+            xlabel=f"{umetric} (utility)",
+            ylabel=f"{head.metric} {'↑' if head.higher else '↓'} attacker",
+            errors=errors,
+            yunit=glossary.metric_line(head.metric, head.higher).unit_interval,
+            hline=hline,
+        )
+        table = _wrap(
+            f"<table class=narrow><caption>{esc(title)}</caption><tr><th>defense</th>"
+            f"<th>{esc(umetric)}</th><th>{esc(head.metric)}</th><th>leakage</th></tr>"
+            f"{''.join(rows)}</table>"
+        )
+        blocks.append(f"<div class=charts>{chart}<div class=putable>{table}</div></div>")
+    if not blocks:
         return "<p>No defenses were compared in this audit.</p>"
     return (
         "<p class=small>Each point is the target undefended or under one defense: the attack's "
-        "headline figure (mean over seeds, bars: ± one standard deviation) against the target's "
-        "utility. A good defense moves the point toward the baseline line without moving it "
-        "left.</p>"
-        f"<div class=charts>{''.join(charts)}</div>"
-        + _wrap(
-            "<table><tr><th>target</th><th>attack</th><th>access</th><th>defense</th>"
-            "<th>utility</th><th>value</th><th>attack figure</th><th>value</th>"
-            f"<th>leakage</th></tr>{''.join(rows)}</table>"
-        )
+        "figure (mean over seeds, bars: ± one standard deviation) against the target's utility. "
+        "A good defense moves the point toward the baseline line without moving it left.</p>"
+        + "".join(blocks)
     )
 
 
