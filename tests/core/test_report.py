@@ -97,8 +97,9 @@ def test_seeds_are_aggregated_and_judged_by_the_one_rule(records, tmp_path):
 def test_recommendation_from_the_defense_cells(records):
     m = {v.target: v for v in verdicts(records)}["m"]
     text = " ".join(m.recommendation)
-    assert "top-k did not help against probe's eval_top1" in text
-    assert "label-only lowered probe's eval_top1" in text and "test_accuracy" in text
+    assert "top-k left probe's leakage high (eval_top1 0.600" in text
+    assert "label-only lowered probe's leakage from high to not shown" in text
+    assert "at test_accuracy 0.950 ± 0.000 → 0.930 ± 0.000" in text
     assert m.advice.startswith("label-only:")
     assert "not tried against gmi (white-box, high)" in m.advice
 

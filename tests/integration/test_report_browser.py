@@ -162,7 +162,12 @@ def report(tmp_path):
         "extract",
         "text",
         "black-box-scores",
-        ["call John Doe at 555-0100 <b>now</b>", "nothing here", "x" * 300],
+        [
+            "call John Doe at 555-0100 <b>now</b>",
+            "nothing here",
+            "x" * 300,
+            "words that wrap on a phone, " * 6,
+        ],
         info={"secrets": ["555-0100"], "canary_ranks": {"555-0100": 3, "SSN 078-05-1120": 41}},
     )
     recs.append(

@@ -148,7 +148,12 @@ def _stat(st: SeedStats | None, nd: int | None = None) -> str:
     nd = decimals(st.mean) if nd is None else nd
     if st.n < 2:
         return num(st.mean, nd=nd)
-    return f"{num(st.mean, nd=nd)}\u00a0±\u00a0{num(st.std, nd=nd)}"  # no break inside
+    return f"{num(st.mean, nd=nd)} ± {num(st.std, nd=nd)}"
+
+
+def _cstat(st: SeedStats | None, nd: int | None = None) -> str:
+    """:func:`_stat` for a table cell: no line break inside ``mean ± sd``."""
+    return _stat(st, nd).replace(" ± ", "\u00a0±\u00a0")
 
 
 def _pair_nd(r: Row) -> int:
@@ -495,25 +500,30 @@ def recommend(groups: list[Group], target: str, verdict: Verdict) -> tuple[list[
     out: list[str] = []
     # defense -> (worst level left, its severity, utility drop, "at utility u -> d")
     outcome: dict[str, tuple[str, int, float, str]] = {}
+    stays: dict[str, list[str]] = {}  # defense -> attacks it leaves at high / some
+    lowered_by: dict[str, list[str]] = {}  # defense -> attacks whose level it lowered
     for label, pairs in by_defense.items():
-        lowered, same, raised, unclear = [], [], [], []
+        phrases = []
         left: Leakage | None = None
         drop, util_note = 0.0, ""
         for u, d, ru, rd in pairs:
             assert ru.leak is not None and rd.leak is not None
-            text = (
-                f"{u.attack}'s {ru.metric} {_stat(ru.stats)} → {_stat(rd.stats)} "
-                f"(leakage {ru.leak.level} → {rd.leak.level})"
+            values = (
+                f"{ru.metric} {_stat(ru.stats, _pair_nd(ru))} → {_stat(rd.stats, _pair_nd(ru))}"
             )
+            a, lu, ld = u.attack, ru.leak.level, rd.leak.level
             unjudgeable = ("invalid baseline", "no baseline")
-            if ru.leak.level in unjudgeable or rd.leak.level in unjudgeable:
-                unclear.append(text)
+            if lu in unjudgeable or ld in unjudgeable:
+                phrases.append(f"cannot be compared on {a} ({values}; leakage {lu} → {ld})")
             elif rd.leak.severity < ru.leak.severity:
-                lowered.append(text)
+                phrases.append(f"lowered {a}'s leakage from {lu} to {ld} ({values})")
+                lowered_by.setdefault(label, []).append(a)
             elif rd.leak.severity > ru.leak.severity:
-                raised.append(text)
+                phrases.append(f"raised {a}'s leakage from {lu} to {ld} ({values})")
             else:
-                same.append(text)
+                phrases.append(f"left {a}'s leakage {ld} ({values})")
+            if ld in ("high", "some"):
+                stays.setdefault(label, []).append(f"{a} ({ld})")
             if left is None or rd.leak.severity > left.severity:
                 left = rd.leak
             up = _util_pair(u, d)
@@ -522,17 +532,7 @@ def recommend(groups: list[Group], target: str, verdict: Verdict) -> tuple[list[
                 util_note = f" at {k} {_stat(su)} → {_stat(sd)}"
                 lower_better = "perplexity" in k.lower() or "loss" in k.lower()
                 drop = (sd.mean - su.mean) if lower_better else (su.mean - sd.mean)
-        parts = []
-        if lowered:
-            parts.append(f"{label} lowered " + "; ".join(lowered))
-        if same:
-            verb = "did not help against" if not lowered else "did not change"
-            parts.append(f"{label} {verb} " + "; ".join(same))
-        if raised:
-            parts.append(f"{label} made it worse: " + "; ".join(raised))
-        if unclear:
-            parts.append(f"{label}: no comparison possible for " + "; ".join(unclear))
-        out.append(". ".join(parts) + util_note + ".")
+        out.append(f"{label} " + "; ".join(phrases) + util_note + ".")
         if left is not None:
             outcome[label] = (left.level, left.severity, drop, util_note)
     advice = ""
@@ -551,7 +551,7 @@ def recommend(groups: list[Group], target: str, verdict: Verdict) -> tuple[list[
             if before is not None and sev < before.severity:
                 advice = (
                     f"{best}: the worst leakage left among the attacks it was tried against is "
-                    f"{worst_left}{note}."
+                    f"{worst_left}{',' if note else ''}{note}."
                 )
                 covered = {u.base_key for u, *_ in by_defense[best]}
                 untried = [
@@ -569,8 +569,18 @@ def recommend(groups: list[Group], target: str, verdict: Verdict) -> tuple[list[
                     )
             else:
                 advice = (
-                    "None of the defenses tried lowered the worst leakage: try a stronger "
-                    "setting or a defense at another stage (training, release)."
+                    "None of the defenses tried lowers the worst leakage across the attacks it "
+                    "was tried against"
+                )
+                partial = [k for k in outcome if lowered_by.get(k)]
+                if partial:
+                    k = partial[0]
+                    advice += (
+                        f" ({k} lowered {', '.join(lowered_by[k])} but leaves "
+                        f"{', '.join(stays.get(k, []))})"
+                    )
+                advice += (
+                    ": try a stronger setting or a defense at another stage (training, release)."
                 )
     elif level == "not shown":
         advice = (
@@ -803,7 +813,7 @@ height:auto} figure.chart>figcaption{font-weight:600;color:#1d1d1f;max-width:340
 ul.legend{list-style:none;padding:0;margin:.2rem 0;font-size:.8rem;max-width:340px}
 ul.legend li{display:inline-flex;align-items:center;margin:0 .8rem .1rem 0}
 ul.legend svg.swatch{margin-right:.3rem;flex:none}
-mark{background:#ffd54f} ol.texts code{white-space:pre-wrap;overflow-wrap:anywhere}
+mark{background:#ffd54f} ol.texts code{white-space:break-spaces;overflow-wrap:anywhere}
 pre{overflow-x:auto;max-width:100%;font-size:.78rem;background:#f7f7f7;padding:.4rem}
 nav{display:flex;flex-wrap:wrap;gap:.2rem .8rem}
 dl.terms dt{font-weight:600} dl.terms dd{margin:0 0 .4rem 1rem}
@@ -852,11 +862,14 @@ def _verdict_html(v: Verdict) -> str:
         notes.append(
             "Every cell of this target ran under a defense: the verdict is on the defended model."
         )
-    for g, r in v.secondary:
-        assert r.leak is not None
+    if v.secondary:
+        items = []
+        for g, r in v.secondary:
+            assert r.leak is not None
+            base = f", baseline: {r.baseline_name}" if r.baseline_name else ""
+            items.append(f"{g.attack}'s {r.metric} ({r.leak.level}{base})")
         notes.append(
-            f"A secondary figure is worse: {g.attack}'s {r.metric} {_stat(r.stats)} against "
-            f"{_stat(r.bstats)} is {r.leak.level}."
+            "Other figures rate higher, each against its own baseline: " + "; ".join(items) + "."
         )
     for g, r in v.unjudged:
         assert r.leak is not None
@@ -888,16 +901,16 @@ def _time_cell(g: Group) -> str:
     """The attack's own seconds, and apart from them the prior's training seconds."""
     if g.attack_seconds is None:
         return "<td class=num>–</td>"
-    cell = f"{_stat(g.attack_seconds, 1)}"
+    cell = f"{_cstat(g.attack_seconds, 1)}"
     if g.prior_seconds is not None:
-        cell += f"<br><span class=small>+ prior {_stat(g.prior_seconds, 1)}</span>"
+        cell += f"<br><span class=small>+ prior {_cstat(g.prior_seconds, 1)}</span>"
     return f"<td class=num>{cell}</td>"
 
 
 def _row_cells(r: Row) -> str:
     """figure | attack | baseline (and what it is) | gap ± spread | leakage"""
     nd = _pair_nd(r)
-    base = _stat(r.bstats, nd) if r.bstats is not None else "–"
+    base = _cstat(r.bstats, nd) if r.bstats is not None else "–"
     name = esc(r.baseline_name)
     if r.baseline_uses_target:
         name += " <span class=bad>(used the target)</span>"
@@ -915,7 +928,7 @@ def _row_cells(r: Row) -> str:
     return (
         f"<td><span title='{esc(line.meaning)}; {esc(line.direction)}'>{esc(r.metric)}</span>"
         f" <span class=small>{'↑' if r.higher else '↓'}</span></td>"
-        f"<td class=num>{_stat(r.stats, nd)}</td><td class='num base'>{base}</td>"
+        f"<td class=num>{_cstat(r.stats, nd)}</td><td class='num base'>{base}</td>"
         f"<td class=num>{gap}</td><td>{level}</td>"
     )
 
@@ -1004,8 +1017,8 @@ def _privacy_utility(groups: list[Group]) -> str:
             points.append((g.defense_label, us.mean, r.stats.mean))
             errors.append((us.std or None, r.stats.std or None))
             rows.append(
-                f"<tr><td>{esc(g.defense_label)}</td><td class=num>{_stat(us)}</td>"
-                f"<td class=num>{_stat(r.stats, _pair_nd(head))}</td>"
+                f"<tr><td>{esc(g.defense_label)}</td><td class=num>{_cstat(us)}</td>"
+                f"<td class=num>{_cstat(r.stats, _pair_nd(head))}</td>"
                 f"<td>{badge(r.leak.level if r.leak else None)}</td></tr>"
             )
         if len(points) < 2:
