@@ -1133,6 +1133,7 @@ def _cell_meta(root: Path, rec: dict[str, Any]) -> str:
 
 
 def _cell_figures(rec: dict[str, Any]) -> str:
+    """This cell's figures (one seed), each judged by :func:`assess_figure`."""
     rows = []
     for i, fig in enumerate(rec.get("figures") or []):
         try:
@@ -1144,11 +1145,13 @@ def _cell_figures(rec: dict[str, Any]) -> str:
         if fig.get("baseline_uses_target"):
             bname += " <span class=bad>(used the target)</span>"
         cls = " class=head" if i == 0 else ""
+        nd = decimals(fig.get("value"), _baseline_value(fig))
+        gap = num(lk.gap, sign=True, nd=nd) if lk and lk.gap is not None else "–"
         rows.append(
-            f"<tr{cls}><td>{esc(fig.get('metric'))}</td><td class=num>{num(fig.get('value'))}</td>"
-            f"<td class=num>{num(_baseline_value(fig))}</td><td class=small>{bname}</td>"
-            f"<td class=num>{num(lk.gap, sign=True) if lk and lk.gap is not None else '–'}</td>"
-            f"<td>{badge(lk.level if lk else None)}</td></tr>"
+            f"<tr{cls}><td>{esc(fig.get('metric'))}</td>"
+            f"<td class=num>{num(fig.get('value'), nd=nd)}</td>"
+            f"<td class=num>{num(_baseline_value(fig), nd=nd)}</td><td class=small>{bname}</td>"
+            f"<td class=num>{gap}</td><td>{badge(lk.level if lk else None)}</td></tr>"
         )
     return _wrap(
         "<table><tr><th>figure (this seed)</th><th>attack</th><th>baseline</th><th>baseline is</th>"
