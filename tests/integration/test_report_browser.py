@@ -92,8 +92,9 @@ IMAGE_METRICS = [
 ]
 
 
-@pytest.fixture
-def report(tmp_path):
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("audit")
     rng = np.random.default_rng(0)
     recs = []
     n_img = 40  # more than a row of tiles: they must wrap
