@@ -167,6 +167,7 @@ def test_every_metric_gets_a_line_and_a_direction():
         "prdc_coverage",
         "eval_top1",
         "eval_top5",
+        "leak_rate",
         "token_f1",
         "exposure",
         "link_auc",

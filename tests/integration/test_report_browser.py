@@ -109,6 +109,7 @@ def report(tmp_path_factory):
             arrays={
                 "class_means": torch.rand(n_img, 1, 8, 8),
                 "eval_pred": torch.where(torch.rand(n_img) < 0.8, y, (y + 1) % 10),
+                "leaked": (torch.rand(n_img) < 0.5).to(torch.uint8),
             },
         )
         figs = [_fig("eval_top1", 0.8 + 0.02 * seed, 0.1, unit_interval=True)]

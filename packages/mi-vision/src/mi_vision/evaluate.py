@@ -147,5 +147,4 @@ class ImageEvaluator:
             )
         if evidence:
             result.arrays["class_means"] = class_means(self.private_x, self.private_y, y)
-            result.arrays["eval_pred"] = predict_batched(self.eval_model, x.float()).argmax(1)
         return figs

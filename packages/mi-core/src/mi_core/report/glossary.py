@@ -25,6 +25,9 @@ METRICS: dict[str, str] = {
     "aimed at",
     "eval_top5": "share of reconstructions whose intended class is among the evaluation model's "
     "five most likely classes",
+    "leak_rate": "share of reconstructions that leak: recognised by the evaluation model as their "
+    "class and on the image manifold (no farther from the private class than the attack's own "
+    "unoptimised prior samples)",
     "feature_distance": "squared distance, in the evaluation model's feature space, from each "
     "reconstruction to the centre of its class's private images",
     "knn_distance": "squared distance, in the evaluation model's feature space, from each "

@@ -21,8 +21,9 @@ evaluators follow:
 
 * images: ``reconstructions`` (N, C, H, W), ``targets`` (class per reconstruction),
   ``arrays["class_means"]`` (the mean private image of each reconstruction's class) and
-  ``arrays["eval_pred"]`` (the evaluation model's prediction per reconstruction): shown as
-  wrapping tiles, each labelled with its class and the prediction;
+  ``arrays["eval_pred"]`` (the evaluation model's prediction per reconstruction) and
+  ``arrays["leaked"]`` (recognised and on the manifold): shown as wrapping tiles, each labelled
+  with its class, the prediction and whether it leaked;
 * text: ``reconstructions`` a list of strings and ``info["secrets"]`` the private strings (PII,
   canaries) to highlight where they were recovered; ``info`` mappings whose key names a rank or
   an exposure (``canary_ranks``, ``exposures`` ...) are shown as tables;
@@ -620,6 +621,7 @@ def image_evidence(result: Any) -> str:
     n = min(int(rec.shape[0]), MAX_TILES)
     targets = _as_list(result.targets)
     preds = _as_list(result.arrays.get("eval_pred"))
+    leaked = _as_list(result.arrays.get("leaked"))
     means = result.arrays.get("class_means")
     names = result.info.get("class_names")
     has_means = (
@@ -640,6 +642,8 @@ def image_evidence(result: Any) -> str:
             mark = "✓" if ok else "✗"
             cls = "ok" if ok else "bad"
             cap.append(f"<span class={cls}>eval {esc(_class_name(p, names))} {mark}</span>")
+        if leaked is not None and i < len(leaked) and bool(leaked[i]):
+            cap.append("<b class=bad>leaked</b>")
         alt = f"reconstruction {i}" + (
             f" of class {_class_name(t, names)}" if t is not None else ""
         )
@@ -660,6 +664,8 @@ def image_evidence(result: Any) -> str:
     legend += "; caption: the class the attack aimed at"
     if preds is not None:
         legend += ", and what the evaluation model predicts for the reconstruction (✓: that class)"
+    if leaked is not None:
+        legend += "; leaked: recognised and on the image manifold"
     return f"<div class=tiles>{''.join(tiles)}</div>{more}<p class=small>{esc(legend)}.</p>"
 
 
