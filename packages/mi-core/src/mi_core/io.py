@@ -8,19 +8,40 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import importlib.util
 import json
 import os
+import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
-import torch
 
 from mi_core.errors import ConfigError
 
+if TYPE_CHECKING:
+    import torch
+
 PathLike = str | os.PathLike[str]
+
+
+def is_tensor(obj: Any) -> TypeGuard[torch.Tensor]:
+    """``isinstance(obj, torch.Tensor)`` without importing torch: an object can only be a tensor
+    once torch was imported by whoever made it (mi-core runs without torch installed)."""
+    mod = sys.modules.get("torch")
+    return mod is not None and isinstance(obj, mod.Tensor)
+
+
+def torch_installed() -> bool:
+    """Whether torch can be imported (an optional dependency: ``mi-core[torch]``)."""
+    if sys.modules.get("torch") is not None:
+        return True
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):  # blocked, or a broken install
+        return False
 
 
 def _umask() -> int:
@@ -78,7 +99,7 @@ def to_jsonable(obj: Any) -> Any:
         return obj.item()
     if isinstance(obj, np.ndarray):
         return obj.tolist()
-    if isinstance(obj, torch.Tensor):
+    if is_tensor(obj):
         return obj.detach().cpu().tolist()
     if isinstance(obj, Path):
         return str(obj)
@@ -99,20 +120,33 @@ def read_json(path: PathLike) -> Any:
 
 
 def save_tensors(path: PathLike, tensors: Mapping[str, torch.Tensor | np.ndarray]) -> Path:
-    """Save named tensors with safetensors, atomically."""
-    from safetensors.torch import save
+    """Save named tensors (torch or numpy) with safetensors, atomically. Without a torch tensor
+    among them the numpy writer is used (same file format; torch need not be installed)."""
+    if any(is_tensor(v) for v in tensors.values()):
+        import torch
+        from safetensors.torch import save
 
-    clean: dict[str, torch.Tensor] = {}
-    for k, v in tensors.items():
-        t = torch.as_tensor(v) if not isinstance(v, torch.Tensor) else v
-        clean[k] = t.detach().cpu().contiguous()
-    return atomic_write_bytes(path, save(clean))
+        clean: dict[str, torch.Tensor] = {}
+        for k, v in tensors.items():
+            t = v if isinstance(v, torch.Tensor) else torch.as_tensor(np.asarray(v))
+            clean[k] = t.detach().cpu().contiguous()
+        return atomic_write_bytes(path, save(clean))
+    from safetensors.numpy import save as save_numpy
+
+    arrays = {k: np.ascontiguousarray(np.asarray(v)) for k, v in tensors.items()}
+    return atomic_write_bytes(path, save_numpy(arrays))
 
 
-def load_tensors(path: PathLike) -> dict[str, torch.Tensor]:
-    from safetensors.torch import load_file
+def load_tensors(path: PathLike) -> dict[str, Any]:
+    """Named tensors of a safetensors file: torch tensors when torch is installed, else numpy
+    arrays."""
+    if torch_installed():
+        from safetensors.torch import load_file
 
-    return dict(load_file(str(path)))
+        return dict(load_file(str(path)))
+    from safetensors.numpy import load_file as load_numpy
+
+    return dict(load_numpy(str(path)))
 
 
 def save_state_dict(path: PathLike, state: Mapping[str, torch.Tensor]) -> Path:
@@ -128,6 +162,8 @@ def load_state_dict(path: PathLike) -> dict[str, torch.Tensor]:
         raise FileNotFoundError(f"checkpoint: {path} does not exist")
     if path.suffix == ".safetensors":
         return load_tensors(path)
+    import torch
+
     obj = torch.load(path, map_location="cpu", weights_only=True)
     if isinstance(obj, Mapping) and "state_dict" in obj and isinstance(obj["state_dict"], Mapping):
         obj = obj["state_dict"]

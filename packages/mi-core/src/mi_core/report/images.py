@@ -10,12 +10,12 @@ from typing import Any
 import numpy as np
 
 from mi_core.errors import ConfigError
-from mi_core.io import PathLike, atomic_write_bytes
+from mi_core.io import PathLike, atomic_write_bytes, is_tensor
 
 
 def _to_uint8(images: Any) -> np.ndarray:
     """(N, C, H, W) or (N, H, W) floats in [0, 1] (or uint8) -> (N, H, W, C) uint8."""
-    x = images.detach().cpu().numpy() if hasattr(images, "detach") else np.asarray(images)
+    x = images.detach().cpu().numpy() if is_tensor(images) else np.asarray(images)
     if x.ndim == 3:
         x = x[:, None]
     if x.ndim != 4:
@@ -64,7 +64,7 @@ def png_bytes(img: Any) -> bytes:
 
 def save_grid(images: Any, path: PathLike, *, ncols: int = 10, scale: int | None = None) -> Path:
     """Save a batch of images as a PNG grid (``ncols`` per row), atomically."""
-    x = images if hasattr(images, "detach") else np.asarray(images)
+    x = images if is_tensor(images) else np.asarray(images)
     rows = [x[i : i + ncols] for i in range(0, x.shape[0], ncols)]
     if scale is None:
         scale = max(1, 96 // max(x.shape[-1], 1))
