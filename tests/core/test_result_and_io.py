@@ -1,5 +1,7 @@
 import io
 import json
+import os
+import stat
 
 import pytest
 import torch
@@ -61,3 +63,18 @@ def test_checkpoints_load_safely(tmp_path):
     torch.save([1, 2], tmp_path / "list.pt")
     with pytest.raises(ConfigError, match="not a state dict"):
         load_state_dict(tmp_path / "list.pt")
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
+def test_atomic_writes_respect_the_umask(tmp_path, umask):
+    """Files come out as ``open`` would make them (0644 under umask 022), not tempfile's 0600."""
+    old = os.umask(umask)
+    try:
+        path = atomic_write_json(tmp_path / "r.json", {"a": 1})
+        res = AttackResult("x", "image", "white-box", torch.rand(2, 1, 4, 4)).save(tmp_path / "c")
+    finally:
+        os.umask(old)
+    want = 0o666 & ~umask
+    assert stat.S_IMODE(path.stat().st_mode) == want
+    for f in res.iterdir():
+        assert stat.S_IMODE(f.stat().st_mode) == want, f.name

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from mi_core import ConfigError, Knowledge, make_view
+from mi_core.registry import get_attack
 from mi_vision.attacks.mirror import MirrorW
 from mi_vision.attacks.ppa import PPA
 from mi_vision.priors import (
@@ -229,3 +230,17 @@ def test_a_stylegan_like_generator_plugs_in(gan_case, attack):
 def test_prior_config_validates_in_the_dataclass():
     with pytest.raises(ConfigError, match="mapping_layers"):
         PriorConfig(kind="plg-mi", mapping_layers=2)
+
+
+def test_prior_training_time_is_reported_apart(gan_case):
+    """An attack that trains its own prior reports that time apart (``info["prior_seconds"]``,
+    part of ``seconds``), so reports can show the attack's own time beside it."""
+    view = make_view(gan_case.target(), "white-box", info=gan_case.target_info())
+    prior_cfg = {"steps": 5, "batch_size": 8, "latent_dim": 4, "g_width": 4, "d_width": 4}
+    cfg = {"steps": 2, "samples_per_class": 1, "prior": prior_cfg, "progress": False}
+    knowledge = Knowledge(target_labels=[0, 1], auxiliary=gan_case.public[:64])
+    trained = get_attack("gmi")(cfg).run(view, knowledge, seed=0)
+    assert 0 < trained.info["prior_seconds"] <= trained.seconds
+    given = Knowledge(target_labels=[0, 1], prior=gan_case.priors["gmi-z"])
+    reused = get_attack("gmi")(cfg).run(view, given, seed=0)
+    assert 0 <= reused.info["prior_seconds"] <= reused.seconds
