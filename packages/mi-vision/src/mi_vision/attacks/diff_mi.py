@@ -24,9 +24,9 @@ authors' optional PGD post-processing is left out (it makes adversarial, not rec
 images).
 
 Baseline (``arrays["prior_samples"]``): guided samples of the pretrained conditional prior for
-each row's class, before fine-tuning and reconstruction. With ``finetune_steps=0`` and
-``steps=0`` the attack returns such samples (re-noised and denoised from ``final_t``) and the
-tests check that it then no longer beats them.
+each row's class, before fine-tuning and reconstruction. With ``finetune_steps=0``,
+``steps=0`` and ``final_t=0`` the attack returns such samples and the tests check that it then
+no longer beats them.
 """
 
 from __future__ import annotations
