@@ -125,6 +125,12 @@ def _strength(r: dict) -> str:
     )
 
 
+def _defense(r: dict) -> str:
+    """The defense and its strength (``top-k k 1``; ``label-only``)."""
+    st = _strength(r)
+    return r["method"] if st == "-" else f"{r['method']} {st}"
+
+
 def _verdicts(r: dict) -> str:
     """``effect <level>; leak <level>`` of a defended record (what is known)."""
     parts = []
@@ -172,7 +178,7 @@ def headline(doc: dict) -> str:
             continue
         out.append(
             f"| {CASE_LABELS.get(case, case)} | {label} | {_undefended(r)} "
-            f"({_utility(r, 'undefended')}) | {defense} {_strength(r)} | {_value(r)} "
+            f"({_utility(r, 'undefended')}) | {_defense(r)} | {_value(r)} "
             f"({_utility(r)}) | {_verdicts(r)} |"
         )
     # the GAN attacks: one row per defense, the three attacks in each cell
@@ -213,8 +219,8 @@ def headline(doc: dict) -> str:
             verdicts = " / ".join((r.get("defense_effect") or {}).get("level", "-") for r in rs)
             out.append(
                 f"| {CASE_LABELS['digits-gan']} | GMI / KEDMI / PLG-MI {what} (own prior "
-                f"samples {own}) | {und_cell} ({_utility(und[0], 'value')}) | {defense} "
-                f"{_strength(rs[0])} | {cell} ({_utility(rs[0])}) | effect {verdicts} |"
+                f"samples {own}) | {und_cell} ({_utility(und[0], 'value')}) | "
+                f"{_defense(rs[0])} | {cell} ({_utility(rs[0])}) | effect {verdicts} |"
             )
     for case, attack, defense, strength, label in GRAPH_HEADLINE:
         r = _find(doc, case, attack, defense, strength)
@@ -224,7 +230,7 @@ def headline(doc: dict) -> str:
         out.append(
             f"| {CASE_LABELS.get(case, case)} | {label} ({bl.get('name', 'baseline')} "
             f"{_f(bl.get('value'))}) | {_undefended(r)} ({_utility(r, 'undefended')}) | "
-            f"{defense} {_strength(r)} | {_value(r)} ({_utility(r)}) | {_verdicts(r)} |"
+            f"{_defense(r)} | {_value(r)} ({_utility(r)}) | {_verdicts(r)} |"
         )
     # text: the first figure of each attack on the canary LM under each defense
     seen = set()
@@ -238,7 +244,7 @@ def headline(doc: dict) -> str:
         out.append(
             f"| {CASE_LABELS['canary-lm']} | {r.get('attack')}: {r['metric']} | "
             f"{_undefended(r)} ({r['utility']['metric']} {_utility(r, 'undefended')}) | "
-            f"{r['method']} {_strength(r)} | {_value(r)} ({_utility(r)}) | {_verdicts(r)} |"
+            f"{_defense(r)} | {_value(r)} ({_utility(r)}) | {_verdicts(r)} |"
         )
     dp = dp_summary(doc)
     if dp:
@@ -258,12 +264,16 @@ def dp_summary(doc: dict) -> str:
         f"{_f((r.get('anchor') or {}).get('value'))})"
         for r in dp
     )
-    ctrl = by.get("control: clipping only")
+    clips = ", ".join(
+        f"{_f(r['value'])} at lr {r['strength'].get('lr')}"
+        for r in rows
+        if r["method"] == "control: clipping only"
+    )
     sgd = by.get("control: sgd")
     return (
-        f"DP-SGD on Fashion-MNIST (test accuracy): {parts}; clipping without noise "
-        f"{_f(ctrl['value']) if ctrl else '-'}, the same SGD without clipping "
-        f"{_f(sgd['value']) if sgd else '-'}, non-private Adam "
+        f"DP-SGD on Fashion-MNIST (test accuracy, lr {dp[0].get('lr', '-')}): {parts}; "
+        f"clipping without noise {clips or '-'}; the same SGD without clipping "
+        f"{_f(sgd['value']) if sgd else '-'}; non-private Adam "
         f"{_f(by['none']['value']) if 'none' in by else '-'}."
     )
 
@@ -277,9 +287,9 @@ def dp_anchor(doc: dict) -> str:
     out = [
         f"Setup: {setup}.",
         "",
-        "| run | epsilon (spent) | noise multiplier | test accuracy | s "
+        "| run | lr | epsilon (spent) | noise multiplier | test accuracy | s "
         "| opacus' own loop: accuracy, s |",
-        "|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         an = r.get("anchor") or {}
@@ -292,9 +302,10 @@ def dp_anchor(doc: dict) -> str:
             eps_cell = "∞ (no noise)"
         anchor = f"{_f(an.get('value'))}, {_f(an.get('seconds'), 0)}" if an.get("value") else "-"
         name = r["method"] if r["method"] != "none" else "none (non-private, Adam)"
+        lr = st.get("lr", r.get("lr", "1e-3 (Adam)" if r["method"] == "none" else None))
         out.append(
-            f"| {name} | {eps_cell} | {_f(sigma, 2)} | {_value(r)} | {_f(r.get('seconds'), 0)} "
-            f"| {anchor} |"
+            f"| {name} | {_f(lr)} | {eps_cell} | {_f(sigma, 2)} | {_value(r)} "
+            f"| {_f(r.get('seconds'), 0)} | {anchor} |"
         )
     return "\n".join(out)
 
@@ -306,7 +317,7 @@ def modality(doc: dict, which: str) -> str:
     if not rows:
         return f"No {which} records in this file."
     out = [
-        "| case | attack: figure | no model | undefended: figure / utility | defense "
+        "| case | attack: figure | baseline | undefended: figure / utility | defense "
         "| strength: figure / utility [verdicts] | seeds |",
         "|---|---|---|---|---|---|---|",
     ]

@@ -139,10 +139,10 @@ def seed_verdict(values: list[float], baselines: list[float] | None) -> dict[str
     lk, st, sb = assess_seeds(values, baselines, higher_is_better=True, unit_interval=True)
     return {
         "value": st.mean,
-        "spread": st.std,
+        "spread": st.std if st.n > 1 else None,  # one seed: no spread measured
         "per_seed": list(values),
         "baseline": None if sb is None else sb.mean,
-        "baseline_spread": None if sb is None else sb.std,
+        "baseline_spread": None if sb is None or sb.n < 2 else sb.std,
         "baseline_per_seed": None if sb is None else list(baselines or []),
         "gap": lk.gap,
         "gap_spread": lk.spread,
@@ -158,7 +158,7 @@ def _anchor_stats(name: str, values: list[float], seeds: list[int]) -> dict[str,
     return {
         "name": name,
         "value": _r(st.mean),
-        "spread": _r(st.std),
+        "spread": _r(st.std) if st.n > 1 else None,
         "per_seed": _r(values),
         "seeds": seeds,
         "seconds": None,
