@@ -108,6 +108,7 @@ def _rec(
     ``leakage`` (the defended figure against the attack's no-model baseline: does the defended
     model still leak?) and ``defense_effect`` (the undefended figure against the defended one:
     a change inside the seed spread is "not shown")."""
+    from mi_core.errors import MetricError
     from mi_core.leakage import assess_seeds
 
     v, v_sd, v_ps = _per_seed(value)
@@ -119,14 +120,17 @@ def _rec(
     unit = UNIT_INTERVAL.get(metric)
     fields: dict[str, Any] = {}
     if "leakage" not in extra and v is not None:
-        lk, _, _ = assess_seeds(
-            v_ps or [v],
-            b_ps or (None if b is None else [b]),
-            higher_is_better=higher,
-            unit_interval=unit,
-            on_manifold=on_manifold,
-        )
-        fields.update(leakage=lk.level, leakage_reason=lk.reason, gap=_r(lk.gap))
+        try:
+            lk, _, _ = assess_seeds(
+                v_ps or [v],
+                b_ps or (None if b is None else [b]),
+                higher_is_better=higher,
+                unit_interval=unit,
+                on_manifold=on_manifold,
+            )
+            fields.update(leakage=lk.level, leakage_reason=lk.reason, gap=_r(lk.gap))
+        except MetricError as exc:  # a non-finite figure: no verdict, say why
+            fields.update(leakage=None, leakage_reason=str(exc))
     if v_ps is not None:
         fields.update(spread=_r(v_sd), per_seed=v_ps, baseline_spread=_r(b_sd))
         fields.update(baseline_per_seed=b_ps)
