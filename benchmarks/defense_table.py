@@ -331,7 +331,9 @@ def modality(doc: dict, which: str) -> str:
             if (r["case"], r.get("attack"), r["metric"], r["method"])
             == (case, attack, metric, method)
         ]
-        first = pts[0]
+        # the undefended figure of the point with the most seeds (a --quick sweep runs its
+        # non-headline points on seed 0 only; each cell's verdicts pair its own seeds)
+        first = max(pts, key=lambda r: len(r["seed"]) if isinstance(r.get("seed"), list) else 1)
         bl = first.get("baseline") or {}
         arrow = "" if first["higher_is_better_for_attacker"] else " (lower = stronger)"
         und = f"{_undefended(first)} / {_utility(first, 'undefended')}"
