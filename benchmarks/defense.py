@@ -6,8 +6,14 @@ curve over the defense's strength.
 
 Records (../shared/BENCHMARKS.md): one per (defense, strength, attack); ``value`` is the attack's
 figure under the defense, ``undefended`` the same attack without it, ``baseline`` the attack's
-no-model baseline, ``utility`` ``{"metric", "value", "undefended"}``. Plots:
-``benchmarks/results/defense[-quick]-<modality>.png`` (attack figure against utility per defense).
+no-model baseline, ``utility`` ``{"metric", "value", "undefended"}``. Seeds (``SEEDS``): the
+image MLP and cohort-tree rows retrain the target per seed (seconds) and rerun the attack; a
+record then holds the mean, ``spread`` / ``per_seed`` (also of the undefended figure, the
+baseline and the utility) and two verdicts of ``mi_core.leakage``: ``leakage`` (defended figure
+against the no-model baseline) and ``defense_effect`` (undefended against defended figure,
+paired seeds). ``--quick`` runs a sweep's headline points on all seeds and the others on seed 0.
+Plots: ``benchmarks/results/defense[-quick]-<modality>.png`` (attack figure against utility per
+defense).
 
 Cases (everything offline; sklearn's digits, generated cohorts and graphs, Fashion-MNIST from the
 Debian package ``dataset-fashion-mnist`` for the DP-SGD anchor):
@@ -18,8 +24,10 @@ Debian package ``dataset-fashion-mnist`` for the DP-SGD anchor):
   training images; figure ``leakage = 1 - MSE / MSE(public mean image)``, 0 = no better than the
   no-model guess). Training defenses against MI-Face (white-box; figure: mean squared distance of
   each class's reconstruction to the private class mean, uniform noise as baseline).
-* ``fashion-mnist`` (image): DP-SGD through opacus at epsilon 0.5 / 2 / 8, test accuracy beside
-  opacus' published MNIST figures (the anchor).
+* ``fashion-mnist`` (image): DP-SGD through opacus at epsilon 0.5 / 2 / 8 (8 / 0.5 in
+  ``--quick``), test accuracy beside opacus' own training loop on the same network, data and
+  hyper-parameters (the anchor, run side by side) and two controls: plain SGD, and clipping with
+  no noise (at the DP rows' learning rate and a lower one).
 * ``cohort-tree`` (tabular): CSMIA (scores) and LOMIA (labels) of mi-tabular on a decision tree.
 * ``canary-lm`` (text): mi-text's built-in case; extraction attacks on an LM fine-tuned on the
   raw vs deduplicated private text; prompted PII extraction from a generation API with and
