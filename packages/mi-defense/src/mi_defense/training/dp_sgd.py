@@ -37,7 +37,9 @@ def _opacus() -> Any:
 class DPSGDConfig:
     """Attributes:
     epsilon: target privacy budget (opacus picks the noise multiplier); or None.
-    noise_multiplier: noise std / max_grad_norm, when no target epsilon is given.
+    noise_multiplier: noise std / max_grad_norm, when no target epsilon is given; ``0`` clips
+        per-sample gradients without noise (no privacy: an ablation separating clipping from
+        noise; ``epsilon()`` is then infinite).
     max_grad_norm: per-sample gradient clipping bound C.
     delta: the delta of (epsilon, delta)-DP; default 1 / (10 n) for n training records.
     epochs: epochs the budget is planned for (``fit`` sets it to its own epochs).
@@ -62,7 +64,7 @@ class DPSGDConfig:
         if self.epsilon is not None and self.noise_multiplier is not None:
             raise ConfigError("noise_multiplier: give either epsilon or noise_multiplier, not both")
         if self.noise_multiplier is not None:
-            check_positive("noise_multiplier", self.noise_multiplier)
+            check_positive("noise_multiplier", self.noise_multiplier, allow_zero=True)
         check_positive("max_grad_norm", self.max_grad_norm)
         if self.delta is not None and not 0 < self.delta < 1:
             raise ConfigError(f"delta: must lie in (0, 1), got {self.delta!r}")

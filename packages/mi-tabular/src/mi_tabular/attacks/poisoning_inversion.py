@@ -57,7 +57,8 @@ class PoisoningInversionConfig:
 
     Attributes:
         poison_fraction: poison records per round, as a fraction of the estimated training size.
-        max_rounds: poisoning rounds at most.
+        max_rounds: poisoning rounds at most (``0``: no poisoning, only the setup's probe; the
+            inversion then reads the unpoisoned model, a check that the gain is the poison's).
         tolerance: stop once the non-sensitive part of the output varies by less than this
             fraction of its variation before poisoning.
         probe_scale: the probe record's label offset, in output standard deviations.
@@ -75,7 +76,7 @@ class PoisoningInversionConfig:
 
     def __post_init__(self) -> None:
         check_range("poison_fraction", self.poison_fraction, 1e-4, 10.0)
-        check_positive("max_rounds", self.max_rounds)
+        check_positive("max_rounds", self.max_rounds, allow_zero=True)
         check_range("tolerance", self.tolerance, 0.0, 1.0)
         check_positive("probe_scale", self.probe_scale)
         check_range("extraction_queries", self.extraction_queries, 1.0, 100.0)
