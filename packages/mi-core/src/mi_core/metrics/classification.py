@@ -164,6 +164,8 @@ def knn_distances(
 ) -> torch.Tensor:
     """Per reconstruction: squared L2 distance of its features to the nearest private sample of
     its target class (the items whose mean is :func:`knn_distance`), in input order."""
+    import torch
+
     x = _as_tensor(reconstructions, "reconstructions").float()
     y = _as_tensor(targets, "targets").long().reshape(-1)
     _check_pairs(x.shape[0], y)
