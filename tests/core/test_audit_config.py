@@ -64,7 +64,7 @@ def test_good_file_plans_one_cell_per_applicable_attack():
         ),
         (
             GOOD.replace("seed = 3", "sed = 3"),
-            r"audit\.toml:3: audit\.sed: unknown field; allowed fields: executor, out, seed",
+            r"audit\.toml:3: audit\.sed: unknown field; allowed fields: out, seed, seeds, shards, title",
         ),
         (
             GOOD + '\n[[defenses]]\nname = "no-such-defense"\n',

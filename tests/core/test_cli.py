@@ -37,7 +37,7 @@ def test_run_with_bad_access_names_allowed_values(tmp_path, capsys):
 def test_run_unknown_attack_lists_installed(tmp_path, capsys):
     cfg = tmp_path / "run.toml"
     cfg.write_text('[target]\ncase = "digits-softmax"\n')
-    assert main(["run", "no-such-attack", "--config", str(cfg), "--out", str(tmp_path)]) == 1
+    assert main(["run", "no-such-attack", "--config", str(cfg), "--out", str(tmp_path)]) == 2
     assert "unknown attack 'no-such-attack'; installed attacks:" in capsys.readouterr().err
 
 

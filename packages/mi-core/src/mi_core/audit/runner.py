@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from mi_core.artifacts import sharing
 from mi_core.errors import AccessError, ConfigError, NotApplicable
 from mi_core.io import atomic_write_json, read_json
 from mi_core.result import AttackResult
@@ -92,7 +93,11 @@ def load_case(name: str, workdir: Path, seed: int, options: dict[str, Any] | Non
         if name not in entries:
             known = ", ".join(entries) or "none installed"
             raise ConfigError(f"case: unknown case {name!r}; installed cases: {known}")
-        case = entries[name].load().from_options(options)
+        from mi_core.audit.config import built_case
+
+        case = built_case(name, options)  # built when the audit file was read, if it was
+        if case is None:
+            case = entries[name].load().from_options(options)
         suffix = hashlib.sha1(key[2].encode()).hexdigest()[:8] if options else ""
         case.prepare(workdir / "cases" / (name + (f"-{suffix}" if suffix else "")), seed)
         _CASE_CACHE[key] = case
@@ -190,7 +195,8 @@ def run_shard(spec_dict: dict[str, Any], index: int, workdir: str) -> dict[str, 
         attack = get_attack(spec.attack)(spec.config)
         view = _view_for(case, spec, budget=spec.budget)
         knowledge = _shard_labels(case.knowledge(Access.parse(spec.access)), index, n)
-        result = attack.run(view, knowledge, seed=spec.seed)
+        with sharing(root / "shared"):  # priors several attacks train alike: trained once
+            result = attack.run(view, knowledge, seed=spec.seed)
         if n > 1:
             result.save(shard_dir)
         return {"status": "ok", "result": result}
