@@ -152,7 +152,7 @@ def test_image_model_audit_mi_face_beats_noise(image_target, tmp_path):
     [
         ({"input_shape": [8, 8]}, r"targets\.options\.input_shape: give \[channels"),
         ({"private": "nope.npz"}, r"targets\.options\.private: .*nope\.npz does not exist"),
-        ({"modle": "x:y"}, r"targets\.options\.modle: unknown field .* allowed fields: .*model"),
+        ({"modle": "x:y"}, r"targets\.options\.modle: unknown field; allowed fields: .*model"),
         ({"target_labels": [10]}, r"targets\.options\.target_labels: a list of class ids"),
     ],
 )
@@ -176,10 +176,14 @@ def test_image_model_checkpoint_that_does_not_fit_is_named(image_target, tmp_pat
         "model_kwargs": {"num_classes": 5},
         "checkpoint": str(image_files / "target.safetensors"),
         "input_shape": [1, 8, 8],
-        "num_classes": 5,
+        "num_classes": 10,
         "private": str(image_files / "private.npz"),
     }
-    with pytest.raises(ConfigError, match="does not fit 'user_image_model:build'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"targets\.options\.checkpoint: .* does not fit 'user_image_model:build': shape "
+        r"fc\.weight: checkpoint \(10, 64\) vs model \(5, 64\)",
+    ):
         load_case("image-model", tmp_path, 0, opts)
 
 
@@ -290,10 +294,10 @@ def test_tabular_model_audit_csmia_leaks_training_records(tabular_files, tmp_pat
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"sensitive": None}, r"targets\.options\.sensitive: required by case 'tabular-model'"),
+        ({"sensitive": None}, r"targets\.options\.sensitive: required \(str\): the attribute to infer"),
         ({"data": "nope.csv"}, r"targets\.options\.data: .*nope\.csv does not exist"),
-        ({"known": "age"}, r"targets\.options\.known: a list of column names"),
-        ({"input_format": "torch"}, r"targets\.options\.input_format: 'frame'"),
+        ({"known": "age"}, r"targets\.options\.known: expected list\[str\] \| None, got 'age'"),
+        ({"input_format": "torch"}, r"targets\.options\.input_format: unknown value 'torch'; allowed values: 'frame'"),
     ],
 )
 def test_tabular_model_bad_options_name_the_field(tabular_files, options, message):
@@ -310,7 +314,10 @@ def test_tabular_model_bad_options_name_the_field(tabular_files, options, messag
             {"model": "user_tabular_model:unfitted", "model_kwargs": {}},
             r"targets\.options\.model: .* is not fitted",
         ),
-        ({"sensitive": "smoking"}, r"targets\.options\.data: .* lacks columns \['smoking'\]"),
+        (
+            {"sensitive": "smoking"},
+            r"targets\.options\.sensitive: .*records\.csv has no column 'smoking'; its columns",
+        ),
         ({"known": ["age", "smoker"]}, r"targets\.options\.known: \['smoker'\] are not"),
     ],
 )

@@ -161,7 +161,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     case = case_instance(t.case, t.options)
     missing = attack.missing_knowledge(case.provides(access))
     if missing:
-        raise ConfigError(f"{args.config}: {skip_reason(args.attack, missing, case)}")
+        raise ConfigError(
+            f"{args.config}: attack {args.attack!r} {skip_reason(args.attack, missing, case)}"
+        )
     out = check_output_folder(args.out or rc.out or "mi-run", "--out" if args.out else "out")
     spec = CellSpec(
         case=t.case,
@@ -219,18 +221,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
         plan = plan_audit(cfg)
         out = Path(args.out or cfg.out)
         where = "--out" if args.out else f"{args.file}: audit.out"
-    if args.dry_run:
-        print(plan.describe())
-        print(f"results: {out.resolve()}")
-        return 0
-    from mi_core.audit.executors import get_executor
-
-    executor = get_executor(args.executor, address=args.address, num_cpus=args.num_cpus)
     resume = not args.no_resume
     pending = [
         c
         for c in plan.cells
-        if not resume or (cell_record(out, c) or {}).get("status") not in ("ok", "not-applicable")
+        if not resume
+        or (cell_record(out, c) or {}).get("status") not in ("ok", "not-applicable")
     ]
     try:
         check_output_folder(out, where)
@@ -238,6 +234,14 @@ def cmd_audit(args: argparse.Namespace) -> int:
         if pending:
             raise
         # every cell is on disk already: a rerun only re-renders the report (below)
+    if args.dry_run:
+        print(plan.describe())
+        done = len(plan.cells) - len(pending)
+        print(f"results: {out.resolve()}" + (f" ({done} cells already done)" if done else ""))
+        return 0
+    from mi_core.audit.executors import get_executor
+
+    executor = get_executor(args.executor, address=args.address, num_cpus=args.num_cpus)
     for s in plan.skipped:
         print(f"skipped         {s.target} · {s.reason}")
     t0 = time.perf_counter()

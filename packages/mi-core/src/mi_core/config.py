@@ -196,8 +196,8 @@ def field_docs(cls: type) -> dict[str, str]:
                     docs[n] = (docs[n] + " " + line.strip()).strip()
             else:
                 break
-    out = {k: v for k, v in COMMON_HELP.items()}
-    out.update(docs)
+    out = dict(COMMON_HELP)
+    out.update({k: re.sub(r"``([^`]+)``", r"`\1`", v) for k, v in docs.items()})
     return out
 
 

@@ -129,7 +129,10 @@ class HFCausalLMCase(AuditCase):
     modality = "text"
     description = "your own Hugging Face causal LM (options: model, canaries, reference, public)"
     Options = HFCausalLMOptions
-    knowledge_options: ClassVar[dict[str, str]] = {"prior": "reference", "auxiliary": "public"}
+    knowledge_options: ClassVar[dict[str, str]] = {
+        "prior:causal-lm": "reference",
+        "auxiliary:text": "public",
+    }
     #: unranked samples of the target drawn for the baseline (as in ``canary-lm``)
     top_n = 20
 

@@ -256,13 +256,6 @@ class ImageModelCase(AuditCase):
                 f"targets.options.private: labels must lie in [0, {self.num_classes}) "
                 f"(num_classes), got {int(y.min())}..{int(y.max())}"
             )
-        self.labels = list(o.target_labels or range(self.num_classes))
-        absent = sorted(set(self.labels) - set(y.tolist()))
-        if absent:
-            raise ConfigError(
-                f"targets.options.target_labels: classes {absent} have no private images to "
-                "judge reconstructions by; drop them or add their images"
-            )
         self.x, self.y = x, y
         self.public = (
             None if o.public is None else _labelled_images(o.public, "public", self.shape)[0]
@@ -278,6 +271,15 @@ class ImageModelCase(AuditCase):
                 o.eval_model, o.eval_checkpoint, o.eval_model_kwargs, "targets.options.eval_model"
             )
             _check_outputs(self.given_eval, probe, self.num_classes, "eval_model")
+        self.labels = list(o.target_labels or range(self.num_classes))
+        absent = sorted(set(self.labels) - set(y.tolist()))
+        if absent:
+            key = "target_labels" if o.target_labels else "num_classes"
+            raise ConfigError(
+                f"targets.options.{key}: classes {absent} have no private images to judge "
+                "reconstructions by; name the classes to reconstruct in target_labels, or add "
+                "their images"
+            )
 
     def provides(self, access: Access) -> set[str]:
         return {"target_labels"} | ({"auxiliary"} if self.public is not None else set())

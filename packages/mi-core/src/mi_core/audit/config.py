@@ -264,7 +264,7 @@ def _int(
             minimum, f"an integer >= {minimum}"
         )
         raise loc.error(
-            f"{label}.{key}: must be {kind}, got {value!r}"
+            f"{label + '.' if label else ''}{key}: must be {kind}, got {value!r}"
             + (" (a boolean is not an integer)" if isinstance(value, bool) else ""),
             table,
             index,
@@ -288,7 +288,9 @@ def _str(
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
-        raise loc.error(f"{label}.{key}: must be {what}, got {value!r}", table, index, key)
+        raise loc.error(
+            f"{label + '.' if label else ''}{key}: must be {what}, got {value!r}", table, index, key
+        )
     return value
 
 
@@ -653,9 +655,9 @@ def parse_run_config(text: str, path: str, attack: str) -> RunConfig:
             f"{', '.join(installed) or 'none'} (see mi list attacks)"
         )
     _check_keys(loc, raw, {"seed", "out", "target", "attack"}, "(top level)", None)
-    seed = _int(loc, raw, "seed", "(top level)", None, minimum=0, default=0)
+    seed = _int(loc, raw, "seed", "", None, minimum=0, default=0)
     assert seed is not None
-    out = _str(loc, raw, "out", "(top level)", None, default=None, what="a folder path")
+    out = _str(loc, raw, "out", "", None, default=None, what="a folder path")
     if "target" not in raw:
         raise ConfigError(f"{path}: [target] with a `case` is required (see mi run --help)")
     target = parse_target(loc, raw["target"], "target", "target", None, 0, single_access=True)

@@ -124,27 +124,37 @@ def _defense_cells(
 
 
 def skip_reason(attack: str, missing: list[str], case: Any) -> str:
-    """``needs `reference` (knowledge.prior (causal-lm))``: what is missing, and the option
-    of the case that would give it."""
+    """Why ``attack`` cannot run on ``case``: ``needs `reference` in [targets.options]
+    (knowledge.prior (causal-lm))`` when an option of the case would give what is missing,
+    else ``needs knowledge.target_labels (embeddings), which case 'hf-causal-lm' does not
+    give``."""
     from mi_core.attack import describe_knowledge
 
     hints: dict[str, str] = dict(getattr(case, "knowledge_options", {}) or {})
+
+    def hint(req: str) -> str | None:
+        name = req.partition(":")[0]
+        if req in hints:
+            return hints[req]
+        # an untyped hint gives any kind; an untyped requirement takes any kind's hint
+        if name in hints:
+            return hints[name]
+        if ":" not in req:
+            return next((v for k, v in hints.items() if k.partition(":")[0] == name), None)
+        return None
+
     hinted, plain = [], []
     for req in missing:
         alts = [a.strip() for a in req.split("|")]
         what = " or ".join(describe_knowledge(a) for a in alts)
-        opts = [hints.get(a) or hints.get(a.split(":")[0]) for a in alts]
-        opts = [o for o in dict.fromkeys(opts) if o]
+        opts = [o for o in dict.fromkeys(hint(a) for a in alts) if o]
         if opts:
             hinted.append(f"{' or '.join(f'`{o}`' for o in opts)} ({what})")
         else:
             plain.append(what)
-    parts = []
-    if hinted:
-        parts.append(f"needs {', '.join(hinted)} in [targets.options]")
-    if plain:
-        parts.append(f"needs {', '.join(plain)}, which case {case.name!r} does not give")
-    return f"{attack} " + "; ".join(parts)
+    if plain:  # no option of this case gives it: naming options would mislead
+        return f"needs {', '.join(plain)}, which case {case.name!r} does not give"
+    return f"needs {', '.join(hinted)} in [targets.options]"
 
 
 def plan_audit(cfg: AuditConfig) -> AuditPlan:
