@@ -197,7 +197,10 @@ class _Locator:
         for i in range(start, end):
             if pat.match(self.lines[i]):
                 return i + 1
-        return start + 1 if table is not None else None
+        if table is None:  # a top-level key may be a table header
+            heads = self._header_lines(key)
+            return heads[0] + 1 if heads else None
+        return start + 1
 
     def where(
         self, table: str | None = None, index: int | None = None, key: str | None = None
