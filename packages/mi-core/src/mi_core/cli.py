@@ -225,8 +225,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     pending = [
         c
         for c in plan.cells
-        if not resume
-        or (cell_record(out, c) or {}).get("status") not in ("ok", "not-applicable")
+        if not resume or (cell_record(out, c) or {}).get("status") not in ("ok", "not-applicable")
     ]
     try:
         check_output_folder(out, where)

@@ -137,9 +137,7 @@ def build_config(
 
 
 def _required(f: dataclasses.Field[Any]) -> bool:
-    return (
-        f.init and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
-    )
+    return f.init and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
 
 
 def _type_name(tp: Any) -> str:
