@@ -206,9 +206,13 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if args.demo == bool(args.file):
         raise ConfigError("audit: give either a config FILE.toml or --demo (see mi audit --help)")
     if args.demo:
+        from mi_core.audit.plan import rough_seconds
+
+        cells = demo_cells(args.seed, shards=args.shards or 1)
         plan = AuditPlan(
-            cells=demo_cells(args.seed, shards=args.shards or 1),
+            cells=cells,
             title="Model inversion audit: built-in demo targets",
+            seconds=rough_seconds(cells),
         )
         out = Path(args.out or "mi-audit-demo")
         where = "--out"

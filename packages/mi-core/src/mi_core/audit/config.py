@@ -303,6 +303,7 @@ def _str(
 #: cases built from options while the file is read, picked up by the runner in this process
 #: (so a user's model is imported and its data read once)
 _READ: dict[tuple[str, str], Any] = {}
+_READ_LIMIT = 16
 
 
 def _options_key(case: str, options: dict[str, Any]) -> tuple[str, str]:
@@ -450,7 +451,11 @@ def parse_target(
             index,
             "options",
         ) from None
-    _READ[_options_key(case, dict(options))] = obj
+    key = _options_key(case, dict(options))
+    _READ.pop(key, None)
+    _READ[key] = obj
+    while len(_READ) > _READ_LIMIT:  # files read but never run: keep memory bounded
+        _READ.pop(next(iter(_READ)))
     return TargetSpec(name, case, tuple(access), budget, k, dict(options))
 
 

@@ -17,9 +17,9 @@ from mi_core.threat import Access
 #: scale of the built-in cases (small models, a few classes); by modality when an attack sets
 #: no ``rough_seconds`` of its own. Only an order of magnitude: real targets, settings and
 #: machines differ by 10x either way.
-ROUGH_SECONDS = {"image": 120.0, "text": 60.0, "graph": 30.0, "tabular": 5.0}
+ROUGH_SECONDS = {"image": 30.0, "text": 20.0, "graph": 10.0, "tabular": 3.0}
 #: rough seconds to prepare one case (train or load its target and evaluation model)
-ROUGH_CASE_SECONDS = 30.0
+ROUGH_CASE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,19 @@ class AuditPlan:
             "by 10x)"
         )
         return "\n".join(lines)
+
+
+def rough_seconds(cells: list[CellSpec]) -> float:
+    """A rough estimate of the seconds ``cells`` take (see :data:`ROUGH_SECONDS`), with each
+    distinct case prepared once."""
+    from mi_core.registry import get_attack
+
+    total = 0.0
+    for c in cells:
+        cls = get_attack(c.attack)
+        total += cls.rough_seconds or ROUGH_SECONDS.get(cls.modality, 60.0)
+    cases = {(c.case, json.dumps(c.options, sort_keys=True, default=str), c.seed) for c in cells}
+    return total + ROUGH_CASE_SECONDS * len(cases)
 
 
 def _human(seconds: float) -> str:
