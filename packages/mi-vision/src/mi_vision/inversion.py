@@ -38,7 +38,6 @@ def resolve_prior(
     train: dict[str, Any] | None = None,
     seed: int = 0,
     conditional: bool = False,
-    info: dict[str, Any] | None = None,
 ) -> GeneratorPrior:
     """The attacker's generator: ``knowledge.prior`` (a :class:`GeneratorPrior`, or a
     StyleGAN-like generator object, wrapped with :meth:`GeneratorPrior.from_stylegan`); if that
@@ -46,9 +45,8 @@ def resolve_prior(
     named priors); else one trained here on ``knowledge.auxiliary`` (public data) with the
     ``train`` prior config. Inside an audit, a prior trained without the target (``gmi``,
     ``dcgan``) is shared: attacks asking for the same settings, data and seed load the one
-    trained first (:mod:`mi_core.artifacts`). ``info`` (if given) receives ``prior_source``
-    (``given`` / ``trained`` / ``shared``) and ``prior_seconds`` (time spent training or
-    loading it, apart from the attack's own time).
+    trained first (:mod:`mi_core.artifacts`); a prior trained here says so in its
+    ``info["source"]`` (``trained`` or ``shared``).
 
     Raises:
         ConfigError: naming what is missing or why the given prior does not fit the attack.
@@ -68,7 +66,7 @@ def resolve_prior(
                 "GeneratorPrior, e.g. from mi_vision.priors.train_prior) or public images in "
                 "knowledge.auxiliary to train one"
             )
-        prior = _train_or_share(view, knowledge.auxiliary, dict(train or {}), seed, info)
+        prior = _train_or_share(view, knowledge.auxiliary, dict(train or {}), seed)
     elif not isinstance(prior, GeneratorPrior):
         if hasattr(prior, "mapping") and hasattr(prior, "synthesis") and hasattr(prior, "z_dim"):
             prior = GeneratorPrior.from_stylegan(prior)
@@ -93,24 +91,18 @@ def resolve_prior(
     return prior
 
 
-def _train_or_share(
-    view: TargetView, data: Any, cfg: dict[str, Any], seed: int, info: dict[str, Any] | None
-) -> GeneratorPrior:
+def _train_or_share(view: TargetView, data: Any, cfg: dict[str, Any], seed: int) -> GeneratorPrior:
     """Train the prior of ``cfg`` on ``data``; a prior that does not use the target is shared
-    through the audit's artifact folder (trained once, loaded by every attack that asks)."""
-    import time
-
+    through the audit's artifact folder (trained once, loaded by every attack that asks). The
+    prior's ``info["source"]`` says ``trained`` or ``shared``."""
     from mi_core.artifacts import artifact_path
     from mi_core.config import build_config, config_to_dict
     from mi_vision.data import ImageSource
     from mi_vision.priors.training import load_or_train_prior
 
-    t0 = time.perf_counter()
-    kind = cfg.get("kind", "gmi")
-    info = info if info is not None else {}
-    if kind in ("kedmi", "plg-mi"):  # trained through the target's view: never shared
+    if cfg.get("kind", "gmi") in ("kedmi", "plg-mi"):  # trained through the target: not shared
         prior = train_prior(data, cfg, target=view, seed=seed)
-        info.update(prior_source="trained", prior_seconds=time.perf_counter() - t0)
+        prior.info["source"] = "trained"
         return prior
     source = data if isinstance(data, ImageSource) else ImageSource(data)
     settings = config_to_dict(build_config(PriorConfig, cfg, where="prior"))
@@ -119,15 +111,12 @@ def _train_or_share(
     folder = artifact_path("gan-prior", [settings, source.fingerprint(), seed])
     if folder is None:
         prior = train_prior(source, cfg, seed=seed)
-        info.update(prior_source="trained", prior_seconds=time.perf_counter() - t0)
+        prior.info["source"] = "trained"
         return prior
     shared = (folder / "prior.json").exists()
     prior = load_or_train_prior(folder, source, cfg, seed=seed)
-    info.update(
-        prior_source="shared" if shared else "trained",
-        prior_seconds=time.perf_counter() - t0,
-        prior_path=str(folder),
-    )
+    prior.info["source"] = "shared" if shared else "trained"
+    prior.info["shared_path"] = str(folder)
     return prior
 
 
@@ -410,8 +399,7 @@ class GANInversion(BaseAttack):
 
     def _context(self, view: TargetView, knowledge: Knowledge, seed: int) -> Context:
         cfg = self.config
-        train = {**self.prior_settings(), "progress": cfg.progress}
-        info: dict[str, Any] = {}
+        train = {**dict(self.default_prior), **(cfg.prior or {}), "progress": cfg.progress}
         prior = resolve_prior(
             view,
             knowledge,
@@ -420,7 +408,6 @@ class GANInversion(BaseAttack):
             train=train,
             seed=seed,
             conditional=self.conditional,
-            info=info,
         )
         if view.access is Access.WHITE_BOX:
             for p in view.module.parameters():
@@ -433,7 +420,6 @@ class GANInversion(BaseAttack):
             prior=prior,
             to_input=target_input(view, knowledge),
             rng=torch.Generator().manual_seed(seed),
-            info=info,
         )
 
     def _invert(
@@ -467,6 +453,8 @@ class GANInversion(BaseAttack):
                 "steps": search.steps,
                 "stopped": search.stopped,
                 "prior": repr(ctx.prior),
+                # given by the knowledge, trained by this attack, or shared in the audit
+                "prior_source": ctx.prior.info.get("source", "given"),
                 "classes": ctx.classes.tolist(),
             },
         )

@@ -26,7 +26,6 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from mi_core.artifacts import sharing
 from mi_core.errors import AccessError, ConfigError, NotApplicable
 from mi_core.io import atomic_write_json, read_json
 from mi_core.result import AttackResult
@@ -195,6 +194,8 @@ def run_shard(spec_dict: dict[str, Any], index: int, workdir: str) -> dict[str, 
         attack = get_attack(spec.attack)(spec.config)
         view = _view_for(case, spec, budget=spec.budget)
         knowledge = _shard_labels(case.knowledge(Access.parse(spec.access)), index, n)
+        from mi_core.artifacts import sharing
+
         with sharing(root / "shared"):  # priors several attacks train alike: trained once
             result = attack.run(view, knowledge, seed=spec.seed)
         if n > 1:
