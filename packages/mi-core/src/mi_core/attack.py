@@ -8,7 +8,7 @@ Subclass :class:`BaseAttack`, set the class attributes, give a config dataclass 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from mi_core.config import build_config, config_to_dict
@@ -19,6 +19,30 @@ from mi_core.threat import Access, Knowledge
 from mi_core.views import TargetView, require_access
 
 MODALITIES = ("image", "text", "graph", "tabular")
+
+#: the fields of :class:`~mi_core.threat.Knowledge`; other knowledge names are ``extra`` keys
+KNOWLEDGE_FIELDS = ("auxiliary", "known_attributes", "target_labels", "prior", "query_budget")
+
+
+def knowledge_satisfied(requirement: str, provided: Iterable[str]) -> bool:
+    """Whether ``provided`` (names a case gives, see :meth:`AuditCase.provides`) meets one
+    ``requirement`` of :attr:`BaseAttack.requires`: ``a|b`` needs either; ``name:kind`` needs
+    that name of that kind (a provided name without a kind, or a requirement without one,
+    matches any kind)."""
+    have = [p.partition(":")[::2] for p in provided]
+    for alt in requirement.split("|"):
+        name, _, kind = alt.strip().partition(":")
+        for p_name, p_kind in have:
+            if p_name == name and (not kind or not p_kind or p_kind == kind):
+                return True
+    return False
+
+
+def describe_knowledge(name: str) -> str:
+    """``prior:causal-lm`` -> ``knowledge.prior (causal-lm)``; extra keys as ``extra['key']``."""
+    base, _, kind = name.partition(":")
+    where = f"knowledge.{base}" if base in KNOWLEDGE_FIELDS else f"knowledge.extra[{base!r}]"
+    return f"{where} ({kind})" if kind else where
 
 
 @runtime_checkable
@@ -54,6 +78,11 @@ class BaseAttack:
     paper: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     Config: ClassVar[type]
+    #: knowledge the attack cannot run without: :class:`~mi_core.threat.Knowledge` fields
+    #: (``auxiliary``, ``prior``, ``target_labels``, ``known_attributes``) or ``extra`` keys,
+    #: optionally of a kind (``prior:causal-lm``); ``"a|b"`` is met by either. An audit skips
+    #: (and lists, with the reason) attacks whose requirements a case cannot give.
+    requires: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: Any = None, **overrides: Any) -> None:
         self.config = build_config(self.Config, config, where=f"{self.name}.config", **overrides)
@@ -96,6 +125,31 @@ class BaseAttack:
 
     def _run(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
         raise NotImplementedError
+
+    # planning (what an audit checks before running) -------------------------------------------
+    def required_knowledge(self) -> tuple[str, ...]:
+        """:attr:`requires` under this config (attacks whose needs depend on settings, e.g. a
+        ranking by a reference model, override this)."""
+        return tuple(self.requires)
+
+    def missing_knowledge(self, provided: Iterable[str] | None) -> list[str]:
+        """The requirements ``provided`` (a case's :meth:`provides`) does not meet; none when
+        ``provided`` is None (unknown)."""
+        if provided is None:
+            return []
+        provided = list(provided)
+        return [r for r in self.required_knowledge() if not knowledge_satisfied(r, provided)]
+
+    def priors_to_train(self, provided: Iterable[str] | None) -> list[dict[str, Any]]:
+        """Models this attack would train before attacking, given what the case provides (for
+        ``mi audit --dry-run``): dicts with ``kind`` (e.g. ``"gan prior"``), ``config`` (the
+        training settings), ``shared`` (True when attacks with the same ``config`` reuse one
+        copy) and ``seconds`` (a rough estimate)."""
+        return []
+
+    #: rough seconds of one run at the default settings on one laptop CPU core (for the dry
+    #: run's estimate; None: unknown)
+    rough_seconds: ClassVar[float | None] = None
 
     def _result(self, reconstructions: Any, **kwargs: Any) -> AttackResult:
         """Shorthand for subclasses: a result with this attack's identity filled in."""

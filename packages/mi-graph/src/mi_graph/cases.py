@@ -65,6 +65,9 @@ class SBMGCNCase(AuditCase):
     def view_kwargs(self, access: Access) -> dict[str, Any]:
         return self._target.view_kwargs()
 
+    def provides(self, access: Access) -> set[str]:
+        return {"target_nodes", "feature_nodes", "known_attributes", "target_labels", "density"}
+
     def knowledge(self, access: Access) -> Knowledge:
         g = self.graph
         return graph_knowledge(

@@ -173,6 +173,9 @@ class CanaryLMCase(AuditCase):
     def view_kwargs(self, access: Access) -> dict[str, Any]:
         return {"postprocess": None}
 
+    def provides(self, access: Access) -> set[str]:
+        return {"prior:causal-lm", "auxiliary:text"}  # the public base model, public text
+
     def knowledge(self, access: Access) -> Knowledge:
         return Knowledge(prior=self.base, auxiliary=self.public)
 

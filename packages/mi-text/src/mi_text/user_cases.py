@@ -1,5 +1,5 @@
 """``hf-causal-lm``: audit your own Hugging Face causal LM for training-data extraction
-(``mi audit``; see the root README).
+(``mi audit``; see the root README; ``mi list cases --options hf-causal-lm`` lists the options).
 
     [[targets]]
     case = "hf-causal-lm"
@@ -10,6 +10,10 @@
     reference = "gpt2"                    # optional: the public base model the attacker holds
     public = "public.txt"                 # optional: public text (one document a line)
 
+``canaries``, ``public`` and ``heldout`` may also be Hugging Face datasets: a table such as
+``public = {dataset = "corpus/", split = "train", text = "text"}`` names a ``save_to_disk``
+folder or a hub name and the column holding the text.
+
 The model and tokenizer load with ``AutoModelForCausalLM`` / ``AutoTokenizer.from_pretrained``
 (hub names download once into the Hugging Face cache). The canaries never reach an attack: the
 evaluator reports which of them the attack's top-ranked outputs contain (and marks them in the
@@ -19,13 +23,15 @@ built-in ``canary-lm`` case.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 
 from mi_core.audit.case import AuditCase
-from mi_core.audit.imports import check_options, option_path
+from mi_core.audit.imports import is_dataset_option, load_dataset_option, option_path
+from mi_core.config import build_config
 from mi_core.errors import ConfigError, MetricError
 from mi_core.metrics.base import Figure
 from mi_core.result import AttackResult
@@ -37,20 +43,65 @@ from mi_text.lm_access import local_query
 from mi_text.metrics import extraction_precision, secrets_recovered
 from mi_text.models import CausalLM, load_causal_lm
 
-REQUIRED = ("model", "canaries")
-OPTIONAL = ("reference", "public", "heldout", "top_n", "max_batch")
+
+@dataclass
+class HFCausalLMOptions:
+    """Options of the ``hf-causal-lm`` case (``[targets.options]``).
+
+    Attributes:
+        model: the model under audit: a Hugging Face hub name or a local folder written with
+            ``save_pretrained`` (model and tokenizer).
+        canaries: the secrets known to be in the training data, for the evaluator only: a list
+            of strings, a ``.txt`` file (one a line) or a dataset table ``{dataset = "folder or
+            hub name", split = "train", text = "text"}``.
+        reference: the public base model the attacker holds (hub name or folder); attacks that
+            compare the target with it (difference search, reference ranking) need it.
+        public: public text the attacker holds (list, ``.txt`` file or dataset table, one
+            document a line / row), e.g. for prompts.
+        heldout: held-out text (list, ``.txt`` file or dataset table) for the model's utility
+            (perplexity).
+        top_n: how many of each attack's top-ranked outputs are searched for the canaries.
+        max_batch: the most sequences the model scores at once (memory).
+    """
+
+    model: str
+    canaries: str | list[str] | dict[str, Any]
+    reference: str | None = None
+    public: str | list[str] | dict[str, Any] | None = None
+    heldout: str | list[str] | dict[str, Any] | None = None
+    top_n: int = 20
+    max_batch: int = 64
+
+    def __post_init__(self) -> None:
+        for key in ("top_n", "max_batch"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{key}: a positive integer, got {getattr(self, key)!r}")
 
 
 def _lines(options: dict[str, Any], key: str) -> list[str] | None:
-    """A list of strings, or the non-empty lines of the text file the option names."""
+    """A list of strings, the non-empty lines of the text file the option names, or the text
+    column of a Hugging Face dataset (a table ``{dataset = ..., text = "text"}``)."""
     value = options.get(key)
+    if is_dataset_option(value):
+        where = f"targets.options.{key}"
+        ds, cols = load_dataset_option(value, where, {"text": "text"})
+        texts = [str(t).strip() for t in ds[cols["text"]] if t is not None and str(t).strip()]
+        if not texts:
+            raise ConfigError(f"{where}: the dataset's column {cols['text']!r} holds no text")
+        return texts
     if value is None or isinstance(value, list):
         if value is not None and not (value and all(isinstance(v, str) and v for v in value)):
             raise ConfigError(f"targets.options.{key}: a non-empty list of strings or a file")
         return value
     path = option_path(options, key, (".txt",))
     assert path is not None
-    lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"targets.options.{key}: {path} is not UTF-8 text; save it as UTF-8"
+        ) from None
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     if not lines:
         raise ConfigError(f"targets.options.{key}: {path} holds no text")
     return lines
@@ -77,6 +128,11 @@ class HFCausalLMCase(AuditCase):
     name = "hf-causal-lm"
     modality = "text"
     description = "your own Hugging Face causal LM (options: model, canaries, reference, public)"
+    Options = HFCausalLMOptions
+    knowledge_options: ClassVar[dict[str, str]] = {
+        "prior:causal-lm": "reference",
+        "auxiliary:text": "public",
+    }
     #: unranked samples of the target drawn for the baseline (as in ``canary-lm``)
     top_n = 20
 
@@ -85,16 +141,23 @@ class HFCausalLMCase(AuditCase):
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> HFCausalLMCase:
-        check_options(options, cls.name, REQUIRED, OPTIONAL)
-        _model_name(options, "model")
-        _model_name(options, "reference")
+        """Check the options and read the texts now (the audit file's read); the models load
+        when the audit runs."""
+        given = {k: v for k, v in options.items() if v is not None}
+        build_config(HFCausalLMOptions, given, where="targets.options")
+        _model_name(given, "model")
+        _model_name(given, "reference")
         for key in ("canaries", "public", "heldout"):
-            _lines(options, key)
-        for key in ("top_n", "max_batch"):
-            v = options.get(key, 1)
-            if not isinstance(v, int) or v < 1:
-                raise ConfigError(f"targets.options.{key}: a positive integer, got {v!r}")
-        return cls(dict(options))
+            _lines(given, key)
+        return cls(given)
+
+    def provides(self, access: Access) -> set[str]:
+        have = {"tokenizer", "start_id"}  # an open model's tokenizer is public
+        if self.options.get("reference"):
+            have.add("prior:causal-lm")
+        if self.options.get("public") is not None:
+            have.add("auxiliary:text")
+        return have
 
     def prepare(self, workdir: Path, seed: int) -> None:
         o = self.options

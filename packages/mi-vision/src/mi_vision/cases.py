@@ -81,6 +81,9 @@ class DigitsSoftmaxCase(AuditCase):
             modality="image", input_shape=(1, 8, 8), num_classes=10, input_range=(0.0, 1.0)
         )
 
+    def provides(self, access: Access) -> set[str]:
+        return {"target_labels"}
+
     def knowledge(self, access: Access) -> Knowledge:
         return Knowledge(target_labels=list(range(10)))
 
@@ -233,6 +236,9 @@ class DigitsGANCase(AuditCase):
         return TargetInfo(
             modality="image", input_shape=(1, 8, 8), num_classes=5, input_range=(0.0, 1.0)
         )
+
+    def provides(self, access: Access) -> set[str]:
+        return {"target_labels", "prior", "priors", "auxiliary"}
 
     def knowledge(self, access: Access) -> Knowledge:
         return Knowledge(

@@ -44,7 +44,10 @@ def resolve_prior(
     StyleGAN-like generator object, wrapped with :meth:`GeneratorPrior.from_stylegan`); if that
     is not of a kind in ``kinds``, a fitting one of ``knowledge.extra["priors"]`` (a dict of
     named priors); else one trained here on ``knowledge.auxiliary`` (public data) with the
-    ``train`` prior config.
+    ``train`` prior config. Inside an audit, a prior trained without the target (``gmi``,
+    ``dcgan``) is shared: attacks asking for the same settings, data and seed load the one
+    trained first (:mod:`mi_core.artifacts`); a prior trained here says so in its
+    ``info["source"]`` (``trained`` or ``shared``).
 
     Raises:
         ConfigError: naming what is missing or why the given prior does not fit the attack.
@@ -64,9 +67,7 @@ def resolve_prior(
                 "GeneratorPrior, e.g. from mi_vision.priors.train_prior) or public images in "
                 "knowledge.auxiliary to train one"
             )
-        cfg = dict(train or {})
-        target = view if cfg.get("kind", "gmi") in ("kedmi", "plg-mi") else None
-        prior = train_prior(knowledge.auxiliary, cfg, target=target, seed=seed)
+        prior = _train_or_share(view, knowledge.auxiliary, dict(train or {}), seed)
     elif not isinstance(prior, GeneratorPrior):
         if hasattr(prior, "mapping") and hasattr(prior, "synthesis") and hasattr(prior, "z_dim"):
             prior = GeneratorPrior.from_stylegan(prior)
@@ -88,6 +89,35 @@ def resolve_prior(
                 f"knowledge.prior: the conditional generator has {prior.num_classes} classes, "
                 f"the target {view.num_classes}"
             )
+    return prior
+
+
+def _train_or_share(view: TargetView, data: Any, cfg: dict[str, Any], seed: int) -> GeneratorPrior:
+    """Train the prior of ``cfg`` on ``data``; a prior that does not use the target is shared
+    through the audit's artifact folder (trained once, loaded by every attack that asks). The
+    prior's ``info["source"]`` says ``trained`` or ``shared``."""
+    from mi_core.artifacts import artifact_path
+    from mi_core.config import build_config, config_to_dict
+    from mi_vision.data import ImageSource
+    from mi_vision.priors.training import load_or_train_prior
+
+    if cfg.get("kind", "gmi") in ("kedmi", "plg-mi"):  # trained through the target: not shared
+        prior = train_prior(data, cfg, target=view, seed=seed)
+        prior.info["source"] = "trained"
+        return prior
+    source = data if isinstance(data, ImageSource) else ImageSource(data)
+    settings = config_to_dict(build_config(PriorConfig, cfg, where="prior"))
+    for k in ("progress", "checkpoint", "checkpoint_every"):
+        settings.pop(k, None)
+    folder = artifact_path("gan-prior", [settings, source.fingerprint(), seed])
+    if folder is None:
+        prior = train_prior(source, cfg, seed=seed)
+        prior.info["source"] = "trained"
+        return prior
+    shared = (folder / "prior.json").exists()
+    prior = load_or_train_prior(folder, source, cfg, seed=seed)
+    prior.info["source"] = "shared" if shared else "trained"
+    prior.info["shared_path"] = str(folder)
     return prior
 
 
@@ -307,6 +337,37 @@ class GANInversion(BaseAttack):
     prior_kinds: ClassVar[tuple[str, ...] | None] = None
     conditional: ClassVar[bool] = False
     default_prior: ClassVar[tuple[tuple[str, Any], ...]] = (("kind", "gmi"),)
+    #: a generator prior, or public images to train one on
+    requires = ("prior|auxiliary",)
+
+    def prior_settings(self) -> dict[str, Any]:
+        """The settings of the prior this attack trains when the knowledge holds none."""
+        return {**dict(self.default_prior), **(self.config.prior or {})}
+
+    def priors_to_train(self, provided: Any) -> list[dict[str, Any]]:
+        """The prior :func:`resolve_prior` would train, given the knowledge a case provides
+        (none when it provides a fitting prior, or no public data)."""
+        from mi_core.attack import knowledge_satisfied
+
+        if provided is None:
+            return []
+        have = list(provided)
+        if knowledge_satisfied("prior", have) and self.prior_kinds is None:
+            return []
+        if self.prior_kinds is not None and knowledge_satisfied("priors", have):
+            return []  # named priors of several kinds (e.g. the digits-gan case)
+        if not knowledge_satisfied("auxiliary", have):
+            return []
+        settings = self.prior_settings()
+        steps = int(settings.get("steps", 2000))
+        return [
+            {
+                "kind": f"{settings.get('kind', 'gmi')} prior",
+                "config": settings,
+                "shared": settings.get("kind", "gmi") not in ("kedmi", "plg-mi"),
+                "seconds": 10.0 + 0.1 * steps,
+            }
+        ]
 
     # hooks ------------------------------------------------------------------------------
     def _initial(self, ctx: Context) -> tuple[torch.Tensor, torch.Tensor]:
@@ -396,6 +457,8 @@ class GANInversion(BaseAttack):
                 "steps": search.steps,
                 "stopped": search.stopped,
                 "prior": repr(ctx.prior),
+                # given by the knowledge, trained by this attack, or shared in the audit
+                "prior_source": ctx.prior.info.get("source", "given"),
                 "classes": ctx.classes.tolist(),
             },
         )

@@ -43,6 +43,12 @@ class AuditCase:
     default_cells: ClassVar[tuple[CellDefaults, ...]] = ()
     #: (defense name, config) pairs the demo compares
     default_defenses: ClassVar[tuple[tuple[str, dict[str, Any]], ...]] = ()
+    #: the dataclass of the case's ``[targets.options]`` (fields documented under
+    #: ``Attributes:`` in its docstring; ``mi list cases --options CASE`` prints them); None:
+    #: the case takes no options
+    Options: ClassVar[type | None] = None
+    #: for skip reasons: the option that gives a piece of knowledge (``{"prior": "reference"}``)
+    knowledge_options: ClassVar[dict[str, str]] = {}
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> AuditCase:
@@ -53,6 +59,13 @@ class AuditCase:
                 f"targets.options: case {cls.name!r} takes no options, got {sorted(options)}"
             )
         return cls()
+
+    def provides(self, access: Access) -> set[str] | None:
+        """The knowledge this case gives attacks at ``access``, named as in
+        :attr:`mi_core.attack.BaseAttack.requires` (``{"auxiliary", "prior:causal-lm", ...}``);
+        called before :meth:`prepare`, so it depends on the options only. None (the default):
+        unknown, and no attack is skipped for lack of knowledge."""
+        return None
 
     def prepare(self, workdir: Path, seed: int) -> None:
         """Train or load (cached under ``workdir``) the target and the evaluation model."""

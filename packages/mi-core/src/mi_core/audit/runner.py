@@ -91,7 +91,11 @@ def load_case(name: str, workdir: Path, seed: int, options: dict[str, Any] | Non
         if name not in entries:
             known = ", ".join(entries) or "none installed"
             raise ConfigError(f"case: unknown case {name!r}; installed cases: {known}")
-        case = entries[name].load().from_options(options)
+        from mi_core.audit.config import built_case
+
+        case = built_case(name, options)  # built when the audit file was read, if it was
+        if case is None:
+            case = entries[name].load().from_options(options)
         suffix = hashlib.sha1(key[2].encode()).hexdigest()[:8] if options else ""
         case.prepare(workdir / "cases" / (name + (f"-{suffix}" if suffix else "")), seed)
         _CASE_CACHE[key] = case
@@ -189,7 +193,10 @@ def run_shard(spec_dict: dict[str, Any], index: int, workdir: str) -> dict[str, 
         attack = get_attack(spec.attack)(spec.config)
         view = _view_for(case, spec, budget=spec.budget)
         knowledge = _shard_labels(case.knowledge(Access.parse(spec.access)), index, n)
-        result = attack.run(view, knowledge, seed=spec.seed)
+        from mi_core.artifacts import sharing
+
+        with sharing(root / "shared"):  # priors several attacks train alike: trained once
+            result = attack.run(view, knowledge, seed=spec.seed)
         if n > 1:
             result.save(shard_dir)
         return {"status": "ok", "result": result}

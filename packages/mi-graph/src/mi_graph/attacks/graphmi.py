@@ -156,6 +156,12 @@ class GraphMI(BaseAttack):
     paper = "Zhang et al., IJCAI 2021"
     summary = "projected gradient on a relaxed adjacency, then a graph auto-encoder read-out"
     Config = GraphMIConfig
+    requires = ("target_nodes", "known_attributes", "target_labels", "density")
+
+    def required_knowledge(self) -> tuple[str, ...]:
+        if self.config.density is not None:  # the config gives the edge-density prior
+            return tuple(r for r in self.requires if r != "density")
+        return tuple(self.requires)
 
     def _run(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
         cfg: GraphMIConfig = self.config

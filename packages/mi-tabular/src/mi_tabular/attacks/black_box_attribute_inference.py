@@ -88,6 +88,7 @@ class BlackBoxAttributeInference(AttributeAttack):
     paper = "Mehnaz et al., USENIX Security 2022 (learned attack); ART AttributeInferenceBlackBox"
     summary = "attack model on auxiliary data: known attributes + model answers -> attribute"
     Config = BlackBoxAttributeInferenceConfig
+    requires = ("known_attributes", "prior", "auxiliary")
 
     def __init__(self, config=None, **overrides) -> None:
         super().__init__(config, **overrides)

@@ -72,6 +72,7 @@ class LOMIA(AttributeAttack):
     paper = "Mehnaz et al., USENIX Security 2022"
     summary = "label-only: records a single candidate explains train an attack model"
     Config = LOMIAConfig
+    requires = ("known_attributes", "prior", "target_labels")
 
     def _run(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
         cfg: LOMIAConfig = self.config

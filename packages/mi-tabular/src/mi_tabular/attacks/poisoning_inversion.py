@@ -159,6 +159,9 @@ class PoisoningInversion(AttributeAttack):
     paper = "Hidano et al., IEICE Trans. Inf. & Syst. 2018"
     summary = "poison an online linear regression until its output reveals the attribute"
     Config = PoisoningInversionConfig
+    #: an online regression service: a channel to contribute training records, the targets'
+    #: prediction results (e.g. mi_tabular.targets.OnlineRegressionService), public records
+    requires = ("auxiliary", "prior", "columns", "contribute", "observe")
 
     def _extract(
         self, view: TargetView, design: LinearDesign, aux: pd.DataFrame, rng: np.random.Generator
@@ -177,7 +180,12 @@ class PoisoningInversion(AttributeAttack):
         sensitive = knowledge.require("prior", "a Marginal of the sensitive attribute")
         if not isinstance(sensitive, Marginal):
             raise ConfigError("knowledge.prior: expected a mi_tabular.Marginal")
-        columns = tuple(knowledge.require("columns", "the model's input columns"))
+        ak = knowledge.extra.get("attribute")  # an AttributeKnowledge knows the input columns
+        columns = tuple(
+            knowledge.extra.get("columns")
+            or getattr(ak, "columns", None)
+            or knowledge.require("columns", "the model's input columns")
+        )
         contribute = knowledge.require("contribute", "the service's data-contribution channel")
         observe = knowledge.require("observe", "the targets' prediction results")
         if sensitive.column not in columns:

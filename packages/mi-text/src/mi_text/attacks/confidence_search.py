@@ -66,6 +66,7 @@ class ConfidenceSearch(BaseAttack):
     paper = "Elmahdy et al. 2022; Elmahdy & Salem 2023"
     summary = "beam search over candidate tokens maximising a classifier's confidence in a label"
     Config = ConfidenceSearchConfig
+    requires = ("known_attributes:text", "target_labels", "candidates|prior:causal-lm")
 
     def _run(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
         cfg: ConfidenceSearchConfig = self.config

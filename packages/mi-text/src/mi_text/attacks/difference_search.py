@@ -55,6 +55,7 @@ class DifferenceSearchConfig:
             highest difference score (diverse searches instead of beams sharing one prefix).
         n_samples: sentences sampled from the target (``score_r``).
         top_k: top-k sampling of those sentences (``score_r``).
+        batch_size: sequences scored together.
     """
 
     method: Literal["beam", "score_r"] = "beam"
@@ -86,6 +87,7 @@ class DifferenceSearch(BaseAttack):
     paper = "Zanella-Beguelin et al., CCS 2020; Panchendrarajan & Bhoi 2021"
     summary = "beam search on p_finetuned - p_base (or score_r) to recover fine-tuning data"
     Config = DifferenceSearchConfig
+    requires = ("prior:causal-lm",)  # the public base model the target was fine-tuned from
 
     def _run(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
         cfg: DifferenceSearchConfig = self.config

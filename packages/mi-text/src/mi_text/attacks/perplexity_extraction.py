@@ -115,6 +115,16 @@ class PerplexityExtraction(BaseAttack):
         "reference ratio"
     )
     Config = PerplexityExtractionConfig
+    #: the target's tokenizer (or a reference model sharing it)
+    requires = ("tokenizer|prior:causal-lm",)
+
+    def required_knowledge(self) -> tuple[str, ...]:
+        need = list(self.requires)
+        if self.config.ranking == "reference":
+            need.append("prior:causal-lm")
+        if self.config.prompt_words > 0:
+            need.append("auxiliary:text")
+        return tuple(need)
 
     def _run(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
         cfg: PerplexityExtractionConfig = self.config

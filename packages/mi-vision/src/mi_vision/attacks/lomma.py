@@ -109,6 +109,10 @@ class LOMMA(BaseAttack):
     paper = "Nguyen et al., CVPR 2023"
     summary = "plug-in on GMI / KEDMI: logit loss + feature regulariser + distilled model ensemble"
     Config = LOMMAConfig
+    requires = ("auxiliary",)  # public images distil its augmented models
+
+    def priors_to_train(self, provided: Any) -> list[dict[str, Any]]:
+        return self.base_attack().priors_to_train(provided)
 
     def base_attack(self) -> GMI:
         cfg: LOMMAConfig = self.config

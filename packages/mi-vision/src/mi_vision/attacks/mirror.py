@@ -113,7 +113,14 @@ class _Mirror(GANInversion):
 
 @dataclass
 class MirrorWConfig(MirrorConfig):
-    """Mirror-w: ``steps`` Adam updates of w at learning rate ``lr`` on ``identity_loss``."""
+    """Mirror-w: ``steps`` Adam updates of w at learning rate ``lr`` on ``identity_loss``.
+
+    Attributes:
+        steps: Adam updates of the latents.
+        lr: Adam learning rate.
+        identity_loss: ``ce``, ``poincare``, ``max-margin``, ``logit`` or ``1-p``.
+        augment, n_aug: augmentation preset and copies per step for the identity loss.
+    """
 
     steps: int = 200
     lr: float = 0.05
@@ -164,6 +171,7 @@ class MirrorBConfig(MirrorConfig):
     """Mirror-b: a genetic search of ``steps`` generations.
 
     Attributes:
+        steps: generations of the genetic search.
         population: latents per class (the most confident of the initial pool).
         elite: survivors per generation.
         mutation_prob, mutation_std: per-gene mutation probability and scale (times the
