@@ -25,7 +25,7 @@ from mi_vision.augment import Augment
 from mi_vision.losses import IdentityLoss, feature_regularizer
 from mi_vision.optimizers import LatentOptimizer, SearchProblem, SearchResult, run_search
 from mi_vision.priors.prior import GeneratorPrior
-from mi_vision.priors.training import PriorConfig, train_prior
+from mi_vision.priors.training import TARGET_KINDS, PriorConfig, train_prior
 from mi_vision.targets import TargetInput, input_spec, scores_fn, target_classes
 
 
@@ -64,7 +64,7 @@ def resolve_prior(
                 "knowledge.auxiliary to train one"
             )
         cfg = dict(train or {})
-        target = view if cfg.get("kind", "gmi") in ("kedmi", "plg-mi") else None
+        target = view if cfg.get("kind", "gmi") in TARGET_KINDS else None
         prior = train_prior(knowledge.auxiliary, cfg, target=target, seed=seed)
     elif not isinstance(prior, GeneratorPrior):
         if hasattr(prior, "mapping") and hasattr(prior, "synthesis") and hasattr(prior, "z_dim"):
@@ -81,7 +81,9 @@ def resolve_prior(
         )
     if conditional:
         if prior.num_classes is None:
-            raise ConfigError(f"knowledge.prior: {who} needs a conditional generator (plg-mi)")
+            raise ConfigError(
+                f"knowledge.prior: {who} needs a conditional generator (plg-mi, lokt)"
+            )
         if view.num_classes is not None and prior.num_classes != view.num_classes:
             raise ConfigError(
                 f"knowledge.prior: the conditional generator has {prior.num_classes} classes, "
