@@ -46,7 +46,8 @@ class BMISConfig(GANAttackConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("steps", "points", "radius", "lr"):
+        check_positive("steps", self.steps, allow_zero=True)  # 0: no search
+        for name in ("points", "radius", "lr"):
             check_positive(name, getattr(self, name))
         check_positive("candidates", self.candidates, allow_zero=True)
         if self.candidates and self.candidates < self.samples_per_class:

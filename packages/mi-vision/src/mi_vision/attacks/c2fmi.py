@@ -76,10 +76,11 @@ class C2FMIConfig(GANAttackConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("public_samples", "epochs", "hidden", "population", "coarse_steps"):
+        for name in ("public_samples", "epochs", "hidden", "population"):
             check_positive(name, getattr(self, name))
         check_positive("coarse_lr", self.coarse_lr)
-        check_positive("steps", self.steps)
+        check_positive("coarse_steps", self.coarse_steps, allow_zero=True)  # 0: no coarse search
+        check_positive("steps", self.steps, allow_zero=True)  # 0: no genetic search
         if self.truncate is not None:
             check_positive("truncate", self.truncate)
         if not 1 <= self.elite < self.population:
@@ -162,7 +163,8 @@ class C2FMI(GANInversion):
         )
         pop = search.latents.view(ctx.classes.shape[0], cfg.population, *z.shape[1:])
         ctx.scratch["population"] = pop
-        ctx.info["coarse_feature_error"] = float(search.best_loss.mean())
+        if search.steps:
+            ctx.info["coarse_feature_error"] = float(search.best_loss.mean())
         ctx.info["public_queries"] = int(public.shape[0])
         with torch.no_grad():
             ctx.scratch["spread"] = ctx.prior.to_search(ctx.prior.sample_z(2000, ctx.rng)).std(0)

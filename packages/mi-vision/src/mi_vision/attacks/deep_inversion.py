@@ -59,7 +59,8 @@ class DeepInversionConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("steps", "lr", "samples_per_class", "checkpoint_every"):
+        check_positive("steps", self.steps, allow_zero=True)  # 0: the initial noise
+        for name in ("lr", "samples_per_class", "checkpoint_every"):
             check_positive(name, getattr(self, name))
         for name in ("bn_weight", "first_bn_weight", "tv_weight", "l2_weight", "jitter"):
             check_positive(name, getattr(self, name), allow_zero=True)

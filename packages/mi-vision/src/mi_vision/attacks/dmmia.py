@@ -158,7 +158,8 @@ class DMMIAConfig(GANAttackConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("steps", "lr", "centres", "temperature", "memory_lr"):
+        check_positive("steps", self.steps, allow_zero=True)  # 0: no search
+        for name in ("lr", "centres", "temperature", "memory_lr"):
             check_positive(name, getattr(self, name))
         check_positive("imr_weight", self.imr_weight, allow_zero=True)
         check_positive("idr_weight", self.idr_weight, allow_zero=True)

@@ -68,7 +68,7 @@ class IFGMIConfig(GANAttackConfig):
     Attributes:
         steps: Adam steps of each stage: stage 0 searches the latent, stage ``i`` the input of
             block ``i`` [70, 25, 25, 25 on StyleGAN2]; as many stages as entries (at most the
-            number of blocks).
+            number of blocks); all 0: no search (the starting latents' images).
         l1_ball: radius of the L1 ball of each intermediate stage, relative to the L1 norm of
             its start (one value for all stages, or one per stage after the first).
         lr: Adam step of every stage.
@@ -97,7 +97,7 @@ class IFGMIConfig(GANAttackConfig):
         if not self.steps:
             raise ConfigError("steps: give the steps of at least one stage")
         for s in self.steps:
-            check_positive("steps", s)
+            check_positive("steps", s, allow_zero=True)  # 0: a stage without search
         if not self.l1_ball:
             raise ConfigError("l1_ball: give one radius, or one per stage after the first")
         for r in self.l1_ball:

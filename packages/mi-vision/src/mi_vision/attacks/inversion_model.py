@@ -159,7 +159,7 @@ def train_inversion(
 ) -> InversionNet:
     """Train ``M(scores) ~ x`` with MSE (survey Eq. 2): the inversion model of the attack and of
     the learned defenses."""
-    check_positive("epochs", epochs)
+    check_positive("epochs", epochs, allow_zero=True)  # 0: an untrained decoder
     check_positive("lr", lr)
     if scores.shape[0] != x.shape[0]:
         raise ConfigError(f"scores and x differ in length: {scores.shape[0]} vs {x.shape[0]}")
@@ -214,7 +214,7 @@ def train_aligned_inversion(
     the auxiliary score vectors so that a discriminator cannot tell them from the released
     private vectors (keeping each vector's label), while the decoder learns
     ``M(trunc(A(s_aux))) ~ x_aux``. Returns ``(M, A)``."""
-    check_positive("epochs", epochs)
+    check_positive("epochs", epochs, allow_zero=True)
     if scores.shape[0] != x.shape[0]:
         raise ConfigError(f"scores and x differ in length: {scores.shape[0]} vs {x.shape[0]}")
     torch.manual_seed(seed)
@@ -357,7 +357,8 @@ class InversionModelConfig:
     def __post_init__(self) -> None:
         if self.truncate is not None:
             check_positive("truncate", self.truncate)
-        for name in ("epochs", "lr", "batch_size", "hidden", "aux_samples"):
+        check_positive("epochs", self.epochs, allow_zero=True)  # 0: an untrained decoder
+        for name in ("lr", "batch_size", "hidden", "aux_samples"):
             check_positive(name, getattr(self, name))
 
 

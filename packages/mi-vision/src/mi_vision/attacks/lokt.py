@@ -70,7 +70,8 @@ class LOKTConfig(GANAttackConfig):
         super().__post_init__()
         for name in ("surrogates", "student_width", "surrogate_samples", "surrogate_epochs"):
             check_positive(name, getattr(self, name))
-        for name in ("surrogate_lr", "steps", "lr", "n_aug"):
+        check_positive("steps", self.steps, allow_zero=True)  # 0: no search
+        for name in ("surrogate_lr", "lr", "n_aug"):
             check_positive(name, getattr(self, name))
         for s in self.students:
             check_choice("students", s, tuple(STUDENTS))
@@ -128,6 +129,8 @@ class LOKT(GANInversion):
 
     def _problem(self, ctx: Context, rows: torch.Tensor, plugin: Any) -> SearchProblem:
         cfg: LOKTConfig = self.config
+        if cfg.steps == 0:  # no search: no surrogates to train (and no query to spend)
+            return SearchProblem(rows, ctx.rng)
         objective = GeneratorObjective(
             ctx.prior,
             ctx.to_input,

@@ -70,8 +70,9 @@ class P2IMIConfig(GANAttackConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("train_samples", "public_samples", "epochs", "lr", "batch_size", "hidden"):
+        for name in ("train_samples", "public_samples", "lr", "batch_size", "hidden"):
             check_positive(name, getattr(self, name))
+        check_positive("epochs", self.epochs, allow_zero=True)  # 0: an untrained encoder
         check_positive("latent_weight", self.latent_weight, allow_zero=True)
         check_positive("image_weight", self.image_weight, allow_zero=True)
         check_positive("top_n", self.top_n)

@@ -186,8 +186,10 @@ class SecretGenConfig(GANAttackConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("candidates", "inpaint_steps", "inpaint_lr", "steps", "lr"):
+        for name in ("candidates", "inpaint_lr", "lr"):
             check_positive(name, getattr(self, name))
+        check_positive("inpaint_steps", self.inpaint_steps, allow_zero=True)
+        check_positive("steps", self.steps, allow_zero=True)  # 0: no search with the target
         check_positive("momentum", self.momentum, allow_zero=True)
         check_positive("context_weight", self.context_weight, allow_zero=True)
         check_positive("prior_weight", self.prior_weight, allow_zero=True)

@@ -63,7 +63,8 @@ class VMIConfig(GANAttackConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name in ("steps", "lr", "samples", "n_aug", "w_samples"):
+        check_positive("steps", self.steps, allow_zero=True)  # 0: q stays the prior
+        for name in ("lr", "samples", "n_aug", "w_samples"):
             check_positive(name, getattr(self, name))
         check_positive("kl_weight", self.kl_weight, allow_zero=True)
         get_identity_loss(self.identity_loss)
