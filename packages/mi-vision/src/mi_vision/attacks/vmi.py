@@ -26,7 +26,7 @@ from mi_core.config import check_positive
 from mi_core.threat import Access
 from mi_vision.augment import get_augment
 from mi_vision.inversion import Context, GANAttackConfig, GANInversion, GeneratorObjective
-from mi_vision.losses import get_identity_loss
+from mi_vision.losses import get_identity_loss, kl_standard_normal
 from mi_vision.optimizers import (
     DistributionOptimizer,
     LatentOptimizer,
@@ -144,5 +144,7 @@ class VMI(GANInversion):
         with torch.no_grad():
             u = optimizer.draw(k, ctx.rng)
             sigma = (0.5 * optimizer.logvar).exp()
+            kl = kl_standard_normal(optimizer.mu, optimizer.logvar)
         ctx.info["q_std_mean"] = float(sigma.mean())
+        ctx.info["kl_to_prior"] = float(kl.mean())  # per class, in the standardised space
         return rows.repeat_interleave(k), m + s * u
