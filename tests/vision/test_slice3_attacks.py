@@ -359,18 +359,22 @@ def test_secretgen_and_deep_inversion_say_when_they_do_not_apply(gan_case, digit
 
 @pytest.mark.parametrize("variant", [{}, {"amplification": True}, {"domain_alignment": True}])
 def test_inversion_model_reconstructs_released_private_vectors(gan_case, variant):
-    """Yang et al.'s setting: the vectors the target released for private images are known;
-    each reconstruction is nearer its own private image than the mean public image is."""
-    k = Knowledge(auxiliary=gan_case.public, extra={"observed_outputs": _observed(gan_case)})
+    """Yang et al.'s setting: the vectors the target released for private images are known, and
+    the attacker's background data come from the same distribution (held-out images of the
+    private classes, never the training members); each reconstruction is nearer its own private
+    image than the mean background image is (measured: MSE .045 / .046 / .045 for the base,
+    amplified and aligned decoders against .076; with the disjoint public classes 5-9 as
+    background the decoders do *not* beat the mean image: .090 against .086)."""
+    k = Knowledge(auxiliary=gan_case.x_test, extra={"observed_outputs": _observed(gan_case)})
     view = make_view(gan_case.target(), "black-box-scores", info=gan_case.target_info())
     mse = {}
-    for epochs in (15, 0):
+    for epochs in (30, 0):
         cfg = {"epochs": epochs, "truncate": 3, **variant, "progress": False}
         res = get_attack("inversion-model")(cfg).run(view, k, seed=0)
         private = gan_case.x_train[:100]
         mse[epochs] = float((res.reconstructions - private).pow(2).mean())
         base = float((res.arrays["prior_samples"] - private).pow(2).mean())
-    assert mse[15] < 0.8 * base, (mse, base)
+    assert mse[30] < 0.8 * base, (mse, base)
     assert mse[0] > 0.8 * base, (mse, base)
 
 
