@@ -241,11 +241,16 @@ class DigitsGANCase(AuditCase):
         return {"target_labels", "prior", "priors", "auxiliary"}
 
     def knowledge(self, access: Access) -> Knowledge:
+        """The general prior, every named prior, the public images and, for SecretGen, the
+        first private training image of each class with its centre masked."""
+        from mi_vision.attacks.secretgen import corrupt
+
+        first = torch.stack([self.x_train[self.y_train == c][0] for c in range(5)])
         return Knowledge(
             target_labels=list(range(5)),
             prior=self.priors["gmi-z"],
             auxiliary=self.public,
-            extra={"priors": dict(self.priors)},
+            extra={"priors": dict(self.priors), "corrupted": corrupt(first, torch.arange(5))},
         )
 
     def evaluate(self, result: AttackResult) -> list[Figure]:

@@ -26,7 +26,7 @@ from mi_vision.augment import Augment
 from mi_vision.losses import IdentityLoss, feature_regularizer
 from mi_vision.optimizers import LatentOptimizer, SearchProblem, SearchResult, run_search
 from mi_vision.priors.prior import GeneratorPrior
-from mi_vision.priors.training import PriorConfig, train_prior
+from mi_vision.priors.training import TARGET_KINDS, PriorConfig, train_prior
 from mi_vision.targets import TargetInput, input_spec, scores_fn, target_classes
 
 
@@ -83,7 +83,9 @@ def resolve_prior(
         )
     if conditional:
         if prior.num_classes is None:
-            raise ConfigError(f"knowledge.prior: {who} needs a conditional generator (plg-mi)")
+            raise ConfigError(
+                f"knowledge.prior: {who} needs a conditional generator (plg-mi, lokt)"
+            )
         if view.num_classes is not None and prior.num_classes != view.num_classes:
             raise ConfigError(
                 f"knowledge.prior: the conditional generator has {prior.num_classes} classes, "
@@ -101,7 +103,7 @@ def _train_or_share(view: TargetView, data: Any, cfg: dict[str, Any], seed: int)
     from mi_vision.data import ImageSource
     from mi_vision.priors.training import load_or_train_prior
 
-    if cfg.get("kind", "gmi") in ("kedmi", "plg-mi"):  # trained through the target: not shared
+    if cfg.get("kind", "gmi") in TARGET_KINDS:  # trained through the target: not shared
         prior = train_prior(data, cfg, target=view, seed=seed)
         prior.info["source"] = "trained"
         return prior
@@ -364,7 +366,7 @@ class GANInversion(BaseAttack):
             {
                 "kind": f"{settings.get('kind', 'gmi')} prior",
                 "config": settings,
-                "shared": settings.get("kind", "gmi") not in ("kedmi", "plg-mi"),
+                "shared": settings.get("kind", "gmi") not in TARGET_KINDS,
                 "seconds": 10.0 + 0.1 * steps,
             }
         ]

@@ -11,12 +11,15 @@ are optimised in one batch. An optimizer advances its candidates one step at a t
   mutation, fitness from black-box scores (Mirror-b);
 * :class:`BoundaryRepulsion`: zeroth-order steps away from the class boundary from hard labels
   only, with a growing sphere radius (BREP-MI, survey Eq. 6);
+* :class:`ZerothOrderOptimizer`: gradient estimation from black-box losses on a sphere of fixed
+  radius, then Adam (BMI-S, survey Eq. 6 with the CE loss in place of the label indicator);
 * :class:`SoftActorCritic`: one SAC agent per row whose actions are latents, rewarded by
   black-box scores (RLB-MI); the agents of all rows are batched.
 
 :func:`run_search` drives any of them through :class:`mi_core.loop.ResumableLoop` (checkpoint,
 resume, progress), tracks the best candidate per row, applies an optional per-row stopping rule
-and stops before a query budget would be overspent.
+and stops before a query budget would be overspent. :func:`l1_ball` is a projection that keeps
+latents in an L1 ball around their start (IF-GMI).
 """
 
 from __future__ import annotations
@@ -394,6 +397,104 @@ class BoundaryRepulsion(LatentOptimizer):
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for k in ("z", "radius", "since", "finished"):
             getattr(self, k).copy_(state[k])
+
+
+class ZerothOrderOptimizer(LatentOptimizer):
+    """Gradient estimation from black-box losses (BMI-S, Xu et al. 2023; survey Eq. 6 with the
+    cross-entropy loss of soft labels in place of BREP-MI's label indicator and a fixed radius).
+
+    Each step samples ``points`` unit directions ``u_i`` per row, evaluates the loss at
+    ``z + r u_i`` and at ``z`` (``points + 1`` queries per row), estimates
+    ``g = d / (N r) sum_i (L(z + r u_i) - L(z)) u_i`` (the gradient of the loss smoothed over the
+    sphere) and feeds it to Adam at step ``lr``; ``project`` maps the latents back after each
+    step. The reported loss is ``L(z)``, exact for best tracking."""
+
+    def __init__(
+        self,
+        latents: torch.Tensor,
+        points: int = 16,
+        radius: float = 0.5,
+        lr: float = 0.05,
+        project: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> None:
+        check_positive("points", points)
+        check_positive("radius", radius)
+        check_positive("lr", lr)
+        self.z = latents.detach().clone().requires_grad_(True)
+        self.points, self.radius, self.project = points, radius, project
+        self.opt = torch.optim.Adam([self.z], lr=lr)
+
+    def candidates(self) -> torch.Tensor:
+        return self.z.detach()
+
+    def step(self, problem: SearchProblem, active: torch.Tensor) -> StepReport:
+        loss_fn = problem.need_loss("ZerothOrderOptimizer")
+        rows = torch.nonzero(active).flatten()
+        z = self.z.detach()[rows]
+        shape = (rows.numel(), self.points, *z.shape[1:])
+        u = torch.randn(shape, generator=problem.rng)
+        u = u / u.flatten(2).norm(dim=2).view(*shape[:2], *([1] * (z.ndim - 1)))
+        pts = (z[:, None] + self.radius * u).flatten(0, 1)
+        cls = problem.classes[rows]
+        with torch.no_grad():
+            here = loss_fn(z, cls)
+            around = loss_fn(pts, cls.repeat_interleave(self.points)).view(shape[:2])
+        _check_finite(around, "ZerothOrderOptimizer")
+        diff = (around - here[:, None]).view(*shape[:2], *([1] * (z.ndim - 1)))
+        dim = z[0].numel()
+        grad = torch.zeros_like(self.z)
+        grad[rows] = dim / self.radius * (diff * u).mean(1)
+        before = self.z.detach().clone()
+        self.opt.zero_grad(set_to_none=True)
+        self.z.grad = grad
+        self.opt.step()
+        with torch.no_grad():
+            keep = ~active
+            if bool(keep.any()):
+                self.z[keep] = before[keep]  # finished rows stay (Adam's momentum would move them)
+            if self.project is not None:
+                self.z.copy_(self.project(self.z))
+        return StepReport(rows, z.clone(), here)
+
+    def queries_per_step(self, n_active: int) -> int:
+        return n_active * (self.points + 1)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"z": self.z.detach().clone(), "opt": self.opt.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        with torch.no_grad():
+            self.z.copy_(state["z"])
+        self.opt.load_state_dict(state["opt"])
+
+
+def l1_ball(
+    center: torch.Tensor, radius: torch.Tensor | float
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A projection keeping each row within L1 distance ``radius`` (a float or one per row) of
+    its row of ``center`` (IF-GMI's constraint on each intermediate space; the projection onto
+    the L1 ball by sorting, Duchi et al. 2008)."""
+    c = center.detach().clone()
+    r = torch.as_tensor(radius, dtype=c.dtype).reshape(-1)
+    if bool((r < 0).any()):
+        raise ConfigError("radius: the L1 ball needs a radius >= 0")
+
+    def project(x: torch.Tensor) -> torch.Tensor:
+        d = (x - c).flatten(1)
+        rad = r.expand(d.shape[0])
+        a = d.abs()
+        inside = a.sum(1) <= rad
+        mu = a.sort(dim=1, descending=True).values
+        css = mu.cumsum(1)
+        j = torch.arange(1, d.shape[1] + 1, dtype=d.dtype)
+        cond = mu * j > (css - rad[:, None])
+        rho = cond.long().cumsum(1).argmax(1)  # the last index where cond holds
+        theta = (css.gather(1, rho[:, None]).squeeze(1) - rad) / (rho + 1).to(d.dtype)
+        proj = d.sign() * (a - theta.clamp_min(0)[:, None]).clamp_min(0)
+        d = torch.where(inside[:, None], d, proj)
+        return c + d.view_as(x)
+
+    return project
 
 
 class BatchedMLP(nn.Module):

@@ -27,7 +27,7 @@ from mi_core.io import PathLike, atomic_write_json, load_tensors, read_json, sav
 from mi_vision.priors.nets import build_net, net_spec
 
 PRIOR_FORMAT = 1
-KINDS = ("gmi", "dcgan", "kedmi", "plg-mi", "custom")
+KINDS = ("gmi", "dcgan", "kedmi", "plg-mi", "lokt", "custom")
 
 
 class GeneratorPrior:
@@ -48,6 +48,8 @@ class GeneratorPrior:
         p_space: ``(slope, gain)`` of the mapping network's last activation
             ``w = gain * leaky_relu(p, slope)``; ``None`` if there is no P space.
         blocks: callables ``[G_1, ..., G_L]`` whose composition is the synthesis network.
+        block_input: ``(latent, labels) -> h``, the input of ``G_1`` of a conditional generator
+            (e.g. the latent concatenated with the class embedding), for :meth:`stages`.
         modules: the nn.Modules behind the callables (for ``freeze`` and ``save``).
     """
 
@@ -66,6 +68,7 @@ class GeneratorPrior:
         p_space: tuple[float, float] | None = None,
         blocks: Sequence[Callable[..., torch.Tensor]] | None = None,
         modules: dict[str, nn.Module] | None = None,
+        block_input: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
         if space not in ("z", "w"):
             raise ConfigError(f"space: unknown value {space!r}; allowed: 'z', 'w'")
@@ -86,6 +89,7 @@ class GeneratorPrior:
         self.latent_clip = latent_clip
         self.p_space = p_space if mapping is not None else None
         self.blocks = list(blocks) if blocks is not None else None
+        self.block_input = block_input
         self.modules: dict[str, nn.Module] = dict(modules or {})
         self.arch: dict[str, Any] | None = None
         self.info: dict[str, Any] = {}
@@ -107,6 +111,13 @@ class GeneratorPrior:
         space = space or ("w" if mapping is not None else "z")
         blocks = getattr(synthesis, "blocks", None)
         modules = {"generator": generator}
+        embed = getattr(synthesis, "embed", None)
+        block_input = None
+        if embed is not None:
+
+            def block_input(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+                return torch.cat([z.flatten(1), embed(y)], dim=1)
+
         if discriminator is not None:
             modules["discriminator"] = discriminator
         prior = cls(
@@ -121,6 +132,7 @@ class GeneratorPrior:
             p_space=(mapping.slope, 1.0) if mapping is not None else None,
             blocks=list(blocks) if blocks is not None else None,
             modules=modules,
+            block_input=block_input,
         )
         prior.arch = {
             "generator": net_spec(generator),
@@ -295,6 +307,48 @@ class GeneratorPrior:
             return self._to_unit(h)
 
         return head, tail
+
+    def stages(
+        self, labels: torch.Tensor | None = None
+    ) -> list[Callable[[torch.Tensor], torch.Tensor]]:
+        """The generator split into blocks ``G = G_L o ... o G_1 o G_0`` for search in its
+        intermediate spaces (survey Eq. 7; IF-GMI): callables whose composition maps a
+        search-space latent to images in [0, 1]. ``G_0`` takes the latent to the input of the
+        first synthesis block: the mapping network when a mapping generator is searched in Z,
+        the class conditioning of a conditional generator (``labels``, one per row); it is left
+        out when it is the identity (a W-space or plain Z-space search). The last block ends in
+        the map to [0, 1]."""
+        if self.blocks is None:
+            raise ConfigError(
+                "blocks: this generator exposes no blocks to split; pass blocks=[G_1, ...] "
+                "(and block_input for a conditional generator) to GeneratorPrior"
+            )
+        first: list[Callable[[torch.Tensor], torch.Tensor]] = []
+        if self.space == "z" and self.mapping is not None:
+            mapping = self.mapping
+            first.append(lambda h: self._call(mapping, h, labels))
+        if self.num_classes is not None:
+            if labels is None:
+                raise ConfigError("labels: this prior is conditional; pass the class of each row")
+            if self.block_input is None:
+                raise ConfigError(
+                    "block_input: a conditional generator split into blocks needs the input of "
+                    "its first block, block_input=(latent, labels) -> h"
+                )
+            block_input = self.block_input
+            first.append(lambda h: block_input(h, labels))
+        out = list(self.blocks)
+        last = out[-1]
+        out[-1] = lambda h: self._to_unit(last(h))
+        if first:
+
+            def g0(h: torch.Tensor) -> torch.Tensor:
+                for fn in first:
+                    h = fn(h)
+                return h
+
+            out.insert(0, g0)
+        return out
 
     # ------------------------------------------------------------------ realism (prior loss)
     def realism_loss(

@@ -9,7 +9,12 @@
 * ``plg-mi``: PLG-MI's pseudo-label-guided conditional GAN (Yuan et al. 2023): the target labels
   the public images (the ``top_n`` most confident per class), a projection discriminator with
   the hinge loss learns those pairs, and the generator also minimises the max-margin loss of the
-  target on augmented generated images (weight ``inv_weight``).
+  target on augmented generated images (weight ``inv_weight``);
+* ``lokt``: LOKT's target-assisted ACGAN (T-ACGAN; Nguyen et al. 2023): a conditional generator
+  and a discriminator with a real / fake output and a classifier head ``C o D``; the head learns
+  the target's *hard labels* of public images and of generated images (so a label-only view
+  suffices, every labelled image a counted query), and the generator is pushed to images that
+  ``C o D`` assigns to the conditioned class (weight ``inv_weight``).
 
 Training runs through :class:`mi_core.loop.ResumableLoop`: checkpoints every
 ``checkpoint_every`` steps, exact resumption after a kill (random batches come from a
@@ -38,14 +43,17 @@ from mi_vision.data import ImageSource
 from mi_vision.losses import get_identity_loss
 from mi_vision.priors.nets import DCGANDiscriminator, DCGANGenerator, MappingGenerator
 from mi_vision.priors.prior import GeneratorPrior
-from mi_vision.targets import TargetInput, scores_fn
+from mi_vision.targets import TargetInput, labels_fn, scores_fn
 
 _DEFAULTS = {  # kind: (n_critic, betas)
     "gmi": (5, (0.5, 0.999)),
     "dcgan": (1, (0.5, 0.999)),
     "kedmi": (1, (0.5, 0.999)),
     "plg-mi": (2, (0.0, 0.9)),
+    "lokt": (1, (0.0, 0.9)),
 }
+#: prior kinds trained with the target
+TARGET_KINDS = ("kedmi", "plg-mi", "lokt")
 
 
 @dataclass
@@ -53,7 +61,8 @@ class PriorConfig:
     """How to train a GAN prior.
 
     Attributes:
-        kind: ``gmi`` (WGAN-GP), ``dcgan``, ``kedmi`` or ``plg-mi`` (see the module doc).
+        kind: ``gmi`` (WGAN-GP), ``dcgan``, ``kedmi``, ``plg-mi`` or ``lokt`` (see the module
+            doc).
         steps: generator updates.
         n_critic: discriminator updates per generator update (``None``: 5 for gmi, 2 for plg-mi,
             1 otherwise).
@@ -62,11 +71,12 @@ class PriorConfig:
         betas: Adam betas (``None``: (0.0, 0.9) for plg-mi, (0.5, 0.999) otherwise).
         entropy_weight: KEDMI's entropy term (mean entropy of the discriminator's class output).
         inv_weight, inv_loss, top_n, augment: PLG-MI's inversion-loss weight (alpha), identity
-            loss, pseudo-labelled public images per class, augmentation preset.
+            loss, pseudo-labelled public images per class, augmentation preset; for ``lokt``
+            ``inv_weight`` weighs the ACGAN class loss (LOKT: 1.5).
         checkpoint: file to checkpoint to / resume from.
     """
 
-    kind: Literal["gmi", "dcgan", "kedmi", "plg-mi"] = "gmi"
+    kind: Literal["gmi", "dcgan", "kedmi", "plg-mi", "lokt"] = "gmi"
     steps: int = 2000
     batch_size: int = 64
     n_critic: int | None = None
@@ -99,8 +109,10 @@ class PriorConfig:
         check_positive("checkpoint_every", self.checkpoint_every)
         get_identity_loss(self.inv_loss, "inv_loss")
         get_augment(self.augment)
-        if self.mapping_layers and self.kind == "plg-mi":
-            raise ConfigError("mapping_layers: the PLG-MI prior is a conditional DCGAN; use 0")
+        if self.mapping_layers and self.kind in ("plg-mi", "lokt"):
+            raise ConfigError(
+                f"mapping_layers: the {self.kind} prior is a conditional DCGAN; use 0"
+            )
 
     @property
     def critic_steps(self) -> int:
@@ -135,8 +147,11 @@ class _Trainer:
         num_classes: int | None,
         target: Any,
         target_input: TargetInput | None,
+        hard: torch.Tensor | None = None,
+        label_of: Any = None,
     ) -> None:
         self.cfg, self.G, self.D, self.source, self.g = cfg, G, D, source, g
+        self.hard, self.label_of = hard, label_of
         self.soft, self.pairs, self.k = soft, pairs, num_classes
         self.target, self.target_input = target, target_input
         self.augment = get_augment(cfg.augment)
@@ -157,6 +172,20 @@ class _Trainer:
 
     def d_loss(self) -> torch.Tensor:
         cfg, G, D, bs = self.cfg, self.G, self.D, self.cfg.batch_size
+        if cfg.kind == "lokt":
+            assert self.hard is not None and self.label_of is not None
+            idx = torch.randint(0, len(self.source), (bs,), generator=self.g)
+            real = self.source.get(idx)
+            yf = self._y(bs)
+            with torch.no_grad():
+                fake = G(self._z(bs), yf)
+                y_fake = self.label_of(fake)  # the target's hard labels (counted queries)
+            h_real, h_fake = D.features(real), D.features(fake)  # type: ignore[operator]
+            adv = F.softplus(-D.out(h_real)).mean() + F.softplus(D.out(h_fake)).mean()
+            cls = F.cross_entropy(D.head(h_real), self.hard[idx]) + F.cross_entropy(
+                D.head(h_fake), y_fake
+            )
+            return adv + cfg.inv_weight * cls
         if cfg.kind == "plg-mi":
             real, y = self._real_pairs(bs)
             yf = self._y(bs)
@@ -184,6 +213,10 @@ class _Trainer:
 
     def g_loss(self) -> torch.Tensor:
         cfg, G, D, bs = self.cfg, self.G, self.D, self.cfg.batch_size
+        if cfg.kind == "lokt":
+            y = self._y(bs)
+            h = D.features(G(self._z(bs), y))  # type: ignore[operator]
+            return F.softplus(-D.out(h)).mean() + cfg.inv_weight * F.cross_entropy(D.head(h), y)
         if cfg.kind == "plg-mi":
             y = self._y(bs)
             fake = G(self._z(bs), y)
@@ -219,7 +252,9 @@ def train_prior(
     :class:`GeneratorPrior` with its discriminator.
 
     ``kedmi`` needs the target's scores (any view but label-only) to distil its soft labels;
-    ``plg-mi`` needs a white-box view (pseudo labels and the max-margin term through the target).
+    ``plg-mi`` needs a white-box view (pseudo labels and the max-margin term through the target);
+    ``lokt`` needs only hard labels (any view; the public images and every generated batch of
+    the discriminator's steps are labelled by the target: counted queries).
     The images are generated at the data's resolution; attacks resize them to the target's input.
     """
     from mi_core.config import build_config
@@ -234,9 +269,28 @@ def train_prior(
         )
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    soft = pairs = None
+    soft = pairs = hard = label_of = None
     num_classes = None
     target_fn = target_input = None
+    if cfg.kind == "lokt":
+        if target is None:
+            raise ConfigError("target: a lokt prior is trained with the target; pass target=view")
+        if target.num_classes is None:
+            raise ConfigError(
+                "target: a lokt prior needs the target's number of classes; build the view with "
+                "info=TargetInfo(num_classes=...)"
+            )
+        num_classes = int(target.num_classes)
+        shape = target.input_shape or (channels, size, size)
+        rng = target.info.input_range or (0.0, 1.0)
+        target_input = TargetInput(tuple(shape), tuple(rng))  # type: ignore[arg-type]
+        labels = labels_fn(target)
+
+        def label_of(x: torch.Tensor) -> torch.Tensor:
+            assert target_input is not None
+            return labels(target_input(x))
+
+        hard = torch.cat([label_of(x) for x in source.batches()])
     if cfg.kind in ("kedmi", "plg-mi"):
         if target is None:
             raise ConfigError(
@@ -268,7 +322,7 @@ def train_prior(
             channels,
             size,
             cfg.g_width,
-            num_classes=num_classes if cfg.kind == "plg-mi" else None,
+            num_classes=num_classes if cfg.kind in ("plg-mi", "lokt") else None,
         )
     D = DCGANDiscriminator(
         channels,
@@ -276,11 +330,14 @@ def train_prior(
         cfg.d_width,
         out_dim=num_classes if cfg.kind == "kedmi" else 1,  # type: ignore[arg-type]
         num_classes=num_classes if cfg.kind == "plg-mi" else None,
-        norm="spectral" if cfg.kind == "plg-mi" else "layer",
+        norm="spectral" if cfg.kind in ("plg-mi", "lokt") else "layer",
+        aux_classes=num_classes if cfg.kind == "lokt" else None,
     )
     opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr, betas=cfg.adam_betas)
     opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr, betas=cfg.adam_betas)
-    trainer = _Trainer(cfg, G, D, source, g, soft, pairs, num_classes, target_fn, target_input)
+    trainer = _Trainer(
+        cfg, G, D, source, g, soft, pairs, num_classes, target_fn, target_input, hard, label_of
+    )
     meta = {
         "prior": {k: v for k, v in config_to_dict(cfg).items() if k not in ("progress",)},
         "data": source.fingerprint(),
