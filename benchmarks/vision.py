@@ -184,7 +184,7 @@ def prepare(case: str, quick: bool) -> dict[str, Any] | None:
     priors["gmi-z"] = GeneratorPrior.from_networks(
         gen.modules["generator"], gen.discriminator, kind="gmi", space="z"
     )
-    return {
+    out = {
         **data,
         "k": k,
         "target": target,
@@ -201,6 +201,14 @@ def prepare(case: str, quick: bool) -> dict[str, Any] | None:
         },
         "prepare_seconds": time.perf_counter() - t0,
     }
+    # the third slice's prior: LOKT's T-ACGAN, trained through a label-only view (counted)
+    import vision_slice3
+
+    for kind, facts in vision_slice3.extra_priors(out, cache, quick, case).items():
+        prior_seconds[kind] = facts["seconds"]
+        out.setdefault("prior_queries", {})[kind] = facts["queries"]
+    out["prepare_seconds"] = time.perf_counter() - t0
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -358,14 +366,17 @@ def run_attack(
     classes: list[int] | None = None,
     seed: int = 0,
 ):
+    import vision_slice3
+
     from mi_core import Knowledge, make_view
     from mi_core.registry import get_attack
 
     view = make_view(case["target"], access, info=case["info"])
     knowledge = Knowledge(
         target_labels=classes if classes is not None else list(range(case["k"])),
-        prior=case["priors"][prior],
+        prior=case["priors"][prior] if prior else None,
         auxiliary=case["public"],
+        extra=vision_slice3.knowledge_extra(case, attack),
     )
     cfg = {**config}
     if attack == "lomma":
@@ -473,16 +484,12 @@ def digits_mi_face(quick: bool) -> list[dict[str, Any]]:
     return out
 
 
-def extra_plans(k: int, quick: bool) -> list[tuple[str, str, str, str, dict[str, Any]]]:
-    """Plan entries of further attack slices (``benchmarks/vision_slice*.py`` modules exposing
-    ``attack_plan(k, quick)`` in the shape of :func:`attack_plan`)."""
-    import importlib
+def extra_plans(k: int, quick: bool) -> list[tuple[str, str, str | None, str, dict[str, Any]]]:
+    """The third slice's attacks (``benchmarks/vision_slice3.py``), in the shape of
+    :func:`attack_plan` (their prior may be None: DeepInversion, the inversion model)."""
+    import vision_slice3
 
-    out = []
-    for path in sorted(HERE.glob("vision_slice*.py")):
-        module = importlib.import_module(path.stem)
-        out.extend(module.attack_plan(k, quick))
-    return out
+    return vision_slice3.attack_plan(k, quick)
 
 
 def run(quick: bool) -> list[dict[str, Any]]:
