@@ -127,8 +127,9 @@ class DigitsGANCase(AuditCase):
     """The GMI protocol at digit scale: sklearn's 8x8 digits 0-4 are private (a small CNN
     target; a ResNet evaluation model), digits 5-9 are public and train three tiny GAN priors
     (WGAN-GP with a mapping network, KEDMI's and PLG-MI's). Attacks get the general prior (in Z)
-    as ``knowledge.prior``, every prior in ``knowledge.extra["priors"]`` and the public images
-    as ``knowledge.auxiliary``."""
+    as ``knowledge.prior``, the priors their access allows in ``knowledge.extra["priors"]``
+    (the target-trained KEDMI and PLG-MI priors at white-box only) and the public images as
+    ``knowledge.auxiliary``."""
 
     name = "digits-gan"
     modality = "image"
@@ -247,11 +248,19 @@ class DigitsGANCase(AuditCase):
         )
 
     def knowledge(self, access: Access) -> Knowledge:
+        """White-box cells get every prior; weaker cells only the general (public) ones:
+        KEDMI's and PLG-MI's priors were trained through the white-box target, uncounted, so
+        they would hand a label-only or black-box attacker what its access does not release.
+        An attack that needs such a prior there trains it from ``knowledge.auxiliary`` through
+        its own view, and those queries are charged to the cell."""
+        priors = dict(self.priors)
+        if Access.parse(access) is not Access.WHITE_BOX:
+            priors = {k: p for k, p in priors.items() if k not in TARGET_PRIORS}
         return Knowledge(
             target_labels=list(range(5)),
             prior=self.priors["gmi-z"],
             auxiliary=self.public,
-            extra={"priors": dict(self.priors)},
+            extra={"priors": priors},
         )
 
     def evaluate(self, result: AttackResult) -> list[Figure]:
