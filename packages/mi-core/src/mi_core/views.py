@@ -686,6 +686,8 @@ class BlackBoxView(TargetView):
         super().__init__(info or TargetInfo(), counter or QueryCounter(budget))
         self.access = access
         self.k = k
+        #: query types the target declares besides plain data (public: part of its interface)
+        self.query_types = accepted
         if _is_module(fn):
             fn = _closure(fn)  # keep the module out of the view's attributes
         self._door = _make_door(
