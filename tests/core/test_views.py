@@ -323,3 +323,22 @@ def test_frozen_restores_every_flag(model):
         model[1].weight.requires_grad_(True)  # code inside may change them again
     assert model.training and model[0].training
     assert model[1].weight.requires_grad and not model[1].bias.requires_grad
+
+
+def test_white_box_view_names_a_wrong_input_shape(model):
+    view = make_view(model, "white-box", info=TargetInfo(input_shape=(1, 4, 4)))
+    with pytest.raises(QueryInputError, match=r"input of shape \(2, 16\) does not match"):
+        view(torch.rand(2, 16))
+
+
+def test_views_module_imports_torch_lazily():
+    # mi_core.views works for plain callables without torch: no module-level torch import
+    import ast
+    from pathlib import Path
+
+    import mi_core.views
+
+    tree = ast.parse(Path(mi_core.views.__file__).read_text())
+    top = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+    names = [a.name for n in top for a in n.names] + [getattr(n, "module", "") for n in top]
+    assert not any(str(m).split(".")[0] == "torch" for m in names)

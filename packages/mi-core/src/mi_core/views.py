@@ -574,7 +574,11 @@ class WhiteBoxView(TargetView):
         return self._module
 
     def __call__(self, x: Any) -> Any:
-        """Forward pass with autograd (raw outputs, usually logits); counted, never budgeted."""
+        """Forward pass with autograd (raw outputs, usually logits); counted, never budgeted.
+        Tensors are checked against the declared input shape (a named error, not a traceback
+        from inside the model)."""
+        if self.info.input_shape is not None and (_is_tensor(x) or isinstance(x, np.ndarray)):
+            _check_shape(x, self.info.input_shape)
         self._counter.count(batch_len(x))
         out = self._module(x)
         check_finite(out if _is_tensor(out) else _detach(out))
