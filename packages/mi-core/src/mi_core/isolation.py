@@ -28,11 +28,13 @@ from __future__ import annotations
 
 import base64
 import builtins
+import contextlib
 import dataclasses
 import importlib
 import io
 import json
 import multiprocessing
+import os
 import pickle
 import sys
 import time
@@ -582,16 +584,59 @@ def _result_from(payload: dict[str, Any], name: str, view: TargetView, queries: 
     )
 
 
+#: libraries the forkserver imports up front when this process has loaded them (trusted code
+#: only: the toolbox's own packages and the heavy libraries they use, never attack plugins)
+_PRELOAD_ROOTS = frozenset(
+    {
+        "torch",
+        "numpy",
+        "scipy",
+        "pandas",
+        "sklearn",
+        "transformers",
+        "tokenizers",
+        "torch_geometric",
+        "mi_core",
+        "mi_vision",
+        "mi_text",
+        "mi_graph",
+        "mi_tabular",
+        "mi_defense",
+    }
+)
+_PRELOAD_ENV = "MI_ISOLATION_PRELOAD"
+
+
+def _preload_in_server() -> None:
+    """In the forkserver: import the trusted modules the parent named (errors ignored), so
+    that each forked attack starts with them loaded instead of importing them again."""
+    pid, _, names = os.environ.get(_PRELOAD_ENV, "").partition(":")
+    if not names or pid == str(os.getpid()):
+        return
+    for name in names.split(","):
+        if name.split(".")[0] in _PRELOAD_ROOTS:
+            # a module that does not import on its own is left to the child
+            with contextlib.suppress(Exception):
+                importlib.import_module(name)
+
+
 def _context() -> Any:
     """A fresh-interpreter start method: ``forkserver`` where the platform has it (a clean
-    server process that preloads torch and this module, then forks one child per attack: no
-    memory of this process reaches it, and each attack starts in well under a second), else
-    ``spawn``."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["torch", "mi_core.isolation"])
-        return ctx
-    return multiprocessing.get_context("spawn")
+    server process, started once, that imports torch, this module and the trusted libraries
+    this process has loaded, then forks one child per attack: no memory of this process
+    reaches it, and each attack starts without re-importing them), else ``spawn``."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    ctx = multiprocessing.get_context("forkserver")
+    loaded = sorted(
+        name
+        for name in list(sys.modules)
+        if name.split(".")[0] in _PRELOAD_ROOTS and not name.split(".")[-1].startswith("__")
+    )
+    # read by the server if this call starts it; removed once the attack's process started
+    os.environ[_PRELOAD_ENV] = f"{os.getpid()}:" + ",".join(loaded)
+    ctx.set_forkserver_preload(["torch", "mi_core.isolation"])
+    return ctx
 
 
 def run_isolated(
@@ -657,7 +702,10 @@ def run_isolated(
         target=_child_main, args=(child_conn, buf.getvalue()), name=f"mi-isolated-{name}"
     )
     q0 = view.queries
-    proc.start()
+    try:
+        proc.start()
+    finally:
+        os.environ.pop(_PRELOAD_ENV, None)
     child_conn.close()
     try:
         payload = _serve(parent_conn, proc, view, name, timeout)
@@ -747,3 +795,5 @@ def isolated_executor(specs: list[dict[str, Any]], workdir: str) -> Iterable[dic
 
 
 __all__ = ["ProxyView", "isolated_executor", "run_isolated"]
+
+_preload_in_server()
