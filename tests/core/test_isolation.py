@@ -250,3 +250,13 @@ def test_audit_executor_isolated_keeps_the_case_cache_and_budget_from_a_plugin(
     wb = [CellSpec("tiny-private-test", "snoop-test", "white-box")]
     rec = run_cells(wb, tmp_path / "wb", executor=get_executor("isolated"), progress=False)
     assert rec[0]["status"] == "error" and "cannot run isolated" in rec[0]["message"]
+
+
+def test_cli_offers_the_isolated_executor():
+    from mi_core.audit.executors import EXECUTORS
+    from mi_core.cli import build_parser
+
+    args = build_parser().parse_args(["audit", "--demo", "--executor", "isolated"])
+    assert args.executor == "isolated" and "isolated" in EXECUTORS
+    with pytest.raises(ConfigError, match="only the ray executor"):
+        get_executor("isolated", address="ray://x:1")

@@ -6,8 +6,10 @@ the garbage collector or the interpreter's frames to the model, the runner's cas
 private data and the evaluation model. :func:`run_isolated` (and ``mi audit --executor
 isolated``) closes that gap with a process boundary:
 
-* the attack runs in a fresh interpreter (``multiprocessing`` spawn) that receives the attack's
-  name and config, the attacker's :class:`~mi_core.threat.Knowledge` and a :class:`ProxyView`;
+* the attack runs in a child that never shared this process's memory (forked from a
+  ``multiprocessing`` forkserver, itself a fresh interpreter, or spawned where there is none)
+  and receives the attack's name and config, the attacker's
+  :class:`~mi_core.threat.Knowledge` and a :class:`ProxyView`;
 * the parent keeps the model and the view: it answers each query through the view (counted,
   budgeted, access-checked, inputs copied into plain data) and never sends the target, the
   private data or the evaluation model; the knowledge is pickled with a guard that refuses the
