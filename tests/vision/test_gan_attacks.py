@@ -261,6 +261,8 @@ def test_same_seed_same_reconstructions(gan_case):
     _, c = _run(gan_case, "gmi", "gmi-z", "white-box", cfg, seed=4)
     assert torch.equal(a.reconstructions, b.reconstructions)
     assert not torch.equal(a.reconstructions, c.reconstructions)
+    # the attack froze the user's model while it ran and gave it back as it was
+    assert all(p.requires_grad for p in gan_case.target().parameters())
 
 
 def test_prior_of_the_wrong_kind_is_named(gan_case):

@@ -157,3 +157,15 @@ def test_mi_face_resumes_after_a_kill(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     ref = torch.load(tmp_path / "ref.pt", weights_only=True)
     assert torch.equal(ref, torch.load(tmp_path / "k.pt", weights_only=True))
+
+
+def test_mi_face_gives_the_users_model_back_as_it_was():
+    from mi_vision.models import SoftmaxRegression
+
+    torch.manual_seed(0)
+    model = SoftmaxRegression((1, 8, 8), 10)
+    info = TargetInfo(modality="image", input_shape=(1, 8, 8), num_classes=10)
+    view = make_view(model, "white-box", info=info)
+    model.train()  # whatever the user set after building the view
+    MIFace(max_iter=5, progress=False).run(view, Knowledge(target_labels=[0, 1]))
+    assert all(p.requires_grad for p in model.parameters()) and model.training

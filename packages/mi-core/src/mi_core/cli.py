@@ -408,8 +408,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_audit.add_argument(
         "--executor",
         default="local",
-        choices=["local", "ray"],
-        help="run cells in this process (local) or as Ray tasks (ray)",
+        choices=["local", "ray", "isolated"],
+        help="run cells in this process (local), as Ray tasks (ray), or each attack in a child "
+        "process that reaches the target only through counted queries (isolated)",
     )
     p_audit.add_argument("--address", help="Ray cluster address (default: start a local Ray)")
     p_audit.add_argument("--num-cpus", type=_count(1), help="CPUs of a local Ray (default: all)")

@@ -125,8 +125,9 @@ class DigitsGANCase(AuditCase):
     """The GMI protocol at digit scale: sklearn's 8x8 digits 0-4 are private (a small CNN
     target; a ResNet evaluation model), digits 5-9 are public and train three tiny GAN priors
     (WGAN-GP with a mapping network, KEDMI's and PLG-MI's). Attacks get the general prior (in Z)
-    as ``knowledge.prior``, every prior in ``knowledge.extra["priors"]`` and the public images
-    as ``knowledge.auxiliary``."""
+    as ``knowledge.prior``, the priors their access allows in ``knowledge.extra["priors"]``
+    (the target-trained KEDMI and PLG-MI priors at white-box only) and the public images as
+    ``knowledge.auxiliary``."""
 
     name = "digits-gan"
     modality = "image"
@@ -241,16 +242,23 @@ class DigitsGANCase(AuditCase):
         return {"target_labels", "prior", "priors", "auxiliary"}
 
     def knowledge(self, access: Access) -> Knowledge:
-        """The general prior, every named prior, the public images and, for SecretGen, the
-        first private training image of each class with its centre masked."""
+        """White-box cells get every prior; weaker cells only the general (public) ones:
+        KEDMI's and PLG-MI's priors were trained through the white-box target, uncounted, so
+        they would hand a label-only or black-box attacker what its access does not release.
+        An attack that needs such a prior there trains it from ``knowledge.auxiliary`` through
+        its own view, and those queries are charged to the cell. SecretGen gets the first
+        private training image of each class with its centre masked."""
         from mi_vision.attacks.secretgen import corrupt
 
+        priors = dict(self.priors)
+        if Access.parse(access) is not Access.WHITE_BOX:
+            priors = {k: p for k, p in priors.items() if k not in TARGET_PRIORS}
         first = torch.stack([self.x_train[self.y_train == c][0] for c in range(5)])
         return Knowledge(
             target_labels=list(range(5)),
             prior=self.priors["gmi-z"],
             auxiliary=self.public,
-            extra={"priors": dict(self.priors), "corrupted": corrupt(first, torch.arange(5))},
+            extra={"priors": priors, "corrupted": corrupt(first, torch.arange(5))},
         )
 
     def evaluate(self, result: AttackResult) -> list[Figure]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -21,7 +22,7 @@ from mi_core.config import check_positive
 from mi_core.errors import ConfigError
 from mi_core.result import AttackResult
 from mi_core.threat import Access, Knowledge
-from mi_core.views import TargetView
+from mi_core.views import TargetView, frozen
 from mi_vision.augment import Augment
 from mi_vision.losses import IdentityLoss, feature_regularizer
 from mi_vision.optimizers import LatentOptimizer, SearchProblem, SearchResult, run_search
@@ -413,9 +414,6 @@ class GANInversion(BaseAttack):
             seed=seed,
             conditional=self.conditional,
         )
-        if view.access is Access.WHITE_BOX:
-            for p in view.module.parameters():
-                p.requires_grad_(False)
         return Context(
             view=view,
             knowledge=knowledge,
@@ -430,6 +428,13 @@ class GANInversion(BaseAttack):
 
     def _invert(
         self, view: TargetView, knowledge: Knowledge, seed: int, plugin: Any = None
+    ) -> AttackResult:
+        # a white-box target is frozen while the latents are optimised, then restored
+        with frozen(view.module) if view.access is Access.WHITE_BOX else nullcontext():
+            return self._search(view, knowledge, seed, plugin)
+
+    def _search(
+        self, view: TargetView, knowledge: Knowledge, seed: int, plugin: Any
     ) -> AttackResult:
         ctx = self._context(view, knowledge, seed)
         rows, init = self._initial(ctx)

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from mi_core.errors import AccessError, ConfigError
 from mi_core.threat import Access, Knowledge
-from mi_core.views import BlackBoxView, TargetView
+from mi_core.views import TargetView
 
 
 def input_spec(
@@ -109,5 +109,5 @@ def labels_fn(view: TargetView) -> Callable[[torch.Tensor], torch.Tensor]:
         return white
     if view.access is Access.LABEL_ONLY:
         return lambda x: torch.as_tensor(view(x)).long().reshape(-1)
-    assert isinstance(view, BlackBoxView)
-    return lambda x: torch.as_tensor(view.labels(x)).long().reshape(-1)
+    labels = view.labels  # type: ignore[attr-defined]  # every black-box view has labels()
+    return lambda x: torch.as_tensor(labels(x)).long().reshape(-1)

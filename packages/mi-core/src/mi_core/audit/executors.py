@@ -1,6 +1,9 @@
 """Executors: where audit cells run.
 
 * ``local``: one cell after another in this process.
+* ``isolated``: one cell after another, each attack in a child process that reaches the target
+  through a query channel only (:mod:`mi_core.isolation`; for untrusted attack code). White-box
+  cells cannot be isolated and fail with an IsolationError.
 * ``ray``: every shard of every cell is a Ray task (on an existing cluster given by ``address``,
   or a local Ray started here); a cell's last task merges its shards and evaluates. Results come
   back to the driver through Ray's object store, and the driver writes them, so workers need no
@@ -32,7 +35,7 @@ from mi_core.audit.runner import (
 )
 from mi_core.errors import ConfigError
 
-EXECUTORS = ("local", "ray")
+EXECUTORS = ("local", "ray", "isolated")
 
 
 def prepare_cases(specs: list[dict[str, Any]], workdir: str) -> None:
@@ -112,13 +115,19 @@ def ray_executor(
 
 
 def get_executor(name: str, *, address: str | None = None, num_cpus: int | None = None) -> Executor:
-    """The executor called ``name`` (``local`` or ``ray``)."""
+    """The executor called ``name`` (``local``, ``ray`` or ``isolated``)."""
     if name == "local":
         if address is not None:
             raise ConfigError("--address: only the ray executor connects to a cluster")
         return local_executor
     if name == "ray":
         return ray_executor(address=address, num_cpus=num_cpus)
+    if name == "isolated":
+        if address is not None:
+            raise ConfigError("--address: only the ray executor connects to a cluster")
+        from mi_core.isolation import isolated_executor
+
+        return isolated_executor
     raise ConfigError(
         f"executor: unknown executor {name!r}; allowed values: {', '.join(map(repr, EXECUTORS))}"
     )

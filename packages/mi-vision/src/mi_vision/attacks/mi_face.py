@@ -30,7 +30,7 @@ from mi_core.attack import BaseAttack
 from mi_core.config import check_choice, check_positive
 from mi_core.result import AttackResult
 from mi_core.threat import Access, Knowledge
-from mi_core.views import TargetView
+from mi_core.views import TargetView, frozen
 from mi_vision.losses import one_minus_confidence, total_variation
 from mi_vision.optimizers import GradientOptimizer, SearchProblem, StoppingRule, run_search
 from mi_vision.targets import input_spec, target_classes
@@ -85,12 +85,15 @@ class MIFace(BaseAttack):
     Config = MIFaceConfig
 
     def _run(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
+        # gradients flow to the pixels only; the user's model gets its flags back afterwards
+        with frozen(view.module):
+            return self._invert(view, knowledge, seed)
+
+    def _invert(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
         cfg: MIFaceConfig = self.config
         shape, (lo, hi) = input_spec(view, knowledge)
         classes = target_classes(view, knowledge)
         n = classes.shape[0]
-        for p in view.module.parameters():
-            p.requires_grad_(False)
 
         g = torch.Generator().manual_seed(seed)
         if cfg.init == "zeros":
