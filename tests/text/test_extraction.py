@@ -72,14 +72,14 @@ def _view(setup, **kw):
     return make_view(setup["tuned"], "black-box-scores", postprocess=None, **kw)
 
 
-def _precision(setup, attack, seeds=SEEDS):
-    """Mean precision@K of distinct secrets over seeds (and the per-seed values)."""
+def _precision(setup, attack, seeds=SEEDS, k=K):
+    """Mean precision@k of distinct secrets over seeds (and the per-seed values)."""
     secrets = _secrets(setup)
     vals = [
         extraction_precision(
             attack.run(_view(setup), Knowledge(prior=setup["base"]), seed=s).reconstructions,
             secrets,
-            K,
+            k,
         )
         for s in seeds
     ]
@@ -87,13 +87,21 @@ def _precision(setup, attack, seeds=SEEDS):
 
 
 @pytest.fixture(scope="module")
-def base_precision(canary_setup):
+def base_samples(canary_setup):
     """The baseline: samples of the base model, which never saw the canaries."""
+    return [draw_samples(canary_setup["base"], 100, seed=s) for s in SEEDS]
+
+
+@pytest.fixture(scope="module")
+def base_precision(canary_setup, base_samples):
     secrets = _secrets(canary_setup)
-    return statistics.mean(
-        extraction_precision(draw_samples(canary_setup["base"], 100, seed=s), secrets, K)
-        for s in SEEDS
-    )
+    return statistics.mean(extraction_precision(b, secrets, K) for b in base_samples)
+
+
+@pytest.fixture(scope="module")
+def base_precision_5(canary_setup, base_samples):
+    secrets = _secrets(canary_setup)
+    return statistics.mean(extraction_precision(b, secrets, LA_K) for b in base_samples)
 
 
 def _ppl(ranking):
@@ -163,37 +171,46 @@ def test_internet_style_prompts_and_temperature_decay(canary_setup):
 
 
 def _lookahead(on):
+    # a decaying temperature (Carlini et al.'s 10 -> 1, here 4 -> 1) for diverse samples; the
+    # look-ahead sampler (top 6 candidates, one greedy token each) and the reference ranking are
+    # the search that "off" switches off
     return LookAheadExtraction(
         n_samples=32,
         max_new_tokens=20,
-        top_k=LA_TOP_K,
+        top_k=6,
+        temperature_start=4.0,
+        decay_tokens=6,
         lookahead=1 if on else 0,
         ranking="reference" if on else "none",
         progress=False,
     )
 
 
-LA_TOP_K = 4
+#: look-ahead is costly, so it draws 32 samples (about 20 distinct): its check reads the top 5;
+#: precision@5 over seeds 0-3 measured 1.0 on every seed, 0.4-0.6 switched off
+LA_K, LA_MARGIN = 5, 0.8
 
 
 @pytest.mark.slow
 def test_lookahead_extraction_beats_the_base_model_on_distinct_secrets(
-    canary_setup, base_precision
+    canary_setup, base_precision_5
 ):
-    mean, vals = _precision(canary_setup, _lookahead(True))
-    assert mean >= base_precision + MARGIN, (vals, base_precision)
+    mean, vals = _precision(canary_setup, _lookahead(True), k=LA_K)
+    assert mean >= base_precision_5 + LA_MARGIN, (vals, base_precision_5)
 
 
-def test_lookahead_switched_off_fails_the_same_check(canary_setup, base_precision):
-    mean, vals = _precision(canary_setup, _lookahead(False))
-    assert mean < base_precision + MARGIN, (vals, base_precision)
+def test_lookahead_switched_off_fails_the_same_check(canary_setup, base_precision_5):
+    mean, vals = _precision(canary_setup, _lookahead(False), k=LA_K)
+    assert mean < base_precision_5 + LA_MARGIN, (vals, base_precision_5)
 
 
 def test_lookahead_spends_more_queries(canary_setup):
     k = Knowledge(prior=canary_setup["base"])
-    on = _lookahead(True).run(_view(canary_setup), k, seed=0)
-    off = _lookahead(False).run(_view(canary_setup), k, seed=0)
-    assert on.queries > 2 * off.queries
+    cfg = {"n_samples": 4, "max_new_tokens": 6, "top_k": 3, "progress": False}
+    on = LookAheadExtraction(lookahead=2, **cfg).run(_view(canary_setup), k, seed=0)
+    off = LookAheadExtraction(lookahead=0, **cfg).run(_view(canary_setup), k, seed=0)
+    # each generated token also scores 3 candidates with 2 greedy tokens each
+    assert on.queries > 3 * off.queries
 
 
 def test_canary_exposure_is_high_in_the_fine_tuned_model_only(canary_setup):

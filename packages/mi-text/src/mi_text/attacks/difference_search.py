@@ -211,13 +211,18 @@ class DifferenceSearch(BaseAttack):
         sr = torch.tensor(score_r)
         key = sr + 1e-3 * ds / (ds.abs().max() + 1e-9)
         order = torch.argsort(-key, stable=True).tolist() if cfg.search else list(range(len(sr)))
-        order = [order[i] for i in distinct_samples([tok.decode(sents[i][1:]) for i in order])]
-        texts = [tok.decode(sents[i][1:]) for i in order]
+        unranked = [tok.decode(s[1:]) for s in sents]
+        order = [order[i] for i in distinct_samples([unranked[i] for i in order])]
+        texts = [unranked[i] for i in order]
         return self._result(
             texts,
             scores=sr[order],
             arrays={"difference_score": ds[order]},
-            info={"method": "score_r", "search": cfg.search},
+            info={
+                "method": "score_r",
+                "search": cfg.search,
+                "unranked": [unranked[i] for i in distinct_samples(unranked)],
+            },
         )
 
 
