@@ -163,9 +163,15 @@ def build(quick: bool, wiki_dir: Path, *, base: Any = None, defense: Any = None)
     base = base if base is not None else smollm2()
     tuned, seconds, losses, cached = fine_tune(base, docs, settings, tag)
     out = CanaryLM(base, tuned, canaries, docs, held, settings, seconds, losses, cached)
+    if quick not in _BASE_PPL:
+        _BASE_PPL[quick] = heldout_perplexity(base, held, max_tokens=settings["max_length"])
     out.perplexity = {
         "tuned": heldout_perplexity(tuned, held, max_tokens=settings["max_length"]),
-        "base": heldout_perplexity(base, held, max_tokens=settings["max_length"]),
+        "base": _BASE_PPL[quick],
         "uniform": float(base.vocab_size),
     }
     return out
+
+
+#: the base model's held-out perplexity, computed once per process and size
+_BASE_PPL: dict[bool, float] = {}

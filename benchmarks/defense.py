@@ -908,6 +908,7 @@ def text(quick: bool) -> list[dict]:
         exposure_candidates=sz["candidates"],
         groups={f"x{r}": [c.secret for c in raw.canaries if c.repetitions == r] for r in reps},
         random_generation=False,
+        per_canary=False,
     ).prepare()
     n = sz["top_n"]
     keep = [f"secret_recall@{n}", f"extraction_precision@{n}", "canaries_in_output"]

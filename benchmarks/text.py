@@ -157,6 +157,7 @@ def case_canaries(quick: bool, sz: dict) -> list[dict]:
         exposure_candidates=ex["exposure_candidates"],
         groups={f"x{r}": [c.secret for c in lm.canaries if c.repetitions == r] for r in reps},
         random_generation=False,
+        per_canary=False,
     ).prepare()
     k = Knowledge(prior=lm.base)
     n = ex["top_n"]

@@ -16,6 +16,10 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 CASE = "smollm2-canaries"
+NOT_RUN = (
+    "*This results file predates the distinct-secret evaluation: run "
+    "`uv run python benchmarks/run.py text [--quick]`, then `benchmarks/render.py`.*\n"
+)
 
 
 def _f(v: float | None, nd: int = 3) -> str:
@@ -89,7 +93,7 @@ def extraction(doc: dict[str, Any]) -> str:
         None,
     )
     if metric is None:
-        return "\n".join(out) + "\n(no extraction records)\n"
+        return "\n".join(out) + NOT_RUN
     n = metric.split("@", 1)[1]
     prec = f"extraction_precision@{n}"
     reps = sorted(
@@ -133,9 +137,13 @@ def extraction(doc: dict[str, Any]) -> str:
 def exposure(doc: dict[str, Any]) -> str:
     """Mean canary exposure per repetition count, fine-tuned target vs the base model."""
     by = _by(doc)
-    rows = {k: v for k, v in by.items() if k.startswith("canary exposure")}
+    rows = {
+        k: v
+        for k, v in by.items()
+        if k.startswith("canary exposure") and all("per_canary" in r for r in v.values())
+    }
     if not rows:
-        return "(no exposure records)\n"
+        return NOT_RUN
     metrics = list(next(iter(rows.values())))
     out = [
         "| estimator | "

@@ -123,6 +123,15 @@ def test_audit_of_all_attacks_reports_planted_secrets_as_high_leakage(secret_lm,
         per = exp["details"]["per_canary"]
         assert [p["secret"] for p in per] == secrets
         assert min(p["exposure_bits"] for p in per) > max(p["reference_exposure_bits"] for p in per)
+        # and one row per canary, named with its rank among the outputs
+        rows = [f for m, f in figs.items() if m.startswith("exposure_bits canary")]
+        assert len(rows) == len(secrets)
+        for f in rows:
+            r = f["details"]["rank"]
+            assert f["metric"].endswith(
+                f"(rank {r} of {found['details']['distinct_outputs']})" if r else "outputs)"
+            )
+            assert f["leakage"] == "high", f
     # unranked samples of the target hold secrets: leakage in its own right, shown as such
     gen = next(
         f

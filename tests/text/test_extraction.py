@@ -38,10 +38,12 @@ from mi_text.metrics import (
 
 SEEDS = range(5)
 K = 10
-#: precision@10 of distinct secrets the attack must add to the base model's (0.0 on every seed);
-#: measured means (seed-0 fixture / seed-1 fixture): ranked perplexity / zlib / reference
-#: 0.84 / ..., score_r 0.86 / ..., difference beam search 1.0 / ...; switched off: 0.52 / ...
-MARGIN = 0.65
+#: precision@10 of distinct secrets the attack must add to the base model's (0.0 on every seed).
+#: Means over seeds 0-4 with the fixture trained as here / trained with seed 1 (a stand-in for
+#: another CPU's rounding): ranked by perplexity, zlib or reference 0.84 / 0.82, score_r
+#: 0.86 / 0.82, difference beam search 1.0 / 0.8; switched off 0.52 / 0.54 (generation order),
+#: 0.48 / 0.50 (beam search off). The check sits midway: 0.13 from either side.
+MARGIN = 0.67
 
 TEXT_ATTACKS = {
     "perplexity-extraction": "black-box-scores",

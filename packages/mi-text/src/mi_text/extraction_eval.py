@@ -141,6 +141,9 @@ class ExtractionEvaluator:
             from the target (the random-generation leakage figure).
         random_generation: whether to sample the target for that figure (off where the
             caller reports the attack's own unranked samples instead, as the benchmarks do).
+        per_canary: one exposure figure per canary besides the mean, named with the canary's
+            last characters and its rank among the attack's distinct outputs (what an audit
+            report lists; the benchmarks record them in the mean's details instead).
         exposure_candidates: random candidates per canary for the exposure.
         groups: extra recall figures over subsets of the secrets (e.g. ``{"x20": [...]}``).
     """
@@ -156,6 +159,7 @@ class ExtractionEvaluator:
     exposure_candidates: int = 200
     groups: dict[str, list[str]] = field(default_factory=dict)
     random_generation: bool = True
+    per_canary: bool = True
 
     def __post_init__(self) -> None:
         if not self.canaries:
@@ -234,6 +238,7 @@ class ExtractionEvaluator:
                 self._recall_baseline(self.secrets, n),
                 base,
                 {**common, "found": found_top, "canaries": len(self.secrets)},
+                unit_interval=True,
             ),
             Figure(
                 f"extraction_precision@{n}",
@@ -242,6 +247,7 @@ class ExtractionEvaluator:
                 self._precision_baseline(n),
                 base,
                 dict(common),
+                unit_interval=True,
             ),
             Figure(
                 "canaries_in_output",
@@ -271,7 +277,32 @@ class ExtractionEvaluator:
         if self.random_generation:
             figs.append(self.random_generation_figure())
         figs.append(self.exposure_figure())
+        if self.per_canary:
+            figs += self.canary_figures(ranks, distinct)
         return figs
+
+    def canary_figures(self, ranks: dict[str, int | None], distinct: int) -> list[Figure]:
+        """Per canary: its exposure under the target beside the reference's (or a random
+        ranking's), named with its last characters and its rank among the attack's outputs."""
+        out = []
+        fig = self.exposure_figure()
+        for row in fig.details["per_canary"]:
+            secret = row["secret"]
+            r = ranks.get(secret)
+            where = f"rank {r} of {distinct}" if r is not None else f"not in {distinct} outputs"
+            ref = row["reference_exposure_bits"]
+            out.append(
+                Figure(
+                    f"exposure_bits canary ...{secret[-4:]} ({where})",
+                    row["exposure_bits"],
+                    True,
+                    fig.baseline if ref is None else ref,
+                    fig.baseline_name,
+                    {**row, "rank": r, "distinct_outputs": distinct},
+                    unit_interval=False,
+                )
+            )
+        return out
 
     def random_generation_figure(self) -> Figure:
         """Canaries in unranked samples of the target: leakage (never a baseline)."""
