@@ -860,7 +860,7 @@ def tabular(quick: bool) -> list[dict]:
 # -------------------------------------------------------------------------------------- text
 #: sizes of the text section (the canary LM's own sizes live in canary_lm.SIZES)
 TEXT_SIZES = {
-    True: {"samples": 48, "gen_tokens": 28, "top_n": 12, "ref_samples": 32, "candidates": 20},
+    True: {"samples": 32, "gen_tokens": 28, "top_n": 10, "ref_samples": 32, "candidates": 20},
     False: {"samples": 200, "gen_tokens": 32, "top_n": 20, "ref_samples": 100, "candidates": 50},
 }
 

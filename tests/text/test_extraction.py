@@ -188,9 +188,10 @@ def _lookahead(on):
     )
 
 
-#: look-ahead is costly, so it draws 32 samples (about 20 distinct): its check reads the top 5;
-#: precision@5 over seeds 0-3 measured 1.0 on every seed, 0.4-0.6 switched off
-LA_K, LA_MARGIN = 5, 0.8
+#: look-ahead is costly, so it draws 32 samples (about 20-30 distinct): its check reads the top 5.
+#: precision@5, mean over seeds 0-4, fixture as here / trained with seed 1: 0.96 / 0.88; switched
+#: off 0.40 / 0.28. The check sits midway (0.24 from either side).
+LA_K, LA_MARGIN = 5, 0.64
 
 
 @pytest.mark.slow
@@ -293,17 +294,19 @@ def test_difference_search_switched_off_fails_the_same_check(canary_setup, base_
 
 def test_beams_end_where_the_target_ends_them(canary_setup):
     # without the nucleus the beams of a canary repeated 20 times run on past its end and crowd
-    # out the other canaries that share its first words
+    # out the other canaries that share its first words (measured on fixtures trained with seed
+    # 0 / 1: 6 / 4 canaries found from the prompts "You" and "The" with the nucleus, 2 / 2
+    # without)
     k = Knowledge(prior=canary_setup["base"])
     secrets = _secrets(canary_setup)
     found = {}
     for top_p in (0.95, 1.0):
-        res = DifferenceSearch(beam_width=5, starts=10, top_p=top_p, progress=False).run(
-            _view(canary_setup), k
-        )
+        res = DifferenceSearch(
+            prompts=("You", "The"), starts=1, beam_width=5, top_p=top_p, progress=False
+        ).run(_view(canary_setup), k)
         ranks = canary_ranks(res.reconstructions, secrets)
         found[top_p] = sum(r is not None for r in ranks.values())
-    assert found[0.95] >= found[1.0] + 2, found
+    assert found[0.95] >= found[1.0] + 1 and found[1.0] <= 2, found
 
 
 def test_difference_search_needs_the_base_model(canary_setup):
