@@ -515,6 +515,7 @@ def test_hf_causal_lm_audit_extracts_canaries_beyond_the_format_guess(lm_dir, tm
     [
         ({"canaries": []}, r"targets\.options\.canaries: a non-empty list of strings or a file"),
         ({"canaries": "nope.txt"}, r"targets\.options\.canaries: .*nope\.txt does not exist"),
+        ({"canaries": ["my PIN is {12"]}, r"targets\.options\.canaries: .*one pair of braces"),
         ({"model": "./no-such-folder"}, r"targets\.options\.model: \./no-such-folder is not a"),
         ({"top_n": 0}, r"targets\.options\.top_n: a positive integer"),
     ],

@@ -21,7 +21,7 @@ from mi_core.registry import get_attack, list_attacks
 from mi_text.attacks.difference_search import DifferenceSearch
 from mi_text.attacks.lookahead_extraction import LookAheadExtraction
 from mi_text.attacks.perplexity_extraction import PerplexityExtraction, zlib_bits
-from mi_text.data import random_secret
+from mi_text.data import parse_canary, random_secret
 from mi_text.extraction_eval import draw_samples
 from mi_text.generation import sequence_nll
 from mi_text.lm_access import local_query
@@ -257,6 +257,19 @@ def test_extraction_figures_count_each_secret_once():
     assert random_rank_exposure(200) == pytest.approx(1.44, abs=0.01)
     with pytest.raises(Exception, match="top_n"):
         extraction_precision(ranked, secrets, 0)
+
+
+def test_user_canaries_carry_their_context_and_format():
+    c = parse_canary("You can reach Ann on {555-010-9999}.")
+    assert (c.prefix, c.secret, c.suffix) == ("You can reach Ann on ", "555-010-9999", ".")
+    assert c.space_size == 10**10
+    cand = c.random_candidate(random.Random(0))
+    assert cand.startswith("You can reach Ann on ") and cand.endswith(".")
+    assert [ch.isdigit() for ch in cand] == [ch.isdigit() for ch in c.text]
+    bare = parse_canary("pw Xy7")
+    assert bare.text == "pw Xy7" and bare.space_size == 26**4 * 10
+    with pytest.raises(ConfigError, match="one pair of braces"):
+        parse_canary("my {PIN} is {1234}")
 
 
 def test_exposure_edge_cases():
