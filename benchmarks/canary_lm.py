@@ -67,7 +67,7 @@ class CanaryLM:
 
     def note(self) -> str:
         s = self.settings
-        reps = sorted({c.repetitions for c in self.canaries})
+        reps = sorted({sum(d == c.text for d in self.docs) for c in self.canaries})
         how = "loaded from benchmarks/cache" if self.cached else f"{self.train_seconds:.0f} s"
         loss = f"loss {self.losses[0]:.2f} -> {self.losses[-1]:.2f}, " if self.losses else ""
         ppl = self.perplexity
@@ -75,7 +75,7 @@ class CanaryLM:
             f"SmolLM2-135M-Instruct, last {s['last_layers']} of 30 blocks fine-tuned "
             f"{s['epochs']} epochs at lr {s['lr']} ({loss}{how}) on {len(self.docs)} documents "
             f"(WikiText-2 valid paragraphs <= {s['para_words']} words + {len(self.canaries)} "
-            f"canaries x{reps}); held-out perplexity {ppl.get('tuned', float('nan')):.1f} "
+            f"canaries planted x{reps}); held-out perplexity {ppl.get('tuned', float('nan')):.1f} "
             f"(base {ppl.get('base', float('nan')):.1f}, uniform guess "
             f"{ppl.get('uniform', float('nan')):.0f}) on {len(self.heldout)} WikiText-2 test "
             "paragraphs"

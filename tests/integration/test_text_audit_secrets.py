@@ -69,6 +69,7 @@ def secret_lm(tmp_path_factory):
     return folder, [c.secret for c in canaries]
 
 
+@pytest.mark.slow
 def test_audit_of_all_attacks_reports_planted_secrets_as_high_leakage(secret_lm, tmp_path):
     folder, secrets = secret_lm
     audit = f"""
@@ -76,18 +77,20 @@ def test_audit_of_all_attacks_reports_planted_secrets_as_high_leakage(secret_lm,
         names = "all"
         [attacks.config.perplexity-extraction]
         n_samples = 80
-        max_new_tokens = 20
+        max_new_tokens = 30
         progress = false
         [attacks.config.lookahead-extraction]
-        n_samples = 16
-        max_new_tokens = 20
-        top_k = 3
-        lookahead = 2
+        n_samples = 32
+        max_new_tokens = 30
+        top_k = 6
+        lookahead = 1
+        temperature_start = 4.0
+        decay_tokens = 6
         progress = false
         [attacks.config.difference-search]
         beam_width = 3
         starts = 6
-        max_new_tokens = 20
+        max_new_tokens = 30
         progress = false
 
         [[targets]]
@@ -101,7 +104,7 @@ def test_audit_of_all_attacks_reports_planted_secrets_as_high_leakage(secret_lm,
         """
     cfg = parse_audit_config(textwrap.dedent(audit), str(tmp_path / "audit.toml"))
     records = run_cells(plan_cells(cfg), tmp_path / "out", progress=False)
-    by_attack = {r["attack"]: r for r in records}
+    by_attack = {r["spec"]["attack"]: r for r in records}
     for name in EXTRACTION:
         rec = by_attack[name]
         assert rec["status"] == "ok", rec.get("traceback", rec.get("message"))

@@ -155,7 +155,7 @@ class ExtractionEvaluator:
     top_n: int = 20
     seed: int = 0
     samples: int = 200
-    sample_tokens: int = 24
+    sample_tokens: int = 32
     exposure_candidates: int = 200
     groups: dict[str, list[str]] = field(default_factory=dict)
     random_generation: bool = True
