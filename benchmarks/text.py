@@ -89,13 +89,25 @@ def _smollm2():
 EXTRACTION = {
     True: {
         "seeds": (0, 1, 2),
-        "la_samples": 12,
-        "ref_samples": 48,
+        "samples": 32,
+        "gen_tokens": 28,
+        "top_n": 10,
+        "la_samples": 8,
+        "beam": 3,
+        "starts": 4,
+        "ref_samples": 32,
+        "exposure_candidates": 20,
     },
     False: {
         "seeds": (0, 1, 2),
+        "samples": 200,
+        "gen_tokens": 32,
+        "top_n": 20,
         "la_samples": 48,
+        "beam": 5,
+        "starts": 12,
         "ref_samples": 200,
+        "exposure_candidates": 100,
     },
 }
 
