@@ -68,7 +68,7 @@ class CanaryLM:
     def note(self) -> str:
         s = self.settings
         reps = sorted({sum(d == c.text for d in self.docs) for c in self.canaries})
-        how = "loaded from benchmarks/cache" if self.cached else f"{self.train_seconds:.0f} s"
+        how = f"{self.train_seconds:.0f} s" + (", loaded from the cache" if self.cached else "")
         loss = f"loss {self.losses[0]:.2f} -> {self.losses[-1]:.2f}, " if self.losses else ""
         ppl = self.perplexity
         return (

@@ -86,7 +86,7 @@ def extraction(doc: dict[str, Any]) -> str:
         out.append(
             f"Canary LM: held-out perplexity **{ppl['value']:.1f}** (base SmolLM2 "
             f"{ppl['base_perplexity']:.1f}; uniform guess over the vocabulary "
-            f"{ppl['baseline']['value']:,.0f}). {ppl['notes']}.\n"
+            f"{ppl['baseline']['value']:,.0f}). {ppl['notes'].split('; held-out')[0]}.\n"
         )
     metric = next(
         (m for m in next(iter(by.values()), {}) if m.startswith("secret_recall@") and " " not in m),
