@@ -912,7 +912,8 @@ def text(quick: bool) -> list[dict]:
     ).prepare()
     n = sz["top_n"]
     keep = [f"secret_recall@{n}", f"extraction_precision@{n}", "canaries_in_output"]
-    keep += [f"secret_recall@{n} x{r}" for r in reps if r > 1] + ["mean_exposure_bits"]
+    keep += [f"secret_recall@{n} x{r}" for r in reps if r > 1]
+    keep += ["mean_exposure_bits", "mean_exposure_normal_bits"]
     results = {}
     for name, lm, build_secs in (("none", raw, raw_secs), ("dedup", ded, dedup_secs)):
         t0 = time.perf_counter()

@@ -18,7 +18,10 @@ Figures (each secret counts once; near-identical samples are dropped before rank
 * ``mean_exposure_bits``: canary exposure (Carlini et al. 2019, "The secret sharer"),
   ``log2 |R| - log2 rank`` of each canary among sampled candidates of its format, under the
   target, beside the same under the reference (or the ~1.44 bits of a random ranking);
-  ``details["per_canary"]`` lists each canary's exposure and its normal-fit extrapolation.
+  ``details["per_canary"]`` lists each canary's exposure and its normal-fit extrapolation;
+  ``mean_exposure_normal_bits``: the same with the normal fit (the sample estimate is capped at
+  log2 of twice the number of candidates);
+* per canary (``per_canary``): its exposure, named with its rank among the attack's outputs.
 """
 
 from __future__ import annotations
@@ -276,7 +279,7 @@ class ExtractionEvaluator:
                 )
         if self.random_generation:
             figs.append(self.random_generation_figure())
-        figs.append(self.exposure_figure())
+        figs += [self.exposure_figure(), self.exposure_figure(normal=True)]
         if self.per_canary:
             figs += self.canary_figures(ranks, distinct)
         return figs
@@ -322,28 +325,33 @@ class ExtractionEvaluator:
             unit_interval=True,
         )
 
-    def exposure_figure(self) -> Figure:
-        """Mean canary exposure under the target beside the reference (or a random ranking)."""
-        tgt = [e["exposure_bits"] for e in self.target_exposures]
-        if self.reference_exposures is not None:
-            ref_list: list[float | None] = [e["exposure_bits"] for e in self.reference_exposures]
-            baseline = sum(e for e in ref_list if e is not None) / len(ref_list)
+    def exposure_figure(self, normal: bool = False) -> Figure:
+        """Mean canary exposure under the target beside the reference (or a random ranking):
+        the sample estimate, or with ``normal`` the normal-fit extrapolation (which resolves
+        exposures beyond log2 of the number of candidates)."""
+        key = "exposure_normal_bits" if normal else "exposure_bits"
+        tgt = [e[key] for e in self.target_exposures]
+        refs = self.reference_exposures
+        if refs is not None:
+            baseline = sum(e[key] for e in refs) / len(refs)
         else:
-            ref_list = [None] * len(tgt)
             baseline = random_rank_exposure(self.exposure_candidates)
         per = []
-        for c, e, r in zip(self.canaries, self.target_exposures, ref_list, strict=True):
+        for i, (c, e) in enumerate(zip(self.canaries, self.target_exposures, strict=True)):
             per.append(
                 {
                     "secret": c.secret,
                     "repetitions": c.repetitions,
                     "space_size": float(c.space_size),
                     **e,
-                    "reference_exposure_bits": r,
+                    "reference_exposure_bits": None if refs is None else refs[i]["exposure_bits"],
+                    "reference_exposure_normal_bits": None
+                    if refs is None
+                    else refs[i]["exposure_normal_bits"],
                 }
             )
         return Figure(
-            "mean_exposure_bits",
+            "mean_exposure_normal_bits" if normal else "mean_exposure_bits",
             sum(tgt) / len(tgt),
             True,
             baseline,
