@@ -127,7 +127,7 @@ def test_ranked_samples_are_distinct_and_sorted(canary_setup):
     res = _ppl("zlib").run(_view(canary_setup), Knowledge(prior=canary_setup["base"]), seed=0)
     assert distinct_samples(res.reconstructions) == list(range(len(res.reconstructions)))
     assert list(res.scores) == sorted(res.scores)
-    assert sorted(res.reconstructions) == sorted(res.info["unranked"])
+    assert len(res.reconstructions) < res.info["generated"] == 100  # repeats were dropped
 
 
 def test_queries_are_counted_per_sequence_and_budgeted(canary_setup):
