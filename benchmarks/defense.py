@@ -29,9 +29,11 @@ Debian package ``dataset-fashion-mnist`` for the DP-SGD anchor):
   hyper-parameters (the anchor, run side by side) and two controls: plain SGD, and clipping with
   no noise (at the DP rows' learning rate and a lower one).
 * ``cohort-tree`` (tabular): CSMIA (scores) and LOMIA (labels) of mi-tabular on a decision tree.
-* ``canary-lm`` (text): mi-text's built-in case; extraction attacks on an LM fine-tuned on the
-  raw vs deduplicated private text; prompted PII extraction from a generation API with and
-  without the PII filter.
+* ``canary-lm`` (text): the benchmarks' canary LM (``canary_lm.py``: SmolLM2-135M fine-tuned on
+  WikiText-2 with planted PII canaries, a real LM whose held-out perplexity stands beside the
+  base model's and the uniform guess); perplexity extraction on the model fine-tuned on the raw
+  vs the deduplicated documents, counted on distinct secrets beside the base model; prompted
+  PII extraction from its generation API with and without the PII filter.
 * ``sbm-gcn`` (graph): link inference from a GCN's posteriors (He et al. 2021, attack-0) on a
   stochastic block model, against edge-DP training graphs (EdgeRand, LapGraph), edge flipping /
   rewiring, top-k posteriors and DP-SGD for GNNs.
@@ -1122,71 +1124,113 @@ def tabular(quick: bool) -> list[dict]:
 
 
 # -------------------------------------------------------------------------------------- text
-def text(quick: bool) -> list[dict]:
-    import tempfile
+#: sizes of the text section (the canary LM's own sizes live in canary_lm.SIZES)
+TEXT_SIZES = {
+    True: {"samples": 32, "gen_tokens": 28, "top_n": 10, "ref_samples": 32, "candidates": 20},
+    False: {"samples": 200, "gen_tokens": 32, "top_n": 20, "ref_samples": 100, "candidates": 50},
+}
 
-    from mi_core import make_view
-    from mi_core.registry import get_attack
+
+def text(quick: bool) -> list[dict]:
+    """The canary LM of ``canary_lm.py`` (a real LM: SmolLM2 fine-tuned on WikiText-2 with
+    planted canaries) fine-tuned on the raw vs the deduplicated documents; perplexity-metric
+    extraction against each, judged on distinct secrets beside the base model (which never saw
+    the canaries); utility = held-out perplexity (beside the base model's and the uniform
+    guess). Then prompted PII extraction from its generation API with and without the PII
+    filter; utility = public answers unchanged."""
+    import canary_lm
+    from common import shared_file
+
+    from mi_core import Knowledge, make_view
+    from mi_core.views import TargetInfo
     from mi_defense.data.dedup import Deduplication
     from mi_defense.filtering.pii import PIIFilter
-    from mi_text.cases import CanaryLMCase
+    from mi_text.attacks.perplexity_extraction import PerplexityExtraction
+    from mi_text.extraction_eval import ExtractionEvaluator
     from mi_text.metrics import contains_secret
 
-    work = Path(tempfile.mkdtemp(prefix="mi-defense-bench-"))
-    case = CanaryLMCase()
-    case.prepare(work / "canary-lm", SEED)
-    cases = {"none": case}
+    _threads()
+    wiki = shared_file("text/wikitext-2/valid.txt")
+    if wiki is None or shared_file("text/wikitext-2/test.txt") is None:
+        return []
+    sz = TEXT_SIZES[quick]
+    case = "canary-lm (SmolLM2, WikiText-2)"
     t0 = time.perf_counter()
-    cases["dedup"] = case.with_defense(Deduplication(), work / "dedup", SEED)
+    raw = canary_lm.build(quick, wiki.parent)
+    raw_secs = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ded = canary_lm.build(quick, wiki.parent, base=raw.base, defense=Deduplication())
     dedup_secs = time.perf_counter() - t0
-    out = []
-    cell = case.default_cells[0]  # perplexity extraction, as the case's demo runs it
-    figs_of = {}
-    for name, c in cases.items():
+    reps = sorted({c.repetitions for c in raw.canaries})
+    ev = ExtractionEvaluator(
+        raw.tuned,
+        raw.canaries,
+        reference=raw.base,
+        reference_name="SmolLM2 base (canaries unseen)",
+        top_n=sz["top_n"],
+        seed=SEED,
+        samples=sz["ref_samples"],
+        sample_tokens=sz["gen_tokens"],
+        exposure_candidates=sz["candidates"],
+        groups={f"x{r}": [c.secret for c in raw.canaries if c.repetitions == r] for r in reps},
+        random_generation=False,
+        per_canary=False,
+    ).prepare()
+    n = sz["top_n"]
+    keep = [f"secret_recall@{n}", f"extraction_precision@{n}", "canaries_in_output"]
+    keep += [f"secret_recall@{n} x{r}" for r in reps if r > 1]
+    keep += ["mean_exposure_bits", "mean_exposure_normal_bits"]
+    results = {}
+    for name, lm, build_secs in (("none", raw, raw_secs), ("dedup", ded, dedup_secs)):
         t0 = time.perf_counter()
-        attack = get_attack(cell.attack)(dict(cell.config))
-        view = make_view(
-            c.target(), cell.access, info=c.target_info(), **c.view_kwargs(cell.access)
+        e = ev if lm is raw else ev.with_target(lm.tuned)
+        res = PerplexityExtraction(
+            n_samples=sz["samples"],
+            max_new_tokens=sz["gen_tokens"],
+            ranking="reference",
+            progress=False,
+        ).run(
+            make_view(lm.tuned, "black-box-scores", postprocess=None),
+            Knowledge(prior=raw.base),
+            seed=SEED,
         )
-        res = attack.run(view, c.knowledge(view.access), seed=SEED)
-        figs_of[name] = (
-            {f.metric: f for f in c.evaluate(res)},
-            c.utility(),
-            time.perf_counter() - t0,
-        )
-    und_figs, und_util, _ = figs_of["none"]
-    for name, (figs, util, secs) in figs_of.items():
-        for metric, f in figs.items():
-            if not (
-                metric.startswith("extraction_precision")
-                or metric
-                in ("canaries_recovered_x20", "canaries_recovered_x5", "mean_exposure_bits")
-            ):
-                continue
+        figs = {f.metric: f for f in e.figures(res.reconstructions)}
+        results[name] = (lm, figs, time.perf_counter() - t0 + build_secs)
+        print(f"  canary-lm {name}: {lm.note()}", flush=True)
+    und = results["none"][1]
+    out = []
+    for name, (lm, figs, secs) in results.items():
+        for metric in keep:
+            f = figs[metric]
             out.append(
                 _rec(
-                    "canary-lm",
+                    case,
                     name,
                     {},
-                    cell.attack,
+                    "perplexity-extraction (reference ratio)",
                     metric,
                     f.value,
-                    und_figs[metric].value,
-                    access=cell.access,
+                    und[metric].value,
+                    access="black-box-scores",
                     higher=True,
                     baseline=(f.baseline_name, f.baseline),
                     utility_metric="heldout_perplexity",
-                    utility=util["heldout_perplexity"],
-                    utility_undefended=und_util["heldout_perplexity"],
-                    seconds=secs + (dedup_secs if name == "dedup" else 0.0),
+                    utility=lm.perplexity["tuned"],
+                    utility_undefended=raw.perplexity["tuned"],
+                    seconds=secs,
                     modality="text",
-                    documents=len(cases[name].docs),
+                    notes=lm.note(),
+                    documents=len(lm.docs),
+                    base_perplexity=lm.perplexity["base"],
+                    uniform_perplexity=lm.perplexity["uniform"],
+                    baseline_uses_target=False,
+                    details={k: v for k, v in f.details.items() if k != "per_canary"},
                 )
             )
     # prompted PII extraction from a generation API (Huang et al. 2022): the attacker prompts
     # with the text before each canary's secret and reads the greedy continuation
-    lm = case.target()
-    public_prompts = [" ".join(s.split()[:4]) for s in case.public[:40]]
+    lm = raw.tuned
+    public_prompts = [" ".join(t.split()[:6]) for t in raw.heldout[:20]]
 
     def generate(prompts: list[str]) -> list[str]:
         outs = []
@@ -1194,7 +1238,7 @@ def text(quick: bool) -> list[dict]:
             ids = lm.encode(p)
             new: list[int] = []
             with torch.no_grad():
-                for _ in range(12):
+                for _ in range(16):
                     nxt = int(lm([ids + new])["next_logprobs"][0].argmax())
                     if nxt == lm.eos_id:
                         break
@@ -1202,33 +1246,37 @@ def text(quick: bool) -> list[dict]:
             outs.append(lm.decode(new))
         return outs
 
-    prompts = [c.prefix.strip() for c in case.canaries]
+    prompts = [c.prefix.strip() for c in raw.canaries]
     t0 = time.perf_counter()
-    raw = generate(prompts)
+    raw_out = generate(prompts)
     raw_public = generate(public_prompts)
     gen_secs = time.perf_counter() - t0
 
     def recovered(texts):
-        return float(np.mean([contains_secret(t, c.secret) for t, c in zip(texts, case.canaries)]))
+        return float(np.mean([contains_secret(t, c.secret) for t, c in zip(texts, raw.canaries)]))
 
-    und = recovered(raw)
+    und_rec = recovered(raw_out)
+    guess = ("random guess of the canary format", 0.0)
+    ppl = {"base_perplexity": raw.perplexity["base"], "heldout_perplexity": raw.perplexity["tuned"]}
     out.append(
         _rec(
-            "canary-lm",
+            case,
             "none",
             {},
             "prompted extraction (generation API)",
             "secrets_recovered",
-            und,
-            und,
+            und_rec,
+            und_rec,
             access="black-box-scores",
             higher=True,
-            baseline=("random secret", 0.0),
+            baseline=guess,
             utility_metric="answers_unchanged",
             utility=1.0,
             utility_undefended=1.0,
             seconds=gen_secs,
             modality="text",
+            notes=raw.note(),
+            **ppl,
         )
     )
     for strength in ({"action": "mask"}, {"action": "refuse"}):
@@ -1236,26 +1284,26 @@ def text(quick: bool) -> list[dict]:
         f = PIIFilter(**strength)
         view = f.wrap(
             make_view(
-                lambda ps: raw if ps == prompts else raw_public,
+                lambda ps: raw_out if ps == prompts else raw_public,
                 "black-box-scores",
-                info=case.target_info(),
+                info=TargetInfo(modality="text"),
             )
         )
         filtered, filtered_public = view(prompts), view(public_prompts)
         unchanged = float(np.mean([a == b for a, b in zip(filtered_public, raw_public)]))
-        detected = [d["type"] for t in raw for d in f.detect(t)]
+        detected = [d["type"] for t in raw_out for d in f.detect(t)]
         out.append(
             _rec(
-                "canary-lm",
+                case,
                 "pii-filter",
                 strength,
                 "prompted extraction (generation API)",
                 "secrets_recovered",
                 recovered(filtered),
-                und,
+                und_rec,
                 access="black-box-scores",
                 higher=True,
-                baseline=("random secret", 0.0),
+                baseline=guess,
                 utility_metric="answers_unchanged",
                 utility=unchanged,
                 utility_undefended=1.0,
@@ -1263,12 +1311,14 @@ def text(quick: bool) -> list[dict]:
                 modality="text",
                 detected=sorted(set(detected)),
                 secrets_in_raw=int(
-                    sum(contains_secret(t, c.secret) for t, c in zip(raw, case.canaries))
+                    sum(contains_secret(t, c.secret) for t, c in zip(raw_out, raw.canaries))
                 ),
+                notes="an output filter leaves the model's perplexity unchanged; " + raw.note(),
+                **ppl,
             )
         )
         print(
-            f"  pii-filter {strength}: recovered {recovered(filtered):.2f} (raw {und:.2f}), "
+            f"  pii-filter {strength}: recovered {recovered(filtered):.2f} (raw {und_rec:.2f}), "
             f"public answers unchanged {unchanged:.2f}",
             flush=True,
         )

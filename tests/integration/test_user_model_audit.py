@@ -494,7 +494,7 @@ def lm_dir(tmp_path_factory):
     return folder
 
 
-def test_hf_causal_lm_audit_extracts_canaries_beyond_random_generation(lm_dir, tmp_path):
+def test_hf_causal_lm_audit_extracts_canaries_beyond_the_format_guess(lm_dir, tmp_path):
     audit = f"""
         [attacks]
         names = ["perplexity-extraction"]
@@ -513,11 +513,14 @@ def test_hf_causal_lm_audit_extracts_canaries_beyond_random_generation(lm_dir, t
         top_n = 5
         """
     rec = run_audit(audit, tmp_path)[0]
+    # no reference model given: the baseline is the canary format's random guess, never
+    # samples of the target
     prec = figure(rec, "extraction_precision@5")
-    assert prec["baseline"]["name"] == "random generation"
+    assert prec["baseline"]["name"] == "random guess of the canary format"
     assert prec["value"] >= prec["baseline"]["value"] + 0.3, prec
-    found = figure(rec, "canaries_recovered")
+    found = figure(rec, "secret_recall@5")
     assert found["value"] > found["baseline"]["value"], found
+    assert figure(rec, "random_generation_recall")["leakage"] == "high"
 
 
 @pytest.mark.parametrize(
@@ -525,6 +528,7 @@ def test_hf_causal_lm_audit_extracts_canaries_beyond_random_generation(lm_dir, t
     [
         ({"canaries": []}, r"targets\.options\.canaries: a non-empty list of strings or a file"),
         ({"canaries": "nope.txt"}, r"targets\.options\.canaries: .*nope\.txt does not exist"),
+        ({"canaries": ["my PIN is {12"]}, r"targets\.options\.canaries: .*one pair of braces"),
         ({"model": "./no-such-folder"}, r"targets\.options\.model: \./no-such-folder is not a"),
         ({"top_n": 0}, r"targets\.options\.top_n: a positive integer"),
     ],

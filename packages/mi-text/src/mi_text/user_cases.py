@@ -15,10 +15,17 @@
 folder or a hub name and the column holding the text.
 
 The model and tokenizer load with ``AutoModelForCausalLM`` / ``AutoTokenizer.from_pretrained``
-(hub names download once into the Hugging Face cache). The canaries never reach an attack: the
-evaluator reports which of them the attack's top-ranked outputs contain (and marks them in the
-report), beside as many unranked samples of the same model (random generation), as in the
-built-in ``canary-lm`` case.
+(hub names download once into the Hugging Face cache).
+
+A canary line is the secret itself (``555-010-9999``) or, better, the text it was planted in
+with the secret in braces (``You can reach Ann on {555-010-9999}.``): the exposure ranks the
+canary among random secrets of its format (its digits and letters redrawn) in that context.
+
+The canaries never reach an attack. The evaluator (:mod:`mi_text.extraction_eval`) searches
+every output of the attack for them, reports each one's rank and exposure (Carlini et al. 2019),
+and counts distinct secrets in the top ``top_n``, beside ``reference`` (the base model, which
+never saw them) or, without one, the format's random guess. Unranked samples of the model itself
+are never the baseline: secrets in them are reported as leakage (``random_generation_recall``).
 """
 
 from __future__ import annotations
@@ -27,20 +34,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-import torch
-
 from mi_core.audit.case import AuditCase
 from mi_core.audit.imports import is_dataset_option, load_dataset_option, option_path
 from mi_core.config import build_config
-from mi_core.errors import ConfigError, MetricError
+from mi_core.errors import ConfigError
 from mi_core.metrics.base import Figure
 from mi_core.result import AttackResult
 from mi_core.threat import Access, Knowledge
 from mi_core.views import TargetInfo
-from mi_text.cases import CanaryLMCase
-from mi_text.generation import sequence_nll
-from mi_text.lm_access import local_query
-from mi_text.metrics import extraction_precision, secrets_recovered
+from mi_text.data import parse_canary
+from mi_text.extraction_eval import ExtractionEvaluator, heldout_perplexity
 from mi_text.models import CausalLM, load_causal_lm
 
 
@@ -133,7 +136,6 @@ class HFCausalLMCase(AuditCase):
         "prior:causal-lm": "reference",
         "auxiliary:text": "public",
     }
-    #: unranked samples of the target drawn for the baseline (as in ``canary-lm``)
     top_n = 20
 
     def __init__(self, options: dict[str, Any]) -> None:
@@ -149,6 +151,11 @@ class HFCausalLMCase(AuditCase):
         _model_name(given, "reference")
         for key in ("canaries", "public", "heldout"):
             _lines(given, key)
+        for line in _lines(given, "canaries") or []:
+            try:
+                parse_canary(line)
+            except ConfigError as exc:
+                raise ConfigError(f"targets.options.{exc}") from None
         return cls(given)
 
     def provides(self, access: Access) -> set[str]:
@@ -168,12 +175,21 @@ class HFCausalLMCase(AuditCase):
             load_causal_lm(o["reference"], max_batch=batch) if o.get("reference") else None
         )
         self.tok = self.tuned.tokenizer
-        self.secrets = _lines(o, "canaries") or []
+        self.canaries = [parse_canary(line) for line in _lines(o, "canaries") or []]
+        self.secrets = [c.secret for c in self.canaries]
         self.public = _lines(o, "public")
         self.heldout = _lines(o, "heldout")
         self.top_n = o.get("top_n", self.top_n)
-        # the baseline: unranked samples of the target, drawn as the built-in case draws them
-        self.random_samples = CanaryLMCase._random_samples(self)  # type: ignore[arg-type]
+        self.evaluator = ExtractionEvaluator(
+            self.tuned,
+            self.canaries,
+            reference=self.reference,
+            reference_name=f"reference model {o['reference']} (canaries unseen)"
+            if self.reference is not None
+            else "",
+            top_n=self.top_n,
+            seed=seed,
+        ).prepare()
 
     def target(self) -> CausalLM:
         return self.tuned
@@ -193,37 +209,11 @@ class HFCausalLMCase(AuditCase):
         )
 
     def evaluate(self, result: AttackResult) -> list[Figure]:
-        result.info["secrets"] = list(self.secrets)  # the report highlights them
-        ranked = [str(r) for r in result.reconstructions]
-        n = min(self.top_n, len(ranked), len(self.random_samples))
-        if n < 1:
-            raise MetricError("result: the attack returned no text to look for canaries in")
-        top, base = ranked[:n], self.random_samples[:n]
-        found = [s for s in self.secrets if secrets_recovered(top, [s]) > 0]
-        return [
-            Figure(
-                f"extraction_precision@{n}",
-                extraction_precision(ranked, self.secrets, n),
-                True,
-                extraction_precision(self.random_samples, self.secrets, n),
-                "random generation",
-            ),
-            Figure(
-                "canaries_recovered",
-                secrets_recovered(top, self.secrets),
-                True,
-                secrets_recovered(base, self.secrets),
-                "random generation",
-                {"recovered": found, "canaries": len(self.secrets), "top_n": n},
-            ),
-        ]
+        result.info.update(self.evaluator.info())  # the report highlights them
+        return self.evaluator.figures([str(r) for r in result.reconstructions])
 
     def utility(self, view: Any = None) -> dict[str, float]:
         """Perplexity on the ``heldout`` texts (when given)."""
         if not self.heldout:
             return {}
-        with torch.no_grad():
-            nll = sequence_nll(
-                local_query(self.tuned), [self.tuned.encode(t) for t in self.heldout]
-            )
-        return {"heldout_perplexity": float(torch.exp(nll.mean()))}
+        return {"heldout_perplexity": heldout_perplexity(self.tuned, self.heldout)}
