@@ -63,7 +63,7 @@ def render_block(name: str) -> str:
         raise SystemExit(f"table {name!r}: {path} is missing; run the benchmark suite first")
     doc = json.loads(path.read_text())
     body = fn(doc).rstrip("\n")
-    commit = (doc.get("commit") or "unknown commit")[:10]
+    commit = (doc.get("commit") or "")[:10] or "unknown commit"
     dirty = " (with uncommitted changes)" if doc.get("dirty") else ""
     return (
         f"{body}\n\n<sub>Rendered from `benchmarks/results/{file}` (commit {commit}{dirty}, "

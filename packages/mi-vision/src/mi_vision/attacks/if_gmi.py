@@ -78,6 +78,7 @@ class IFGMIConfig(GANAttackConfig):
             of that many random latents; 0: random latents.
         keep: final selection of the ``keep`` rows per class most confident under
             ``n_aug_final`` augmentations (``None``: keep all).
+        n_aug_final: augmentations of that final selection.
         prior_weight: weight of the discriminator's realism loss (0 in the paper).
     """
 
