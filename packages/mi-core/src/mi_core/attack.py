@@ -113,7 +113,7 @@ class BaseAttack:
         q0 = view.queries
         seed_everything(seed)
         t0 = time.perf_counter()
-        result = self._run(view, knowledge, seed)
+        result = self._run(view, knowledge, seed).to_cpu()  # results live on the CPU
         result.seconds = time.perf_counter() - t0
         result.queries = view.queries - q0
         result.seed = seed

@@ -2,7 +2,9 @@
 
 * :class:`WhiteBoxView` hands out the module (weights, gradients).
 * :class:`BlackBoxView` is a callable that returns detached outputs computed under
-  ``torch.no_grad``: full scores, top-k scores or labels only. It counts queries per item (a batch
+  ``torch.no_grad``: full scores, top-k scores or labels only.
+  It takes inputs on any device (moved to the device of a module target) and returns outputs on
+  the CPU; a white-box view exposes its module's ``device``. It counts queries per item (a batch
   of 32 inputs costs 32) and raises :class:`~mi_core.errors.QueryBudgetExceeded` before a call
   that would overspend the budget.
 
@@ -73,9 +75,10 @@ class QueryCounter:
 
 
 def _detach(obj: Any) -> Any:
-    """Copy outputs so that nothing returned shares memory or autograd history with the model."""
+    """Copy outputs so that nothing returned shares memory or autograd history with the model;
+    tensors come back on the CPU (wherever the target runs)."""
     if isinstance(obj, torch.Tensor):
-        return obj.detach().clone()
+        return obj.detach().to("cpu", copy=True)
     if isinstance(obj, np.ndarray):
         return obj.copy()
     if isinstance(obj, Mapping):
@@ -87,6 +90,15 @@ def _detach(obj: Any) -> Any:
     if hasattr(obj, "logits") and isinstance(obj.logits, torch.Tensor):  # HF ModelOutput
         return obj.logits.detach().clone()
     return obj
+
+
+def _on_device(x: Any, module: nn.Module) -> Any:
+    """Input tensors (nested in dicts, lists, tuples) moved to the device the module's weights
+    live on: attackers may hand CPU tensors to a target on a GPU."""
+    from mi_core.device import module_device, to_device
+
+    dev = module_device(module)
+    return x if dev is None else to_device(x, dev)
 
 
 def _detach_input(x: Any) -> Any:
@@ -210,6 +222,12 @@ class TargetView:
         return self.info.input_shape
 
     @property
+    def device(self) -> torch.device | None:
+        """Where the target computes: the device of a white-box module; None for black-box
+        views (they take inputs on any device and return outputs on the CPU)."""
+        return None
+
+    @property
     def module(self) -> nn.Module:
         raise AccessError(
             f"this {self.access.value} view exposes no module: reaching weights or gradients "
@@ -272,11 +290,19 @@ class WhiteBoxView(TargetView):
     def module(self) -> nn.Module:
         return self._module
 
+    @property
+    def device(self) -> torch.device | None:
+        """The device the module's weights live on (None: a module without weights)."""
+        from mi_core.device import module_device
+
+        return module_device(self._module)
+
     def __call__(self, x: Any) -> Any:
-        """Forward pass with autograd (raw outputs, usually logits); counted, never budgeted."""
+        """Forward pass with autograd (raw outputs, usually logits, on the module's device);
+        inputs are moved to :attr:`device`; counted, never budgeted."""
         self._counter.used += batch_len(x)
         self._counter.calls += 1
-        out = self._module(x)
+        out = self._module(_on_device(x, self._module))
         check_finite(out if isinstance(out, torch.Tensor) else _detach(out))
         return out
 
@@ -287,7 +313,7 @@ class WhiteBoxView(TargetView):
         module = self._module
 
         def raw(x: Any) -> Any:
-            return module(x)
+            return module(_on_device(x, module))
 
         return BlackBoxView(
             raw,
@@ -461,7 +487,7 @@ class BlackBoxView(TargetView):
 
 def _closure(module: nn.Module) -> Callable[[Any], Any]:
     def call(x: Any) -> Any:
-        return module(x)
+        return module(_on_device(x, module))
 
     return call
 

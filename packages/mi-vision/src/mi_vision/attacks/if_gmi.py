@@ -141,7 +141,7 @@ class IFGMI(GANInversion):
             ctx.classes,
             cfg.samples_per_class,
             cfg.candidates,
-            scores_fn(ctx.view),
+            scores_fn(ctx.view, ctx.device),
             ctx.to_input,
             rng=ctx.rng,
         )
@@ -186,7 +186,7 @@ class IFGMI(GANInversion):
                 project = l1_ball(h, radius)
             search = run_search(
                 GradientOptimizer(h, "adam", cfg.lr, project=project),
-                SearchProblem(rows, ctx.rng, loss=objective),
+                SearchProblem(rows, ctx.rng, loss=objective, precision=cfg.precision),
                 steps,
                 checkpoint=f"{cfg.checkpoint}.stage{i}" if cfg.checkpoint else None,
                 checkpoint_every=cfg.checkpoint_every,
@@ -206,7 +206,7 @@ class IFGMI(GANInversion):
                 images,
                 rows,
                 cfg.keep,
-                scores_fn(view),
+                scores_fn(view, ctx.device),
                 ctx.to_input,
                 augment=get_augment(cfg.augment),
                 n_aug=cfg.n_aug_final,
