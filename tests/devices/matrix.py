@@ -375,7 +375,9 @@ DEFENSES = [
     Entry("defense:mid", "defense", _defense("mid", {"bottleneck": 4})),
     Entry("defense:bido", "defense", _defense("bido", {})),
     Entry("defense:negative-label-smoothing", "defense", _defense("negative-label-smoothing", {})),
-    Entry("defense:dp-sgd", "defense", _defense("dp-sgd", {"noise_multiplier": 1.0})),
+    Entry(
+        "defense:dp-sgd", "defense", _defense("dp-sgd", {"epsilon": None, "noise_multiplier": 1.0})
+    ),
     Entry(
         "defense:tl-dmi",
         "defense",
