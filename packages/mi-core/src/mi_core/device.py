@@ -137,6 +137,8 @@ def to_device(obj: Any, device: Any) -> Any:
         return obj.to(device)
     if isinstance(obj, dict):
         return {k: to_device(v, device) for k, v in obj.items()}
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):  # a named tuple
+        return type(obj)(*(to_device(v, device) for v in obj))
     if isinstance(obj, list | tuple):
         return type(obj)(to_device(v, device) for v in obj)
     return obj

@@ -76,7 +76,7 @@ class IFGMIConfig(GANAttackConfig):
         augment, n_aug: augmentation preset and copies per step.
         candidates: > 0: PPA's initial selection of the ``samples_per_class`` most confident
             of that many random latents; 0: random latents.
-        keep: final selection of the ``keep`` rows per class most confident under
+        keep, n_aug_final: final selection of the ``keep`` rows per class most confident under
             ``n_aug_final`` augmentations (``None``: keep all).
         prior_weight: weight of the discriminator's realism loss (0 in the paper).
     """

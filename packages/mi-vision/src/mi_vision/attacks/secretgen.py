@@ -164,8 +164,8 @@ class SecretGenConfig(GANAttackConfig):
     Attributes:
         candidates: random latents per corrupted image fitted to its evidence.
         inpaint_steps, inpaint_lr: Adam on the evidence loss alone (step 1).
-        cutout: side of the sequential cut-out square in pixels (``None``: a quarter of the
-            image side); ``cutout_stride`` its step (default: its side).
+        cutout, cutout_stride: side of the sequential cut-out square in pixels (``None``: a
+            quarter of the image side) and its step (default: its side).
         steps, lr, momentum: momentum SGD of the attack [GMI's optimizer].
         identity_loss: ``ce`` [the paper].
         context_weight: weight of the evidence loss during the attack.
