@@ -64,8 +64,8 @@ def test_good_file_plans_one_cell_per_applicable_attack():
         ),
         (
             GOOD.replace("seed = 3", "sed = 3"),
-            r"audit\.toml:3: audit\.sed: unknown field; allowed fields: deterministic, device, out, "
-            r"precision, seed, seeds, shards, title",
+            r"audit\.toml:3: audit\.sed: unknown field; allowed fields: deterministic, device, "
+            r"out, precision, seed, seeds, shards, title",
         ),
         (
             GOOD + '\n[[defenses]]\nname = "no-such-defense"\n',
