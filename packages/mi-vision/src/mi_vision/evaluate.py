@@ -195,15 +195,9 @@ class ImageEvaluator:
             raise MetricError(f"targets: {y.numel()} labels for {x.shape[0]} reconstructions")
         self.eval_model.eval()
         general, gname = self._general(x)
-        own = self._own(result, x)
-        ref, rname = (
-            (own, "own prior samples (unoptimised)")
-            if own is not None
-            else (
-                general,
-                gname,
-            )
-        )
+        found = self._own(result, x)
+        own = None if found is None else found[0]
+        ref, rname = found if found is not None else (general, gname)
         sets = {"attack": self._set(x, y), "ref": self._set(ref, y)}
         if own is not None:
             sets["general"] = self._set(general, y)
