@@ -492,8 +492,16 @@ def extra_plans(k: int, quick: bool) -> list[tuple[str, str, str | None, str, di
     return vision_slice3.attack_plan(k, quick)
 
 
-def run(quick: bool) -> list[dict[str, Any]]:
+def run(quick: bool, argv: list[str] | None = None) -> list[dict[str, Any]]:
+    """The CPU benchmark; ``--preset paper`` (in ``argv``) runs the paper-scale GPU preset of
+    ``benchmarks/vision_paper.py`` instead."""
     sys.path.insert(0, str(HERE))
+    if argv:
+        if "--preset" not in argv:
+            raise SystemExit(f"vision: unknown options {argv}; the suite takes --preset paper")
+        import vision_paper
+
+        return vision_paper.run(quick, argv)
     from common import record
 
     torch.set_num_threads(1)
@@ -637,6 +645,11 @@ def run(quick: bool) -> list[dict[str, Any]]:
         )
         _grid(case_name, case, results, quick)
     return records
+
+
+def result_name(argv: list[str]) -> str | None:
+    """The result file of a run with suite options (None: the default ``vision.json``)."""
+    return "vision-paper.json" if argv and "--preset" in argv else None
 
 
 if __name__ == "__main__":

@@ -64,8 +64,8 @@ def test_good_file_plans_one_cell_per_applicable_attack():
         ),
         (
             GOOD.replace("seed = 3", "sed = 3"),
-            r"audit\.toml:3: audit\.sed: unknown field; allowed fields: out, seed, seeds, shards, "
-            r"title",
+            r"audit\.toml:3: audit\.sed: unknown field; allowed fields: deterministic, device, "
+            r"out, precision, seed, seeds, shards, title",
         ),
         (
             GOOD + '\n[[defenses]]\nname = "no-such-defense"\n',
@@ -138,7 +138,8 @@ names = ["mi-face"]
         (
             TOPK.replace("seed = 0", 'executor = "ray"'),
             r"a\.toml:2: audit\.executor: unknown field in the file: choose it on the command "
-            r"line \(mi audit FILE --executor ray\); allowed fields: out, seed, seeds, shards",
+            r"line \(mi audit FILE --executor ray\); allowed fields: deterministic, device, out, "
+            r"precision, seed, seeds, shards",
         ),
         (
             TOPK.replace('access = ["white-box", "black-box-topk"]\nk = 3', "access = 5"),

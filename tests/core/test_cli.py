@@ -24,7 +24,7 @@ def test_run_with_unknown_field_names_it(tmp_path, capsys):
     cfg.write_text('[target]\ncase = "digits-softmax"\naccess = "white-box"\nbugdet = 3\n')
     assert main(["run", "mi-face", "--config", str(cfg)]) == 2
     err = capsys.readouterr().err
-    assert "target.bugdet: unknown field; allowed fields: access, budget, case, k" in err
+    assert "target.bugdet: unknown field; allowed fields: access, budget, case, device, k" in err
 
 
 def test_run_with_bad_access_names_allowed_values(tmp_path, capsys):

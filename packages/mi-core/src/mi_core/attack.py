@@ -167,9 +167,9 @@ class BaseAttack:
         seed_everything(seed)
         t0 = time.perf_counter()
         # whatever the attack changes on the user's model (requires_grad, train / eval) is put
-        # back when it returns
+        # back when it returns; results live on the CPU
         with frozen(_module_of(view), freeze=False):
-            result = self._run(view, knowledge, seed)
+            result = self._run(view, knowledge, seed).to_cpu()
         result.seconds = time.perf_counter() - t0
         result.queries = view.queries - q0
         result.seed = seed

@@ -38,6 +38,8 @@ RUN_HELP = """The config file (TOML) names the target and the attack's settings:
   access = "white-box"           # white-box | black-box-scores | black-box-topk | label-only
   budget = 10000                 # query budget for black-box access (optional)
   k = 3                          # for black-box-topk
+  device = "auto"                # auto | cpu | cuda | cuda:N (or --device); results on the CPU
+  precision = "fp32"             # fp32 | bf16 | fp16 (or --precision)
   [target.options]               # the case's options (`mi list cases --options CASE`)
 
   [attack]                       # the attack's settings (`mi run ATTACK --help-config`)
@@ -141,6 +143,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.help_config:
         return _print_attack_config(args.attack)
+    _device_overrides(args)  # checked before the file is read
     if not args.config:
         raise ConfigError(
             "--config: required: a TOML file naming the target (see mi run --help; "
@@ -175,9 +178,35 @@ def cmd_run(args: argparse.Namespace) -> int:
         target=t.name,
         options=dict(t.options),
         k=t.k if access is Access.BLACK_BOX_TOPK else None,
+        device=args.device or t.device or "auto",
+        precision=args.precision or t.precision or "fp32",
+        deterministic=args.deterministic,
     )
+    _check_devices([spec], "--device" if args.device else f"{args.config}: target.device")
     rec = run_cell(asdict(spec), str(out))
     return _print_record(rec, out)
+
+
+def _check_devices(cells: list[Any], where: str) -> None:
+    """Refuse up front a device this machine does not have (cells run here)."""
+    from mi_core.device import get_device
+
+    for device in sorted({c.device for c in cells}):
+        get_device(device, where)
+
+
+def _device_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """``--device`` / ``--precision`` / ``--deterministic``, checked (None: not given)."""
+    from mi_core.device import check_device, check_precision
+
+    out: dict[str, Any] = {}
+    if args.device is not None:
+        out["device"] = check_device(args.device, "--device")
+    if args.precision is not None:
+        out["precision"] = check_precision(args.precision, "--precision")
+    if args.deterministic:
+        out["deterministic"] = True
+    return out
 
 
 def _print_record(rec: dict[str, Any], out: Path) -> int:
@@ -208,7 +237,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if args.demo:
         from mi_core.audit.plan import rough_seconds
 
-        cells = demo_cells(args.seed, shards=args.shards or 1)
+        cells = demo_cells(args.seed, shards=args.shards or 1, **_device_overrides(args))
         plan = AuditPlan(
             cells=cells,
             title="Model inversion audit: built-in demo targets",
@@ -218,10 +247,15 @@ def cmd_audit(args: argparse.Namespace) -> int:
         where = "--out"
     else:
         cfg = load_audit_config(args.file)  # appends the file's folder to sys.path
-        if args.shards:
-            from dataclasses import replace
+        from dataclasses import replace
 
+        if args.shards:
             cfg = replace(cfg, shards=args.shards)
+        overrides = _device_overrides(args)
+        if overrides:  # the command line wins over the file, for every target
+            clear: dict[str, Any] = {k: None for k in ("device", "precision") if k in overrides}
+            targets = tuple(replace(t, **clear) for t in cfg.targets)
+            cfg = replace(cfg, targets=targets, **overrides)
         plan = plan_audit(cfg)
         out = Path(args.out or cfg.out)
         where = "--out" if args.out else f"{args.file}: audit.out"
@@ -244,6 +278,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
         return 0
     from mi_core.audit.executors import get_executor
 
+    if args.executor == "local" and pending:  # a cluster's workers may have GPUs this one lacks
+        _check_devices(pending, "--device" if args.device else "device")
     executor = get_executor(args.executor, address=args.address, num_cpus=args.num_cpus)
     for s in plan.skipped:
         print(f"skipped         {s.target} · {s.reason}")
@@ -385,6 +421,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="print every setting of ATTACK with its type, default and meaning",
     )
     p_run.add_argument("--out", help="output directory (default: the file's `out` or ./mi-run)")
+    _device_arguments(p_run)
     p_run.set_defaults(func=cmd_run)
 
     p_audit = sub.add_parser(
@@ -419,8 +456,27 @@ def build_parser() -> argparse.ArgumentParser:
         type=_count(1),
         help="split image attacks' target classes into this many tasks",
     )
+    _device_arguments(p_audit)
     p_audit.set_defaults(func=cmd_audit)
     return parser
+
+
+def _device_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--device",
+        help="where to compute: auto (CUDA when present, else the CPU), cpu, cuda or cuda:N "
+        "(overrides the file's device settings); results come back on the CPU",
+    )
+    p.add_argument(
+        "--precision",
+        help="fp32 (default), or bf16 / fp16 mixed precision of latent searches and priors "
+        "(overrides the file's)",
+    )
+    p.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="torch's deterministic algorithms where it has them (GPU runs; slower)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

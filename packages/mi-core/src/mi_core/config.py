@@ -157,6 +157,10 @@ COMMON_HELP = {
     "progress": "show progress bars",
     "checkpoint": "file to checkpoint the run to and resume from (None: no checkpoint)",
     "checkpoint_every": "steps between checkpoints",
+    "device": "where to compute: 'auto' (CUDA when present, else the CPU; a white-box target's "
+    "own device), 'cpu', 'cuda' or 'cuda:N'; results come back on the CPU",
+    "precision": "'fp32' (default), or mixed precision 'bf16' / 'fp16' (torch.autocast) for the "
+    "forward passes of the search / training",
 }
 
 _ENTRY = re.compile(r"^(?P<names>\w+(?:\s*[,/]\s*\w+)*)(?:\s*\([^)]*\))?\s*:\s*(?P<text>.*)$")

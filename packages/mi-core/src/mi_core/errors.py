@@ -11,6 +11,10 @@ class ConfigError(MIError, ValueError):
     """A configuration field or argument has a bad value."""
 
 
+class DeviceUnavailable(ConfigError):
+    """A device was asked for (``cuda``, ``cuda:N``) that this machine does not have."""
+
+
 class AccessError(MIError, PermissionError):
     """An attack asked for more access than the target view grants."""
 

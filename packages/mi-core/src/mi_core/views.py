@@ -2,9 +2,11 @@
 
 * :class:`WhiteBoxView` hands out the module (weights, gradients).
 * :class:`BlackBoxView` is a callable that returns detached outputs computed under
-  ``torch.no_grad``: full scores, top-k scores or labels only. It counts the answers it returns
-  (a batch of 32 inputs costs 32) and raises :class:`~mi_core.errors.QueryBudgetExceeded` before
-  a call that would overspend the budget.
+  ``torch.no_grad``: full scores, top-k scores or labels only. It takes inputs on any device
+  (moved to the device of a module target) and returns outputs on the CPU; a white-box view
+  exposes its module's ``device``. It counts the answers it returns (a batch of 32 inputs costs
+  32) and raises :class:`~mi_core.errors.QueryBudgetExceeded` before a call that would overspend
+  the budget.
 
 Views are built from an ``nn.Module`` (:func:`view_from_module`), a plain Python callable such as
 a remote API client (:func:`view_from_callable`), or an sklearn estimator
@@ -56,6 +58,7 @@ from mi_core.errors import (
 from mi_core.threat import Access
 
 if TYPE_CHECKING:
+    import torch
     from torch import nn
 
 Postprocess = str | Callable[[Any], Any] | None
@@ -336,9 +339,10 @@ def _answers(out: Any) -> int:
 
 
 def _detach(obj: Any) -> Any:
-    """Copy outputs so that nothing returned shares memory or autograd history with the model."""
+    """Copy outputs so that nothing returned shares memory or autograd history with the model;
+    tensors come back on the CPU (wherever the target runs)."""
     if _is_tensor(obj):
-        return obj.detach().clone()
+        return obj.detach().to("cpu", copy=True)
     if isinstance(obj, np.ndarray):
         return obj.copy()
     if isinstance(obj, Mapping):
@@ -350,6 +354,15 @@ def _detach(obj: Any) -> Any:
     if hasattr(obj, "logits") and _is_tensor(obj.logits):  # HF ModelOutput
         return obj.logits.detach().clone()
     return obj
+
+
+def _on_device(x: Any, module: Any) -> Any:
+    """Input tensors (nested in dicts, lists, tuples) moved to the device the module's weights
+    live on: attackers may hand CPU tensors to a target on a GPU."""
+    from mi_core.device import module_device, to_device
+
+    dev = module_device(module)
+    return x if dev is None else to_device(x, dev)
 
 
 def check_finite(out: Any, what: str = "target output") -> None:
@@ -469,6 +482,12 @@ class TargetView:
         return self.info.input_shape
 
     @property
+    def device(self) -> torch.device | None:
+        """Where the target computes: the device of a white-box module; None for black-box
+        views (they take inputs on any device and return outputs on the CPU)."""
+        return None
+
+    @property
     def module(self) -> nn.Module:
         raise AccessError(
             f"this {self.access.value} view exposes no module: reaching weights or gradients "
@@ -573,14 +592,21 @@ class WhiteBoxView(TargetView):
     def module(self) -> nn.Module:
         return self._module
 
+    @property
+    def device(self) -> torch.device | None:
+        """The device the module's weights live on (None: a module without weights)."""
+        from mi_core.device import module_device
+
+        return module_device(self._module)
+
     def __call__(self, x: Any) -> Any:
-        """Forward pass with autograd (raw outputs, usually logits); counted, never budgeted.
-        Tensors are checked against the declared input shape (a named error, not a traceback
-        from inside the model)."""
+        """Forward pass with autograd (raw outputs, usually logits, on the module's device);
+        inputs are moved to :attr:`device`; counted, never budgeted. Tensors are checked against
+        the declared input shape (a named error, not a traceback from inside the model)."""
         if self.info.input_shape is not None and (_is_tensor(x) or isinstance(x, np.ndarray)):
             _check_shape(x, self.info.input_shape)
         self._counter.count(batch_len(x))
-        out = self._module(x)
+        out = self._module(_on_device(x, self._module))
         check_finite(out if _is_tensor(out) else _detach(out))
         return out
 
@@ -851,7 +877,7 @@ def _compose(outer: Callable[[Any], Any], inner: Callable[[Any], Any]) -> Callab
 
 def _closure(module: Any) -> Callable[[Any], Any]:
     def call(x: Any) -> Any:
-        return module(x)
+        return module(_on_device(x, module))
 
     return call
 

@@ -22,8 +22,10 @@ from mi_vision.models import SmallCNN, SoftmaxRegression
 from mi_vision.training import TrainConfig, accuracy, train_classifier
 
 
-def _cached(model: nn.Module, path: Path, train: Any) -> nn.Module:
-    """Load ``model``'s weights from ``path`` (safetensors) or train and save them."""
+def _cached(model: nn.Module, path: Path, train: Any, device: Any = "cpu") -> nn.Module:
+    """Load ``model``'s weights from ``path`` (safetensors) or train and save them, on
+    ``device`` (the weights file is the same from any device)."""
+    model.to(device)
     if path.exists():
         model.load_state_dict(load_state_dict(path))
         return model.eval()
@@ -63,6 +65,7 @@ class DigitsSoftmaxCase(AuditCase):
                 seed=seed,
                 desc="target",
             ),
+            self.torch_device(),
         )
         self.eval_model, self.eval_report = load_or_train_evaluation_model(
             workdir / f"eval-seed{seed}.safetensors",
@@ -170,6 +173,7 @@ class DigitsGANCase(AuditCase):
                 seed=seed,
                 desc="target",
             ),
+            self.torch_device(),
         )
         self.eval_model, self.eval_report = load_or_train_evaluation_model(
             workdir / f"eval-seed{seed}.safetensors",
@@ -181,7 +185,7 @@ class DigitsGANCase(AuditCase):
         self.priors = self._train_priors(workdir, seed, tuple(self.PRIORS))
         gen = self.priors["gmi"]
         # the baseline of every attack: unoptimised samples of the general (public) prior
-        self.baseline = gen.sample(1000, torch.Generator().manual_seed(seed + 17))
+        self.baseline = gen.sample(1000, torch.Generator().manual_seed(seed + 17)).cpu()
         self.seed = seed
 
     def _train_priors(self, workdir: Path, seed: int, kinds: tuple[str, ...]) -> dict[str, Any]:
@@ -191,6 +195,7 @@ class DigitsGANCase(AuditCase):
 
         white = make_view(self.model, "white-box", info=self.target_info())
         common = {"lr": 1e-3, "g_width": 16, "d_width": 16, "latent_dim": 16, "progress": False}
+        common["device"] = str(self.torch_device())  # where the target is
         priors: dict[str, Any] = {}
         for kind in kinds:
             priors[kind] = load_or_train_prior(

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from mi_core import device as devices
 from mi_core.attack import BaseAttack
 from mi_core.config import check_positive
 from mi_core.errors import ConfigError
@@ -108,10 +109,10 @@ def _train_or_share(view: TargetView, data: Any, cfg: dict[str, Any], seed: int)
         prior = train_prior(data, cfg, target=view, seed=seed)
         prior.info["source"] = "trained"
         return prior
+    from mi_vision.priors.training import identity
+
     source = data if isinstance(data, ImageSource) else ImageSource(data)
-    settings = config_to_dict(build_config(PriorConfig, cfg, where="prior"))
-    for k in ("progress", "checkpoint", "checkpoint_every"):
-        settings.pop(k, None)
+    settings = identity(config_to_dict(build_config(PriorConfig, cfg, where="prior")))
     folder = artifact_path("gan-prior", [settings, source.fingerprint(), seed])
     if folder is None:
         prior = train_prior(source, cfg, seed=seed)
@@ -202,7 +203,7 @@ class GeneratorObjective:
 
     def __call__(self, latent: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
         x = self.images(latent, classes)
-        total = torch.zeros(x.shape[0])
+        total = torch.zeros(x.shape[0], device=x.device)
         reps = self.n_aug if self.augment is not None else 1
         for _ in range(reps):
             xa = self.augment(x, self.rng) if self.augment is not None else x
@@ -238,7 +239,8 @@ class ScoreObjective:
         """Target scores ``(M, K)`` of the generated images."""
         labels = classes if self.prior.num_classes is not None else None
         with torch.no_grad():
-            return self.probs(self.to_input(self.prior.generate(latent, labels)))
+            p = self.probs(self.to_input(self.prior.generate(latent, labels)))
+        return p.to(latent.device)
 
     def __call__(self, latent: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
         p = self.scores(latent, classes)
@@ -259,7 +261,8 @@ class LabelOracle:
     def __call__(self, latent: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
         lab = classes if self.prior.num_classes is not None else None
         with torch.no_grad():
-            return self.labels(self.to_input(self.prior.generate(latent, lab))) == classes
+            pred = self.labels(self.to_input(self.prior.generate(latent, lab)))
+        return pred.to(classes.device) == classes
 
 
 def generate(
@@ -299,6 +302,11 @@ class GANAttackConfig:
         prior: :class:`~mi_vision.priors.PriorConfig` fields for the prior trained on
             ``knowledge.auxiliary`` when ``knowledge.prior`` is not given.
         checkpoint: file to checkpoint the search to / resume from.
+        device: where the search (and a prior trained here) runs: ``auto`` (a white-box
+            target's device, else CUDA when present, else the CPU), ``cpu``, ``cuda``,
+            ``cuda:N``; the prior is moved there, results come back on the CPU.
+        precision: ``fp32``, or ``bf16`` / ``fp16``: the search's forward passes (and a prior
+            trained here) under ``torch.autocast``.
     """
 
     samples_per_class: int = 1
@@ -306,8 +314,12 @@ class GANAttackConfig:
     checkpoint: str | None = None
     checkpoint_every: int = 100
     progress: bool = True
+    device: str = "auto"
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
+        devices.check_device(self.device)
+        devices.check_precision(self.precision)
         check_positive("samples_per_class", self.samples_per_class)
         check_positive("checkpoint_every", self.checkpoint_every)
         if self.prior is not None:
@@ -327,6 +339,7 @@ class Context:
     prior: GeneratorPrior
     to_input: TargetInput
     rng: torch.Generator
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     info: dict[str, Any] = field(default_factory=dict)
     scratch: dict[str, Any] = field(default_factory=dict)
 
@@ -403,7 +416,14 @@ class GANInversion(BaseAttack):
 
     def _context(self, view: TargetView, knowledge: Knowledge, seed: int) -> Context:
         cfg = self.config
-        train = {**dict(self.default_prior), **(cfg.prior or {}), "progress": cfg.progress}
+        dev = devices.attack_device(cfg.device, view)
+        train = {
+            **dict(self.default_prior),
+            "precision": cfg.precision,
+            **(cfg.prior or {}),
+            "progress": cfg.progress,
+            "device": str(dev),
+        }
         t0 = time.perf_counter()
         prior = resolve_prior(
             view,
@@ -413,15 +433,16 @@ class GANInversion(BaseAttack):
             train=train,
             seed=seed,
             conditional=self.conditional,
-        )
+        ).to(dev)
         return Context(
             view=view,
             knowledge=knowledge,
             seed=seed,
-            classes=target_classes(view, knowledge),
+            classes=target_classes(view, knowledge, dev),
             prior=prior,
             to_input=target_input(view, knowledge),
-            rng=torch.Generator().manual_seed(seed),
+            rng=torch.Generator().manual_seed(seed),  # on the CPU: the same draws everywhere
+            device=dev,
             # training (or loading) the prior, reported apart from the attack's own time
             info={"prior_seconds": time.perf_counter() - t0},
         )
@@ -439,6 +460,7 @@ class GANInversion(BaseAttack):
         ctx = self._context(view, knowledge, seed)
         rows, init = self._initial(ctx)
         problem = self._problem(ctx, rows, plugin)
+        problem.precision = self.config.precision
         optimizer = self._optimizer(ctx, rows, init)
         q0 = view.queries
         search = run_search(
@@ -479,5 +501,5 @@ class GANInversion(BaseAttack):
         if remaining is not None and remaining < images.shape[0]:
             ctx.info["scores"] = "not queried: the query budget is spent"
             return None
-        p = scores_fn(ctx.view)(ctx.to_input(images))
-        return p.gather(1, rows[:, None]).squeeze(1)
+        p = scores_fn(ctx.view, ctx.device)(ctx.to_input(images.to(ctx.device)))
+        return p.gather(1, rows.to(ctx.device)[:, None]).squeeze(1)

@@ -156,7 +156,9 @@ class BatchNormStatistics:
 
     def pop(self) -> torch.Tensor:
         """The summed statistics loss of the forward passes since the last call."""
-        total = torch.stack(self.terms).sum() if self.terms else torch.zeros(())
+        if not self.terms:
+            return torch.zeros((), device=self.layers[0].running_mean.device)
+        total = torch.stack(self.terms).sum()
         self.terms = []
         return total
 

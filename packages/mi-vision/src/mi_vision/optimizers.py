@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mi_core import device as devices
 from mi_core.config import check_choice, check_positive, check_range
 from mi_core.errors import ConfigError, NonFiniteOutputError
 from mi_core.loop import GeneratorState, ResumableLoop, TensorState
@@ -55,6 +56,11 @@ class SearchProblem:
         in_class: label-only oracle ``(latents, classes) -> (M,) bool``: is the target's label
             the row's class (BREP-MI).
         remaining: items the target view may still answer (``None``: unlimited).
+        precision: ``fp32``, or ``bf16`` / ``fp16``: the loss's forward pass runs under
+            ``torch.autocast`` (:func:`mi_core.device.autocast`); losses come back in float32.
+
+    Tensors live on the device of ``classes`` (the latents' device); ``rng`` is a CPU generator
+    whose draws are moved there (the same draws on every device).
     """
 
     classes: torch.Tensor
@@ -62,11 +68,22 @@ class SearchProblem:
     loss: LossFn | None = None
     in_class: OracleFn | None = None
     remaining: Callable[[], int | None] | None = None
+    precision: str = "fp32"
 
     def need_loss(self, who: str) -> LossFn:
         if self.loss is None:
             raise ConfigError(f"{who}: needs a loss; the search problem has none")
-        return self.loss
+        loss, precision = self.loss, self.precision
+        if precision == "fp32":
+            return loss
+        device = self.classes.device
+
+        def mixed(latents: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
+            with devices.autocast(device, precision):
+                out = loss(latents, classes)
+            return out.float()
+
+        return mixed
 
 
 @dataclass
@@ -194,7 +211,7 @@ class DistributionOptimizer(LatentOptimizer):
         """``k`` latents per row, ``(len(rows) * k, *)`` grouped by row (differentiable)."""
         mu = self.mu if rows is None else self.mu[rows]
         logvar = self.logvar if rows is None else self.logvar[rows]
-        eps = torch.randn((mu.shape[0], k, *mu.shape[1:]), generator=rng)
+        eps = devices.randn((mu.shape[0], k, *mu.shape[1:]), generator=rng, device=mu.device)
         z = (mu[:, None] + (0.5 * logvar[:, None]).exp() * eps).flatten(0, 1)
         return self.project(z) if self.project is not None else z
 
@@ -256,15 +273,18 @@ class GeneticOptimizer(LatentOptimizer):
                 f"elite: must lie in [1, {p - 1}] for a population of {p}, got {elite}"
             )
         check_range("mutation_prob", mutation_prob, 0.0, 1.0)
-        if not bool((torch.as_tensor(mutation_std) >= 0).all()):
+        dev = population.device
+        if isinstance(mutation_std, torch.Tensor):
+            mutation_std = mutation_std.to(dev)
+        if not bool((torch.as_tensor(mutation_std, device=dev) >= 0).all()):
             raise ConfigError(f"mutation_std: must be >= 0, got {mutation_std!r}")
         self.pop = population.detach().clone()
-        self.fit = torch.full(self.pop.shape[:2], float("nan"))
+        self.fit = torch.full(self.pop.shape[:2], float("nan"), device=dev)
         self.elite, self.mp, self.ms, self.project = elite, mutation_prob, mutation_std, project
 
     def candidates(self) -> torch.Tensor:
         best = torch.nan_to_num(self.fit, nan=float("-inf")).argmax(1)
-        return self.pop[torch.arange(self.pop.shape[0]), best]
+        return self.pop[torch.arange(self.pop.shape[0], device=best.device), best]
 
     def _score(self, problem: SearchProblem, lat: torch.Tensor, cls: torch.Tensor) -> torch.Tensor:
         loss_fn = problem.need_loss("GeneticOptimizer")
@@ -282,15 +302,15 @@ class GeneticOptimizer(LatentOptimizer):
         pop = torch.gather(pop, 1, order.view(r, p, *([1] * (pop.ndim - 2))).expand_as(pop))
         fit = torch.gather(fit, 1, order)
         n_child, half = p - self.elite, max(2, p // 2)
-        g = problem.rng
-        pa = torch.randint(0, half, (r, n_child), generator=g)
-        pb = torch.randint(0, half, (r, n_child), generator=g)
-        idx = torch.arange(r)[:, None]
+        g, dev = problem.rng, pop.device
+        pa = devices.randint(0, half, (r, n_child), generator=g, device=dev)
+        pb = devices.randint(0, half, (r, n_child), generator=g, device=dev)
+        idx = torch.arange(r, device=dev)[:, None]
         a, b = pop[idx, pa], pop[idx, pb]
-        mask = torch.rand(a.shape, generator=g) < 0.5
+        mask = devices.rand(a.shape, generator=g, device=dev) < 0.5
         child = torch.where(mask, a, b)
-        mut = torch.rand(child.shape, generator=g) < self.mp
-        child = child + mut * self.ms * torch.randn(child.shape, generator=g)
+        mut = devices.rand(child.shape, generator=g, device=dev) < self.mp
+        child = child + mut * self.ms * devices.randn(child.shape, generator=g, device=dev)
         if self.project is not None:
             child = self.project(child.flatten(0, 1)).view_as(child)
         cls = problem.classes[rows].repeat_interleave(n_child)
@@ -342,9 +362,10 @@ class BoundaryRepulsion(LatentOptimizer):
         check_positive("patience", patience)
         n = latents.shape[0]
         self.z = latents.detach().clone()
-        self.radius = torch.full((n,), float(radius))
-        self.since = torch.zeros(n, dtype=torch.long)
-        self.finished = torch.zeros(n, dtype=torch.bool)
+        dev = self.z.device
+        self.radius = torch.full((n,), float(radius), device=dev)
+        self.since = torch.zeros(n, dtype=torch.long, device=dev)
+        self.finished = torch.zeros(n, dtype=torch.bool, device=dev)
         self.points, self.expansion, self.fraction = points, expansion, expand_fraction
         self.clip, self.patience, self.max_radius = clip, patience, max_radius
 
@@ -359,7 +380,7 @@ class BoundaryRepulsion(LatentOptimizer):
             return None
         z, r = self.z[rows], self.radius[rows]
         shape = (rows.numel(), self.points, *z.shape[1:])
-        u = torch.randn(shape, generator=problem.rng)
+        u = devices.randn(shape, generator=problem.rng, device=z.device)
         u = u / u.flatten(2).norm(dim=2).view(*shape[:2], *([1] * (z.ndim - 1)))
         rr = r.view(-1, 1, *([1] * (z.ndim - 1)))
         pts = (z[:, None] + rr * u).flatten(0, 1)
@@ -432,7 +453,7 @@ class ZerothOrderOptimizer(LatentOptimizer):
         rows = torch.nonzero(active).flatten()
         z = self.z.detach()[rows]
         shape = (rows.numel(), self.points, *z.shape[1:])
-        u = torch.randn(shape, generator=problem.rng)
+        u = devices.randn(shape, generator=problem.rng, device=z.device)
         u = u / u.flatten(2).norm(dim=2).view(*shape[:2], *([1] * (z.ndim - 1)))
         pts = (z[:, None] + self.radius * u).flatten(0, 1)
         cls = problem.classes[rows]
@@ -475,7 +496,7 @@ def l1_ball(
     its row of ``center`` (IF-GMI's constraint on each intermediate space; the projection onto
     the L1 ball by sorting, Duchi et al. 2008)."""
     c = center.detach().clone()
-    r = torch.as_tensor(radius, dtype=c.dtype).reshape(-1)
+    r = torch.as_tensor(radius, dtype=c.dtype, device=c.device).reshape(-1)
     if bool((r < 0).any()):
         raise ConfigError("radius: the L1 ball needs a radius >= 0")
 
@@ -486,7 +507,7 @@ def l1_ball(
         inside = a.sum(1) <= rad
         mu = a.sort(dim=1, descending=True).values
         css = mu.cumsum(1)
-        j = torch.arange(1, d.shape[1] + 1, dtype=d.dtype)
+        j = torch.arange(1, d.shape[1] + 1, dtype=d.dtype, device=d.device)
         cond = mu * j > (css - rad[:, None])
         rho = cond.long().cumsum(1).argmax(1)  # the last index where cond holds
         theta = (css.gather(1, rho[:, None]).squeeze(1) - rad) / (rho + 1).to(d.dtype)
@@ -500,16 +521,22 @@ def l1_ball(
 class BatchedMLP(nn.Module):
     """``n`` independent MLPs evaluated in one batched matrix product: input ``(n, B, in)``."""
 
-    def __init__(self, n: int, sizes: list[int], generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self,
+        n: int,
+        sizes: list[int],
+        generator: torch.Generator | None = None,
+        device: Any = "cpu",
+    ) -> None:
         super().__init__()
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
-        for a, b in itertools.pairwise(sizes):
+        for a, b in itertools.pairwise(sizes):  # drawn on the CPU generator, then moved
             bound = 1.0 / math.sqrt(a)
-            w = torch.empty(n, a, b).uniform_(-bound, bound, generator=generator)
-            bias = torch.empty(n, 1, b).uniform_(-bound, bound, generator=generator)
-            self.weights.append(nn.Parameter(w))
-            self.biases.append(nn.Parameter(bias))
+            w = torch.empty(n, a, b, device="cpu").uniform_(-bound, bound, generator=generator)
+            bias = torch.empty(n, 1, b, device="cpu").uniform_(-bound, bound, generator=generator)
+            self.weights.append(nn.Parameter(w.to(device)))
+            self.biases.append(nn.Parameter(bias.to(device)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         last = len(self.weights) - 1
@@ -547,6 +574,7 @@ class SoftActorCritic(LatentOptimizer):
         capacity: int = 10000,
         warmup: int = 64,
         generator: torch.Generator | None = None,
+        device: Any = "cpu",
     ) -> None:
         check_positive("hidden", hidden)
         check_positive("lr", lr)
@@ -557,22 +585,23 @@ class SoftActorCritic(LatentOptimizer):
         self.reward_fn = reward_fn
         self.alpha, self.bs = alpha, batch_size
         self.capacity, self.warmup = capacity, warmup
-        self.actor = BatchedMLP(n, [dim, hidden, hidden, 2 * dim], generator)
-        self.q1 = BatchedMLP(n, [2 * dim, hidden, hidden, 1], generator)
-        self.q2 = BatchedMLP(n, [2 * dim, hidden, hidden, 1], generator)
-        self.log_temp = torch.zeros(n, requires_grad=True)
+        dev = self.device = torch.device(device)
+        self.actor = BatchedMLP(n, [dim, hidden, hidden, 2 * dim], generator, dev)
+        self.q1 = BatchedMLP(n, [2 * dim, hidden, hidden, 1], generator, dev)
+        self.q2 = BatchedMLP(n, [2 * dim, hidden, hidden, 1], generator, dev)
+        self.log_temp = torch.zeros(n, device=dev, requires_grad=True)
         self.target_entropy = -float(dim)
         self.opt_actor = torch.optim.Adam(self.actor.parameters(), lr=lr)
         self.opt_q = torch.optim.Adam([*self.q1.parameters(), *self.q2.parameters()], lr=lr)
         self.opt_temp = torch.optim.Adam([self.log_temp], lr=lr)
         self.buf = {
-            "s": torch.zeros(n, capacity, dim),
-            "a": torch.zeros(n, capacity, dim),
-            "r": torch.zeros(n, capacity),
+            "s": torch.zeros(n, capacity, dim, device=dev),
+            "a": torch.zeros(n, capacity, dim, device=dev),
+            "r": torch.zeros(n, capacity, device=dev),
         }
-        self.count = torch.zeros((), dtype=torch.long)
-        self.best = torch.zeros(n, dim)
-        self.best_score = torch.full((n,), float("-inf"))
+        self.count = torch.zeros((), dtype=torch.long, device="cpu")  # read every step
+        self.best = torch.zeros(n, dim, device=dev)
+        self.best_score = torch.full((n,), float("-inf"), device=dev)
 
     def _policy(
         self, s: torch.Tensor, rng: torch.Generator | None, deterministic: bool = False
@@ -580,7 +609,11 @@ class SoftActorCritic(LatentOptimizer):
         out = self.actor(s)
         mean, log_std = out[..., : self.dim], out[..., self.dim :].clamp(-20, 2)
         std = log_std.exp()
-        pre = mean if deterministic else mean + std * torch.randn(mean.shape, generator=rng)
+        pre = (
+            mean
+            if deterministic
+            else mean + std * devices.randn(mean.shape, generator=rng, device=mean.device)
+        )
         a = torch.tanh(pre)
         logp = (-0.5 * ((pre - mean) / std) ** 2 - log_std - 0.5 * math.log(2 * math.pi)).sum(
             -1
@@ -597,7 +630,7 @@ class SoftActorCritic(LatentOptimizer):
 
     def step(self, problem: SearchProblem, active: torch.Tensor) -> StepReport:
         g = problem.rng
-        s = torch.randn(self.n, 1, self.dim, generator=g)
+        s = devices.randn(self.n, 1, self.dim, generator=g, device=self.device)
         with torch.no_grad():
             a, _ = self._policy(s, g)
         s2 = self.alpha * s + (1 - self.alpha) * a
@@ -615,7 +648,7 @@ class SoftActorCritic(LatentOptimizer):
 
     def _update(self, g: torch.Generator, active: torch.Tensor) -> None:
         size = min(int(self.count), self.capacity)
-        idx = torch.randint(0, size, (self.n, self.bs), generator=g)
+        idx = devices.randint(0, size, (self.n, self.bs), generator=g, device=self.device)
         s = torch.gather(self.buf["s"], 1, idx[..., None].expand(-1, -1, self.dim))
         a = torch.gather(self.buf["a"], 1, idx[..., None].expand(-1, -1, self.dim))
         r = torch.gather(self.buf["r"], 1, idx)
@@ -688,11 +721,13 @@ class StoppingRule:
     """Per-row stopping on the loss history: stop a row when its loss is no lower than the worst
     of its last ``patience`` losses, or falls to ``threshold`` (MI-Face, Algorithm 1)."""
 
-    def __init__(self, n: int, patience: int, threshold: float = float("-inf")) -> None:
+    def __init__(
+        self, n: int, patience: int, threshold: float = float("-inf"), device: Any = "cpu"
+    ) -> None:
         check_positive("patience", patience)
         self.patience, self.threshold = patience, threshold
-        self.history = torch.full((n, patience), float("inf"))
-        self.seen = torch.zeros(n, dtype=torch.long)
+        self.history = torch.full((n, patience), float("inf"), device=device)
+        self.seen = torch.zeros(n, dtype=torch.long, device=device)
 
     def __call__(self, rows: torch.Tensor, losses: torch.Tensor) -> torch.Tensor:
         """Rows (of ``rows``) that stop after recording ``losses``."""
@@ -731,11 +766,12 @@ def run_search(
     the view's query budget. Checkpoints and resumes through ``ResumableLoop``."""
     n = problem.classes.shape[0]
     cand = optimizer.candidates()
+    dev = cand.device
     track = TensorState(
         best=cand.detach().clone(),
-        best_loss=torch.full((n,), float("inf")),
-        active=torch.ones(n, dtype=torch.bool),
-        stop_step=torch.full((n,), -1, dtype=torch.long),
+        best_loss=torch.full((n,), float("inf"), device=dev),
+        active=torch.ones(n, dtype=torch.bool, device=dev),
+        stop_step=torch.full((n,), -1, dtype=torch.long, device=dev),
         stopped="steps",
         executed=0,
     )

@@ -77,7 +77,7 @@ def initial_selection(
         )
     z = prior.sample_z(candidates, rng)
     lat = prior.to_search(z)
-    images = generate(prior, lat, torch.zeros(candidates, dtype=torch.long))
+    images = generate(prior, lat, torch.zeros(candidates, dtype=torch.long, device=lat.device))
     p = augmented_scores(images, probs, to_input, augment=augment, n_aug=n_aug, rng=rng)
     picks = p[:, classes].topk(per_class, dim=0).indices  # (per_class, C)
     latents = lat[picks.T.reshape(-1)]
@@ -119,7 +119,7 @@ def sequential_cutout(x: torch.Tensor, size: int, stride: int | None = None) -> 
     out = []
     for top in range(0, h - size + 1, step):
         for left in range(0, w - size + 1, step):
-            m = torch.zeros(1, 1, h, w, dtype=torch.bool)
+            m = torch.zeros(1, 1, h, w, dtype=torch.bool, device=x.device)
             m[..., top : top + size, left : left + size] = True
             out.append(torch.where(m, fill, x))
     return out

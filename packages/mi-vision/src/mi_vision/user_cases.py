@@ -286,6 +286,7 @@ class ImageModelCase(AuditCase):
         o = self.options
         workdir.mkdir(parents=True, exist_ok=True)
         self.seed = seed
+        self.model.to(self.torch_device())  # the user's model on the audit's device
         (self.x_train, self.y_train), (self.x_test, self.y_test) = train_test_split(
             self.x, self.y, o.get("test_fraction", 0.2), seed
         )

@@ -49,6 +49,17 @@ class AuditCase:
     Options: ClassVar[type | None] = None
     #: for skip reasons: the option that gives a piece of knowledge (``{"prior": "reference"}``)
     knowledge_options: ClassVar[dict[str, str]] = {}
+    #: where :meth:`prepare` puts the target (and trains what it trains): ``auto``, ``cpu``,
+    #: ``cuda``, ``cuda:N``; the runner sets it from the cell before calling :meth:`prepare`
+    #: (``[audit] device``, ``[[targets]] device``, ``mi run --device``). Cases that ignore it
+    #: keep their target on the CPU; black-box views move inputs to a module's device anyway.
+    device: str = "auto"
+
+    def torch_device(self) -> Any:
+        """:attr:`device` as a ``torch.device`` (:func:`mi_core.device.get_device`)."""
+        from mi_core.device import get_device
+
+        return get_device(self.device, "device")
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> AuditCase:
@@ -68,7 +79,8 @@ class AuditCase:
         return None
 
     def prepare(self, workdir: Path, seed: int) -> None:
-        """Train or load (cached under ``workdir``) the target and the evaluation model."""
+        """Train or load (cached under ``workdir``) the target and the evaluation model; put
+        the target on :attr:`device`."""
         raise NotImplementedError
 
     def target(self) -> Any:

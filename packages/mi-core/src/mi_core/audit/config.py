@@ -7,6 +7,10 @@ the defenses to compare. Validated up front; every error names the line and the 
     seed = 0
     seeds = 1                       # run every cell with seeds seed, seed+1, ... (mean, spread)
     shards = 1                      # split image attacks' target classes into this many tasks
+    device = "auto"                 # where cells compute: auto (CUDA when present), cpu, cuda,
+                                    # cuda:N; targets, attacks, priors and defenses go there
+    precision = "fp32"              # or bf16 / fp16: mixed precision of searches and priors
+    deterministic = false           # torch's deterministic algorithms (GPU runs; slower)
 
     [[targets]]
     name = "faces"                  # unique; defaults to the case name
@@ -15,6 +19,7 @@ the defenses to compare. Validated up front; every error names the line and the 
     access = ["white-box", "label-only"]
     budget = 20000                  # query budget for black-box access
     k = 3                           # released scores for black-box-topk access
+    device = "cuda:1"               # this target's cells elsewhere (overrides [audit] device)
     [targets.options]               # the case's own options (`mi list cases --options CASE`)
     model = "mypkg.models:build"
 
@@ -51,18 +56,35 @@ from typing import Any
 from mi_core.errors import ConfigError
 from mi_core.threat import Access
 
-AUDIT_FIELDS = {"title", "out", "seed", "seeds", "shards"}
-TARGET_FIELDS = {"name", "case", "access", "budget", "k", "options"}
+AUDIT_FIELDS = {"title", "out", "seed", "seeds", "shards", "device", "precision", "deterministic"}
+TARGET_FIELDS = {"name", "case", "access", "budget", "k", "options", "device", "precision"}
 
 
 @dataclass(frozen=True)
 class TargetSpec:
+    """One ``[[targets]]`` table (``[target]`` of a ``mi run`` file).
+
+    Attributes:
+        name: the audit's name for the target (unique; default: the case name).
+        case: a built-in case (``mi list cases``) or a modality's generic case.
+        access: the access levels granted (white-box, black-box-scores, black-box-topk,
+            label-only).
+        budget: query budget of black-box access.
+        k: released scores of black-box-topk access.
+        options: the case's own options (``mi list cases --options CASE``).
+        device: where this target's cells compute (overrides ``[audit] device``; None: the
+            audit's).
+        precision: this target's cells' precision (overrides ``[audit] precision``).
+    """
+
     name: str
     case: str
     access: tuple[str, ...]
     budget: int | None = None
     k: int | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    device: str | None = None
+    precision: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,6 +95,22 @@ class DefenseSpec:
 
 @dataclass(frozen=True)
 class AuditConfig:
+    """An audit file, validated.
+
+    Attributes:
+        title: the report's title.
+        out: the results folder.
+        seed, seeds: cells run with seeds ``seed`` .. ``seed + seeds - 1`` (mean and spread).
+        shards: image attacks' target classes split into this many tasks.
+        device: where cells compute: ``auto`` (CUDA when present, else the CPU), ``cpu``,
+            ``cuda`` or ``cuda:N``; each case puts its target there and attacks, priors and
+            training defenses run there (their own ``device`` setting wins); results come back
+            on the CPU. With the ray executor, CUDA cells request a GPU each.
+        precision: ``fp32`` (default), or ``bf16`` / ``fp16``: mixed precision of the latent
+            searches and prior training (attacks with a ``precision`` setting).
+        deterministic: torch's deterministic algorithms where it has them (GPU runs; slower).
+    """
+
     title: str
     out: str
     seed: int
@@ -83,6 +121,9 @@ class AuditConfig:
     defenses: tuple[DefenseSpec, ...]
     path: str | None = None
     seeds: int = 1  # cells run with seeds seed, seed + 1, ..., seed + seeds - 1
+    device: str = "auto"
+    precision: str = "fp32"
+    deterministic: bool = False
 
     @property
     def seed_list(self) -> list[int]:
@@ -297,6 +338,37 @@ def _str(
     return value
 
 
+def _device_fields(
+    loc: _Locator,
+    section: dict[str, Any],
+    label: str,
+    table: str | None,
+    index: int | None = None,
+    *,
+    default_device: str | None,
+    default_precision: str | None,
+) -> tuple[str | None, str | None]:
+    """``device`` and ``precision`` of a section, checked (syntax only: a CUDA device may be on
+    the workers of a cluster, not here)."""
+    from mi_core.device import check_device, check_precision
+
+    prefix = f"{label}." if label else ""
+    out: list[str | None] = []
+    for key, check, default in (
+        ("device", check_device, default_device),
+        ("precision", check_precision, default_precision),
+    ):
+        value = section.get(key, default)
+        if value is None:
+            out.append(None)
+            continue
+        try:
+            out.append(check(value, f"{prefix}{key}"))
+        except ConfigError as exc:
+            raise loc.error(str(exc), table, index, key) from None
+    return out[0], out[1]
+
+
 # ------------------------------------------------------------------------------------------------
 # targets (shared with `mi run`)
 
@@ -456,7 +528,10 @@ def parse_target(
     _READ[key] = obj
     while len(_READ) > _READ_LIMIT:  # files read but never run: keep memory bounded
         _READ.pop(next(iter(_READ)))
-    return TargetSpec(name, case, tuple(access), budget, k, dict(options))
+    device, precision = _device_fields(
+        loc, t, label, table, index, default_device=None, default_precision=None
+    )
+    return TargetSpec(name, case, tuple(access), budget, k, dict(options), device, precision)
 
 
 def _check_attack_config(loc: _Locator, entry: Any, name: str, cfg: Any, table: str) -> None:
@@ -514,6 +589,18 @@ def parse_audit_config(text: str, path: str = "<audit>") -> AuditConfig:
     seeds = _int(loc, audit, "seeds", "audit", "audit", minimum=1, default=1)
     shards = _int(loc, audit, "shards", "audit", "audit", minimum=1, default=1)
     assert seed is not None and seeds is not None and shards is not None
+    device, precision = _device_fields(
+        loc, audit, "audit", "audit", default_device="auto", default_precision="fp32"
+    )
+    assert device is not None and precision is not None
+    deterministic = audit.get("deterministic", False)
+    if not isinstance(deterministic, bool):
+        raise loc.error(
+            f"audit.deterministic: must be true or false, got {deterministic!r}",
+            "audit",
+            None,
+            "deterministic",
+        )
 
     targets_raw = raw.get("targets")
     if isinstance(targets_raw, dict):
@@ -621,6 +708,9 @@ def parse_audit_config(text: str, path: str = "<audit>") -> AuditConfig:
         defenses=tuple(defenses),
         path=path,
         seeds=seeds,
+        device=device,
+        precision=precision,
+        deterministic=deterministic,
     )
 
 

@@ -67,6 +67,8 @@ class AuditPlan:
         lines = [f"{self.title or 'Audit'}: {len(self.cells)} cells"]
         for c in self.cells:
             extra = f" · defense {c.defense}" if c.defense else ""
+            if c.device != "auto" or c.precision != "fp32":
+                extra += f" · {c.device}" + (f" {c.precision}" if c.precision != "fp32" else "")
             lines.append(
                 f"  cell     {c.target_name} · {c.attack} · {c.access}{extra} · seed {c.seed}"
             )
@@ -282,11 +284,20 @@ def _cells_for(
         options=dict(t.options),
         k=t.k if access is Access.BLACK_BOX_TOPK else None,
         shards=cfg.shards,
+        device=t.device or cfg.device,
+        precision=t.precision or cfg.precision,
+        deterministic=cfg.deterministic,
     )
     return [base, *_defense_cells(base, modality, cfg.defenses)]
 
 
-def demo_cells(seed: int = 0, shards: int = 1) -> list[CellSpec]:
+def demo_cells(
+    seed: int = 0,
+    shards: int = 1,
+    device: str = "auto",
+    precision: str = "fp32",
+    deterministic: bool = False,
+) -> list[CellSpec]:
     """The demo: every installed built-in case's default cells and default defenses."""
     from mi_core.registry import case_entries, defense_entries
 
@@ -310,6 +321,9 @@ def demo_cells(seed: int = 0, shards: int = 1) -> list[CellSpec]:
                 seed=seed,
                 shards=shards,
                 k=getattr(cell, "k", None),
+                device=device,
+                precision=precision,
+                deterministic=deterministic,
             )
             cells.extend([base, *_defense_cells(base, case_cls.modality, defenses)])
     if not cells:

@@ -17,8 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from torch import nn
 
+from mi_core import device as devices
 from mi_core.config import check_positive
 from mi_core.errors import ConfigError
 from mi_defense._util import check_epsilon
@@ -45,6 +47,8 @@ class DPSGDConfig:
     epochs: epochs the budget is planned for (``fit`` sets it to its own epochs).
     fix_module: replace layers opacus cannot handle (BatchNorm -> GroupNorm) instead of refusing.
     secure_mode: opacus' cryptographically secure noise (slower; for deployment, not benchmarks).
+    device: where to train: ``auto`` (CUDA when present, else the CPU), ``cpu``, ``cuda`` or
+        ``cuda:N``; the module is moved there and stays there.
     """
 
     epsilon: float | None = 8.0
@@ -54,8 +58,10 @@ class DPSGDConfig:
     epochs: int = 10
     fix_module: bool = False
     secure_mode: bool = False
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        devices.check_device(self.device)
         check_epsilon("epsilon", self.epsilon)
         if self.epsilon is None and self.noise_multiplier is None:
             raise ConfigError(
@@ -117,7 +123,8 @@ class DPSGD(ClassifierTrainingDefense):
         """``module`` validated (or fixed, with ``fix_module``) for opacus; call before building
         the optimizer when fixing, since fixing creates new layers."""
         _opacus()
-        return check_module(module, self.config.fix_module)
+        with torch.device(devices.module_device(module) or "cpu"):  # new layers beside the old
+            return check_module(module, self.config.fix_module)
 
     @property
     def delta(self) -> float:

@@ -81,14 +81,14 @@ class BMIS(GANInversion):
             ctx.classes,
             cfg.samples_per_class,
             cfg.candidates,
-            scores_fn(ctx.view),
+            scores_fn(ctx.view, ctx.device),
             ctx.to_input,
             rng=ctx.rng,
         )
         return rows, latents
 
     def _problem(self, ctx: Context, rows: torch.Tensor, plugin: Any) -> SearchProblem:
-        objective = ScoreObjective(ctx.prior, ctx.to_input, scores_fn(ctx.view))
+        objective = ScoreObjective(ctx.prior, ctx.to_input, scores_fn(ctx.view, ctx.device))
         spread = self._spread(ctx)
 
         def loss(u: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:

@@ -24,7 +24,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch import nn
 
+from mi_core import device as devices
 from mi_core.config import check_positive
 from mi_core.errors import ConfigError
 from mi_core.threat import Access
@@ -106,7 +108,9 @@ class C2FMI(GANInversion):
         xi = ctx.knowledge.extra.get("feature_extractor")
         if xi is not None:
             ctx.info["feature_extractor"] = "knowledge.extra['feature_extractor']"
-            return xi
+            if isinstance(xi, nn.Module):  # the attacker's own network: moved to its device
+                xi.to(ctx.device)
+            return lambda x: xi(x).to(ctx.device)
         disc = ctx.prior.discriminator
         if disc is None or not hasattr(disc, "features"):
             raise ConfigError(
@@ -123,8 +127,9 @@ class C2FMI(GANInversion):
         xi = self._extractor(ctx)
         aux = ctx.knowledge.require("auxiliary", "C2FMI trains its inversion network on them")
         src = aux if isinstance(aux, ImageSource) else ImageSource(aux)
-        public = src.get(torch.arange(min(len(src), cfg.public_samples)))
-        probs = scores_fn(ctx.view)
+        public = src.get(torch.arange(min(len(src), cfg.public_samples), device="cpu"))
+        public = public.to(ctx.device)
+        probs = scores_fn(ctx.view, ctx.device)
         s = truncate_topk(batched(lambda x: probs(ctx.to_input(x)), public, 256), cfg.truncate)
         with torch.no_grad():
             feats = batched(xi, public, 256).flatten(1)
@@ -140,8 +145,8 @@ class C2FMI(GANInversion):
         )
         k = s.shape[1]
         # a prediction concentrated on the class: small random entries, the class dominant
-        pred = 1e-3 * torch.rand(ctx.classes.shape[0], k, generator=ctx.rng)
-        pred[torch.arange(ctx.classes.shape[0]), ctx.classes] = 1.0
+        pred = 1e-3 * devices.rand(ctx.classes.shape[0], k, generator=ctx.rng, device=ctx.device)
+        pred[torch.arange(ctx.classes.shape[0], device=ctx.device), ctx.classes] = 1.0
         pred = truncate_topk(pred / pred.sum(1, keepdim=True), cfg.truncate)
         with torch.no_grad():
             goal = net(pred).flatten(1)  # (C, d)
@@ -156,7 +161,7 @@ class C2FMI(GANInversion):
 
         search = run_search(
             GradientOptimizer(z, "adam", cfg.coarse_lr, project=ctx.prior.clip),
-            SearchProblem(rows, ctx.rng, loss=coarse),
+            SearchProblem(rows, ctx.rng, loss=coarse, precision=cfg.precision),
             cfg.coarse_steps,
             desc=f"{self.name} coarse",
             progress=cfg.progress,
@@ -171,7 +176,7 @@ class C2FMI(GANInversion):
         return ctx.classes.clone(), pop
 
     def _problem(self, ctx: Context, rows: torch.Tensor, plugin: Any) -> SearchProblem:
-        objective = ScoreObjective(ctx.prior, ctx.to_input, scores_fn(ctx.view))
+        objective = ScoreObjective(ctx.prior, ctx.to_input, scores_fn(ctx.view, ctx.device))
         return SearchProblem(rows, ctx.rng, loss=objective, remaining=lambda: ctx.view.remaining)
 
     def _optimizer(
@@ -193,5 +198,6 @@ class C2FMI(GANInversion):
         k = self.config.samples_per_class
         fit = torch.nan_to_num(optimizer.fit, nan=float("-inf"))
         top = fit.topk(k, dim=1).indices
-        latents = optimizer.pop[torch.arange(rows.shape[0])[:, None], top].flatten(0, 1)
+        rows_idx = torch.arange(rows.shape[0], device=top.device)[:, None]
+        latents = optimizer.pop[rows_idx, top].flatten(0, 1)
         return rows.repeat_interleave(k), latents

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
+from mi_core import device as devices
 from mi_core.attack import BaseAttack
 from mi_core.config import check_positive
 from mi_core.errors import ConfigError, NotApplicable
@@ -43,6 +44,10 @@ class DeepInversionConfig:
         jitter: random shift of the images each step, in pixels [30 of 224].
         flip: random horizontal flips each step.
         checkpoint: file to checkpoint to / resume from.
+        device: where the search runs: ``auto`` (the white-box target's device), ``cpu``,
+            ``cuda``, ``cuda:N``; results come back on the CPU.
+        precision: ``fp32``, or ``bf16`` / ``fp16``: the search's forward passes under
+            ``torch.autocast``.
     """
 
     steps: int = 1000
@@ -57,8 +62,12 @@ class DeepInversionConfig:
     checkpoint: str | None = None
     checkpoint_every: int = 200
     progress: bool = True
+    device: str = "auto"
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
+        devices.check_device(self.device)
+        devices.check_precision(self.precision)
         check_positive("steps", self.steps, allow_zero=True)  # 0: the initial noise
         for name in ("lr", "samples_per_class", "checkpoint_every"):
             check_positive(name, getattr(self, name))
@@ -77,9 +86,10 @@ class _Objective:
     def _jitter(self, x: torch.Tensor) -> torch.Tensor:
         j = self.cfg.jitter
         if j > 0:
-            dx, dy = (int(v) for v in torch.randint(-j, j + 1, (2,), generator=self.rng))
+            shift = torch.randint(-j, j + 1, (2,), generator=self.rng, device="cpu")
+            dx, dy = (int(v) for v in shift)
             x = torch.roll(x, shifts=(dx, dy), dims=(2, 3))
-        if self.cfg.flip and bool(torch.rand((), generator=self.rng) < 0.5):
+        if self.cfg.flip and bool(torch.rand((), generator=self.rng, device="cpu") < 0.5):
             x = x.flip(3)
         return x
 
@@ -110,7 +120,8 @@ class DeepInversion(BaseAttack):
         cfg: DeepInversionConfig = self.config
         module = view.module
         shape, (lo, hi) = input_spec(view, knowledge)
-        classes = target_classes(view, knowledge)
+        dev = devices.attack_device(cfg.device, view)
+        classes = target_classes(view, knowledge, dev)
         rows = classes.repeat_interleave(cfg.samples_per_class)
         for p in module.parameters():
             p.requires_grad_(False)
@@ -122,11 +133,13 @@ class DeepInversion(BaseAttack):
                 f"deep-inversion matches the target's batch-norm statistics: {exc}"
             ) from None
         g = torch.Generator().manual_seed(seed)
-        x0 = lo + (hi - lo) * torch.rand((rows.shape[0], *shape), generator=g)
+        x0 = lo + (hi - lo) * devices.rand((rows.shape[0], *shape), generator=g, device=dev)
         with stats:
             search = run_search(
                 GradientOptimizer(x0, "adam", cfg.lr, project=lambda x: x.clamp(lo, hi)),
-                SearchProblem(rows, g, loss=_Objective(view, stats, cfg, g)),
+                SearchProblem(
+                    rows, g, loss=_Objective(view, stats, cfg, g), precision=cfg.precision
+                ),
                 cfg.steps,
                 checkpoint=cfg.checkpoint,
                 checkpoint_every=cfg.checkpoint_every,

@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mi_core import device as devices
 from mi_core.config import check_positive, check_range
 from mi_core.threat import Access
 from mi_vision.augment import get_augment
@@ -46,24 +47,24 @@ class DynamicMemory(nn.Module):
 
     def __init__(
         self, k: int, d: int, centres: int, temperature: float, momentum: float,
-        generator: torch.Generator,
+        generator: torch.Generator, device: object = "cpu",
     ) -> None:  # fmt: skip
         super().__init__()
         self.k, self.m, self.t, self.momentum = k, centres, temperature, momentum
         self.imr = nn.Parameter(
-            F.normalize(torch.randn(k, centres, d, generator=generator), dim=-1)
+            F.normalize(devices.randn(k, centres, d, generator=generator, device=device), dim=-1)
         )
-        self.register_buffer("idr", torch.zeros(k, d))
-        self.register_buffer("seen", torch.zeros(k, dtype=torch.bool))
+        self.register_buffer("idr", torch.zeros(k, d, device=device))
+        self.register_buffer("seen", torch.zeros(k, dtype=torch.bool, device=device))
 
     def imr_loss(self, f: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
         logits = f @ F.normalize(self.imr, dim=-1).flatten(0, 1).T / self.t  # (N, K*M)
-        own = logits.view(-1, self.k, self.m)[torch.arange(f.shape[0]), classes]
+        own = logits.view(-1, self.k, self.m)[torch.arange(f.shape[0], device=f.device), classes]
         return torch.logsumexp(logits, dim=1) - torch.logsumexp(own, dim=1)
 
     def idr_loss(self, f: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
         if not bool(self.seen[classes].all()):
-            return torch.zeros(f.shape[0])
+            return torch.zeros(f.shape[0], device=f.device)
         proto = F.normalize(self.idr, dim=-1)
         logits = f @ proto.T / self.t
         logits = logits.masked_fill(~self.seen[None], float("-inf"))  # classes not in the search
@@ -188,7 +189,13 @@ class DMMIA(GANInversion):
             k = ctx.view.num_classes or int(logits.shape[1])
             g = torch.Generator().manual_seed(ctx.seed + 31)
             ctx.scratch["memory"] = DynamicMemory(
-                k, feats.flatten(1).shape[1], cfg.centres, cfg.temperature, cfg.momentum, g
+                k,
+                feats.flatten(1).shape[1],
+                cfg.centres,
+                cfg.temperature,
+                cfg.momentum,
+                g,
+                ctx.device,
             )
         return ctx.scratch["memory"]
 

@@ -76,7 +76,7 @@ class IFGMIConfig(GANAttackConfig):
         augment, n_aug: augmentation preset and copies per step.
         candidates: > 0: PPA's initial selection of the ``samples_per_class`` most confident
             of that many random latents; 0: random latents.
-        keep: final selection of the ``keep`` rows per class most confident under
+        keep, n_aug_final: final selection of the ``keep`` rows per class most confident under
             ``n_aug_final`` augmentations (``None``: keep all).
         n_aug_final: augmentations of that final selection.
         prior_weight: weight of the discriminator's realism loss (0 in the paper).
@@ -142,7 +142,7 @@ class IFGMI(GANInversion):
             ctx.classes,
             cfg.samples_per_class,
             cfg.candidates,
-            scores_fn(ctx.view),
+            scores_fn(ctx.view, ctx.device),
             ctx.to_input,
             rng=ctx.rng,
         )
@@ -187,7 +187,7 @@ class IFGMI(GANInversion):
                 project = l1_ball(h, radius)
             search = run_search(
                 GradientOptimizer(h, "adam", cfg.lr, project=project),
-                SearchProblem(rows, ctx.rng, loss=objective),
+                SearchProblem(rows, ctx.rng, loss=objective, precision=cfg.precision),
                 steps,
                 checkpoint=f"{cfg.checkpoint}.stage{i}" if cfg.checkpoint else None,
                 checkpoint_every=cfg.checkpoint_every,
@@ -207,7 +207,7 @@ class IFGMI(GANInversion):
                 images,
                 rows,
                 cfg.keep,
-                scores_fn(view),
+                scores_fn(view, ctx.device),
                 ctx.to_input,
                 augment=get_augment(cfg.augment),
                 n_aug=cfg.n_aug_final,

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from mi_core import device as devices
 from mi_core.attack import BaseAttack
 from mi_core.config import check_positive
 from mi_core.errors import ConfigError
@@ -124,14 +125,15 @@ def scores_of(target: Any) -> Callable[[torch.Tensor], torch.Tensor]:
 
         def fn(x: torch.Tensor) -> torch.Tensor:
             with torch.no_grad():
-                return torch.softmax(module(x).float(), dim=-1)
+                out = module(x.to(devices.module_device(module) or x.device))
+                return torch.softmax(out.float(), dim=-1).to(x.device)
 
         return fn
     if callable(target):
 
         def call(x: torch.Tensor) -> torch.Tensor:
             out = target(x)
-            return torch.as_tensor(out, dtype=torch.float32)
+            return torch.as_tensor(out, dtype=torch.float32, device=x.device)
 
         return call
     raise ConfigError(
@@ -158,18 +160,22 @@ def train_inversion(
     progress: bool = False,
 ) -> InversionNet:
     """Train ``M(scores) ~ x`` with MSE (survey Eq. 2): the inversion model of the attack and of
-    the learned defenses."""
+    the learned defenses. It trains on the device of ``scores`` (built on the CPU from the
+    seeded generator, batches drawn on the CPU: the same numbers on every device)."""
     check_positive("epochs", epochs, allow_zero=True)  # 0: an untrained decoder
     check_positive("lr", lr)
     if scores.shape[0] != x.shape[0]:
         raise ConfigError(f"scores and x differ in length: {scores.shape[0]} vs {x.shape[0]}")
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
-    net = InversionNet(scores.shape[1], tuple(x.shape[1:]), hidden, input_range, reads)
+    dev = scores.device
+    net = devices.build(
+        lambda: InversionNet(scores.shape[1], tuple(x.shape[1:]), hidden, input_range, reads), dev
+    )
     opt = torch.optim.Adam(net.parameters(), lr=lr)
-    s, xt = scores.float(), x.float()
+    s, xt = scores.float(), x.float().to(dev)
     for _ in tqdm(range(epochs), desc="inversion model", disable=not progress, leave=False):
-        perm = torch.randperm(xt.shape[0], generator=g)
+        perm = devices.randperm(xt.shape[0], generator=g, device=dev)
         for i in range(0, xt.shape[0], batch_size):
             idx = perm[i : i + batch_size]
             loss = F.mse_loss(net(s[idx]), xt[idx])
@@ -219,24 +225,28 @@ def train_aligned_inversion(
         raise ConfigError(f"scores and x differ in length: {scores.shape[0]} vs {x.shape[0]}")
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
-    k = scores.shape[1]
-    net = InversionNet(k, tuple(x.shape[1:]), hidden, input_range, reads)
-    align = _Aligner(k, hidden)
-    disc = nn.Sequential(nn.Linear(k, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, 1))
+    k, dev = scores.shape[1], scores.device
+    net = devices.build(
+        lambda: InversionNet(k, tuple(x.shape[1:]), hidden, input_range, reads), dev
+    )
+    align = devices.build(lambda: _Aligner(k, hidden), dev)
+    disc = devices.build(
+        lambda: nn.Sequential(nn.Linear(k, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, 1)), dev
+    )
     opt_m = torch.optim.Adam(net.parameters(), lr=lr)
     opt_a = torch.optim.Adam(align.parameters(), lr=lr)
     opt_d = torch.optim.Adam(disc.parameters(), lr=lr)
-    s, xt, sp = scores.float(), x.float(), private_scores.float()
+    s, xt, sp = scores.float(), x.float().to(dev), private_scores.float().to(dev)
     labels = s.argmax(1)
 
     def view(v: torch.Tensor) -> torch.Tensor:  # what the discriminator reads: sorted log-scores
         return score_features(truncate_topk(v, truncate)).sort(dim=1, descending=True).values
 
     for _ in tqdm(range(epochs), desc="aligned inversion", disable=not progress, leave=False):
-        perm = torch.randperm(s.shape[0], generator=g)
+        perm = devices.randperm(s.shape[0], generator=g, device=dev)
         for i in range(0, s.shape[0], batch_size):
             idx = perm[i : i + batch_size]
-            real = sp[torch.randint(0, sp.shape[0], (idx.numel(),), generator=g)]
+            real = sp[devices.randint(0, sp.shape[0], (idx.numel(),), generator=g, device=dev)]
             fake = align(s[idx])
             d_loss = (
                 F.softplus(-disc(view(real))).mean() + F.softplus(disc(view(fake.detach()))).mean()
@@ -276,13 +286,17 @@ def inversion_attack(
     ``reads="auto"`` lets the attacker adapt to the defense: it picks how to read the released
     vectors (log-scores or raw values) by the error on a fifth of its auxiliary data held out,
     then trains on all of it."""
-    s_aux = torch.as_tensor(batched(lambda b: torch.as_tensor(view(b)), x_aux)).float()
+
+    def released(b: torch.Tensor) -> torch.Tensor:
+        return torch.as_tensor(view(b), device=x_aux.device).float()
+
+    s_aux = batched(released, x_aux)
     if reads == "auto":
         reads = _pick_reads(s_aux, x_aux, epochs=epochs, seed=seed, input_range=input_range)
     net = train_inversion(
         s_aux, x_aux, epochs=epochs, seed=seed, input_range=input_range, reads=reads
     )
-    s_priv = torch.as_tensor(batched(lambda b: torch.as_tensor(view(b)), x_private)).float()
+    s_priv = batched(released, x_private)
     with torch.no_grad():
         rec = net(s_priv)
     mse = float(((rec - x_private) ** 2).flatten(1).mean(1).mean())
@@ -317,7 +331,8 @@ def _pick_reads(
             **train,
         )
         with torch.no_grad():
-            errs[mode] = float(((net(s_aux[:n_val]) - x_aux[:n_val]) ** 2).mean())
+            err = (net(s_aux[:n_val]) - x_aux[:n_val].to(s_aux.device)) ** 2
+            errs[mode] = float(err.mean())
     return min(errs, key=lambda m: errs[m])
 
 
@@ -341,6 +356,8 @@ class InversionModelConfig:
             training the decoder [Zhang and Huang 2024]; needs ``observed_outputs``.
         epochs, lr, batch_size, hidden: decoder training.
         aux_samples: auxiliary images queried and trained on (the first ones).
+        device: where the decoder trains: ``auto`` (CUDA when present, else the CPU), ``cpu``,
+            ``cuda``, ``cuda:N``; results come back on the CPU.
     """
 
     truncate: int | None = None
@@ -353,8 +370,10 @@ class InversionModelConfig:
     hidden: int = 256
     aux_samples: int = 5000
     progress: bool = True
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        devices.check_device(self.device)
         if self.truncate is not None:
             check_positive("truncate", self.truncate)
         check_positive("epochs", self.epochs, allow_zero=True)  # 0: an untrained decoder
@@ -380,19 +399,20 @@ class InversionModel(BaseAttack):
         cfg: InversionModelConfig = self.config
         aux = knowledge.require("auxiliary", "the inversion model is trained on public images")
         shape, (lo, hi) = input_spec(view, knowledge)
+        dev = devices.attack_device(cfg.device, view)
         src = aux if isinstance(aux, ImageSource) else ImageSource(aux, size=shape[1])
-        x_aux = src.get(torch.arange(min(len(src), cfg.aux_samples)))
+        x_aux = src.get(torch.arange(min(len(src), cfg.aux_samples), device="cpu")).to(dev)
         if tuple(x_aux.shape[1:]) != tuple(shape):
             raise ConfigError(
                 f"knowledge.auxiliary: images of shape {tuple(x_aux.shape[1:])}, the target "
                 f"takes {tuple(shape)}; resize them"
             )
         x_aux = lo + (hi - lo) * x_aux.clamp(0, 1)
-        probs = scores_fn(view)
+        probs = scores_fn(view, dev)
         s_aux = truncate_topk(batched(probs, x_aux, 256).float(), cfg.truncate)
         observed = knowledge.extra.get("observed_outputs")
         if observed is not None:
-            released = truncate_topk(torch.as_tensor(observed).float(), cfg.truncate)
+            released = truncate_topk(torch.as_tensor(observed, device=dev).float(), cfg.truncate)
             if released.ndim != 2 or released.shape[1] != s_aux.shape[1]:
                 raise ConfigError(
                     f"knowledge.extra['observed_outputs']: expected (N, {s_aux.shape[1]}) "
@@ -406,7 +426,7 @@ class InversionModel(BaseAttack):
                     "inversion-model: domain_alignment aligns the auxiliary vectors to released "
                     "private vectors; give knowledge.extra['observed_outputs']"
                 )
-            targets = target_classes(view, knowledge)
+            targets = target_classes(view, knowledge, dev)
             released = F.one_hot(targets, s_aux.shape[1]).float()
             mode = "class one-hot vectors"
         reads = {"raw": "features", "log": "scores"}.get(cfg.reads, cfg.reads)

@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from mi_core import device as devices
 from mi_core.config import check_choice, check_positive
 from mi_core.threat import Access
 from mi_vision.attacks.lomma import STUDENTS
@@ -98,10 +99,10 @@ class LOKT(GANInversion):
         k = int(ctx.prior.num_classes or 0)
         n = cfg.surrogate_samples
         g = torch.Generator().manual_seed(ctx.seed + 211)
-        y = torch.randint(0, k, (n,), generator=g)
+        y = devices.randint(0, k, (n,), generator=g, device=ctx.device)
         z = ctx.prior.sample_z(n, g)
         x = ctx.to_input(generate(ctx.prior, z, y))
-        label = labels_fn(ctx.view)
+        label = labels_fn(ctx.view, ctx.device)
         q0 = ctx.view.queries
         y_target = torch.cat([label(x[i : i + 256]) for i in range(0, n, 256)])
         ctx.info["surrogate_queries"] = ctx.view.queries - q0
@@ -110,7 +111,10 @@ class LOKT(GANInversion):
         for i in range(cfg.surrogates):
             arch = cfg.students[i % len(cfg.students)]
             torch.manual_seed(ctx.seed + 307 + i)
-            net = STUDENTS[arch](ctx.to_input.shape, k, cfg.student_width)  # type: ignore[arg-type]
+            net = devices.build(
+                lambda arch=arch: STUDENTS[arch](ctx.to_input.shape, k, cfg.student_width),  # type: ignore[misc,arg-type]
+                ctx.device,
+            )
             train_classifier(
                 net,
                 x,

@@ -103,7 +103,7 @@ class _Mirror(GANInversion):
             ctx.classes,
             per_class,
             self.config.candidates,
-            scores_fn(ctx.view),
+            scores_fn(ctx.view, ctx.device),
             ctx.to_input,
             rng=ctx.rng,
         )
@@ -214,7 +214,7 @@ class MirrorB(_Mirror):
         return ctx.classes.clone(), pop
 
     def _problem(self, ctx: Context, rows: torch.Tensor, plugin: object) -> SearchProblem:
-        objective = ScoreObjective(ctx.prior, ctx.to_input, scores_fn(ctx.view))
+        objective = ScoreObjective(ctx.prior, ctx.to_input, scores_fn(ctx.view, ctx.device))
         return SearchProblem(rows, ctx.rng, loss=objective, remaining=lambda: ctx.view.remaining)
 
     def _optimizer(
@@ -236,5 +236,6 @@ class MirrorB(_Mirror):
         k = self.config.samples_per_class
         fit = torch.nan_to_num(optimizer.fit, nan=float("-inf"))
         top = fit.topk(k, dim=1).indices  # the k fittest of each class's population
-        latents = optimizer.pop[torch.arange(rows.shape[0])[:, None], top].flatten(0, 1)
+        rows_idx = torch.arange(rows.shape[0], device=top.device)[:, None]
+        latents = optimizer.pop[rows_idx, top].flatten(0, 1)
         return rows.repeat_interleave(k), latents

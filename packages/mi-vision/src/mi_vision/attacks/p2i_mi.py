@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from mi_core import device as devices
 from mi_core.config import check_positive, check_range
 from mi_core.errors import ConfigError
 from mi_core.result import AttackResult
@@ -102,15 +103,16 @@ class P2IMI(GANInversion):
             )
         aux = knowledge.require("auxiliary", "P2I-MI trains its encoder and ensembles on them")
         src = aux if isinstance(aux, ImageSource) else ImageSource(aux)
-        probs = scores_fn(view)
+        dev = ctx.device
+        probs = scores_fn(view, dev)
 
         def predict(x: torch.Tensor) -> torch.Tensor:
             return batched(lambda b: probs(ctx.to_input(b)), x, 256).float()
 
-        public = src.get(torch.arange(min(len(src), cfg.public_samples)))
+        public = src.get(torch.arange(min(len(src), cfg.public_samples), device="cpu")).to(dev)
         w = prior.to_search(prior.sample_z(cfg.train_samples, ctx.rng))
         with torch.no_grad():
-            synth = generate(prior, w, torch.zeros(w.shape[0], dtype=torch.long))
+            synth = generate(prior, w, torch.zeros(w.shape[0], dtype=torch.long, device=dev))
         s_synth, s_pub = predict(synth), predict(public)
         if tuple(public.shape[1:]) != tuple(synth.shape[1:]):
             raise ConfigError(
@@ -118,14 +120,17 @@ class P2IMI(GANInversion):
                 f"prior generates {tuple(synth.shape[1:])}"
             )
         torch.manual_seed(seed)
-        enc = InversionNet(s_synth.shape[1], tuple(w.shape[1:]), cfg.hidden, None, "scores")
+        enc = devices.build(
+            lambda: InversionNet(s_synth.shape[1], tuple(w.shape[1:]), cfg.hidden, None, "scores"),
+            dev,
+        )
         opt = torch.optim.Adam(enc.parameters(), lr=cfg.lr)
         n_s, n_p = w.shape[0], public.shape[0]
         for _ in tqdm(range(cfg.epochs), desc="P2I-MI encoder", disable=not cfg.progress):
-            perm = torch.randperm(n_s, generator=ctx.rng)
+            perm = devices.randperm(n_s, generator=ctx.rng, device=dev)
             for i in range(0, n_s, cfg.batch_size):
                 idx = perm[i : i + cfg.batch_size]
-                pidx = torch.randint(0, n_p, (idx.numel(),), generator=ctx.rng)
+                pidx = devices.randint(0, n_p, (idx.numel(),), generator=ctx.rng, device=dev)
                 w_hat = enc(s_synth[idx])
                 loss = cfg.latent_weight * F.mse_loss(w_hat, w[idx])
                 if cfg.image_weight > 0:
@@ -141,17 +146,17 @@ class P2IMI(GANInversion):
         k = cfg.samples_per_class
         for c in ctx.classes.tolist():
             top = s_pub[:, c].topk(min(cfg.top_n, n_p)).indices
-            cls = torch.full((top.numel(),), c, dtype=torch.long)
+            cls = torch.full((top.numel(),), c, dtype=torch.long, device=dev)
             aligned = align_predictions(s_pub[top], cls, cfg.boost)
             with torch.no_grad():
                 w_c = enc(aligned)
             weight = aligned[:, c]
-            for group in torch.arange(top.numel()).chunk(k):
+            for group in torch.arange(top.numel(), device=dev).chunk(k):
                 wg = weight[group][:, None]
                 latents.append((wg * w_c[group].flatten(1)).sum(0) / wg.sum())
                 rows.append(c)
         lat = torch.stack(latents).view(len(rows), *w.shape[1:])
-        targets = torch.tensor(rows, dtype=torch.long)
+        targets = torch.tensor(rows, dtype=torch.long, device=dev)
         images = generate(prior, lat, targets)
         return self._result(
             images,

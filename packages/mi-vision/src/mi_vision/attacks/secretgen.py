@@ -45,7 +45,7 @@ from mi_vision.targets import scores_fn
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """Separable Gaussian blur (reflect padding), differentiable."""
     radius = max(1, math.ceil(2 * sigma))
-    ax = torch.arange(-radius, radius + 1, dtype=x.dtype)
+    ax = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
     k = torch.exp(-(ax**2) / (2 * sigma**2))
     k = k / k.sum()
     c = x.shape[1]
@@ -100,9 +100,10 @@ class Evidence:
 
     def __init__(self, corrupted: dict[str, Any], rows: torch.Tensor) -> None:
         self.kind = corrupted["kind"]
-        self.y = torch.as_tensor(corrupted["images"]).float()[rows]
+        dev = rows.device
+        self.y = torch.as_tensor(corrupted["images"], device=dev).float()[rows]
         if self.kind == "mask":
-            m = torch.as_tensor(corrupted["mask"]).float()
+            m = torch.as_tensor(corrupted["mask"], device=dev).float()
             m = m[rows] if m.shape[0] > 1 else m.expand(rows.shape[0], *m.shape[1:])
             self.m = m.expand_as(self.y) if m.shape[1] == 1 else m
         else:
@@ -228,7 +229,7 @@ class SecretGen(GANInversion):
         prior = ctx.prior
         if prior.num_classes is not None:
             raise ConfigError("knowledge.prior: SecretGen fits an unconditional generator")
-        labels = torch.as_tensor(corrupted["labels"]).long()
+        labels = torch.as_tensor(corrupted["labels"], device=ctx.device).long()
         chosen = torch.nonzero(torch.isin(labels, ctx.classes)).flatten()
         if chosen.numel() == 0:
             raise NotApplicable("secretgen: no corrupted image of the target classes")
@@ -238,7 +239,7 @@ class SecretGen(GANInversion):
         common = {"checkpoint_every": cfg.checkpoint_every, "progress": cfg.progress}
 
         # 1. fit candidates to the evidence alone (no model)
-        cand_idx = torch.arange(n).repeat_interleave(kc)
+        cand_idx = torch.arange(n, device=ctx.device).repeat_interleave(kc)
         cand_rows = labels[chosen][cand_idx]
         z = prior.clip(prior.to_search(prior.sample_z(n * kc, ctx.rng)))
         fit = run_search(
@@ -247,6 +248,7 @@ class SecretGen(GANInversion):
                 cand_rows,
                 ctx.rng,
                 loss=_Objective(prior, evidence, cand_idx, prior_weight=weight),
+                precision=cfg.precision,
             ),
             cfg.inpaint_steps,
             desc=f"{self.name} inpainting",
@@ -262,15 +264,16 @@ class SecretGen(GANInversion):
                 ]
             ).clamp(0, 1)
         no_model = done.view(n, kc, *done.shape[1:])[
-            torch.arange(n), fit.best_loss.view(n, kc).argmin(1)
+            torch.arange(n, device=ctx.device), fit.best_loss.view(n, kc).argmin(1)
         ]
 
         # 2. selection with sequential cut-out
         size = cfg.cutout or max(1, done.shape[-1] // 4)
-        p = cutout_scores(done, scores_fn(view), ctx.to_input, size, cfg.cutout_stride)
+        probs = scores_fn(view, ctx.device)
+        p = cutout_scores(done, probs, ctx.to_input, size, cfg.cutout_stride)
         conf = p.gather(1, cand_rows[:, None]).view(n, kc)
         pick = conf.topk(spc, dim=1).indices  # (n, spc)
-        sel = (torch.arange(n)[:, None] * kc + pick).flatten()
+        sel = (torch.arange(n, device=ctx.device)[:, None] * kc + pick).flatten()
         rows, index = cand_rows[sel], cand_idx[sel]
 
         # 3. white-box search on the completed images
@@ -290,6 +293,7 @@ class SecretGen(GANInversion):
                     context_weight=cfg.context_weight,
                     prior_weight=weight,
                 ),
+                precision=cfg.precision,
             ),
             cfg.steps,
             desc=self.name,

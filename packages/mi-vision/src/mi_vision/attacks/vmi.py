@@ -97,7 +97,7 @@ class VMI(GANInversion):
         if "moments" not in ctx.scratch:
             shape = ctx.prior.to_search(ctx.prior.sample_z(1)).shape[1:]
             if ctx.prior.space == "z":
-                m, s = torch.zeros(shape), torch.ones(shape)
+                m, s = torch.zeros(shape, device=ctx.device), torch.ones(shape, device=ctx.device)
             else:
                 g = torch.Generator().manual_seed(ctx.seed + 4099)
                 w = ctx.prior.to_search(ctx.prior.sample_z(self.config.w_samples, g))
@@ -107,7 +107,7 @@ class VMI(GANInversion):
 
     def _initial(self, ctx: Context) -> tuple[torch.Tensor, torch.Tensor]:
         m, _ = self._prior_moments(ctx)
-        return ctx.classes.clone(), torch.zeros(ctx.classes.shape[0], *m.shape)
+        return ctx.classes.clone(), torch.zeros(ctx.classes.shape[0], *m.shape, device=ctx.device)
 
     def _problem(self, ctx: Context, rows: torch.Tensor, plugin: Any) -> SearchProblem:
         cfg: VMIConfig = self.config

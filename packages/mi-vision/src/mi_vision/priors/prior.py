@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from mi_core import device as devices
 from mi_core.errors import ConfigError
 from mi_core.io import PathLike, atomic_write_json, load_tensors, read_json, save_tensors
 from mi_vision.priors.nets import build_net, net_spec
@@ -172,7 +173,7 @@ class GeneratorPrior:
             if c_dim:
                 c = torch.zeros(z.shape[0], c_dim, device=z.device)
                 if labels is not None:
-                    c[torch.arange(z.shape[0]), labels] = 1.0
+                    c[torch.arange(z.shape[0], device=z.device), labels] = 1.0
             else:
                 c = None
             return generator.mapping(z, c, truncation_psi=truncation_psi)  # type: ignore[no-any-return]
@@ -195,6 +196,27 @@ class GeneratorPrior:
         )
         return prior.freeze()
 
+    # ------------------------------------------------------------------ device
+    @property
+    def device(self) -> torch.device | None:
+        """Where the generator computes (its modules' device); None for a prior of plain
+        callables without modules."""
+        for m in self.modules.values():
+            dev = devices.module_device(m)
+            if dev is not None:
+                return dev
+        return None
+
+    def to(self, device: Any) -> GeneratorPrior:
+        """Move the generator (and discriminator) to ``device``, in place; returns the prior.
+        Attacks move the prior they search to their own device."""
+        dev = devices.get_device(device) if isinstance(device, str) else torch.device(device)
+        for m in self.modules.values():
+            m.to(dev)
+        if self.discriminator is not None and self.discriminator not in self.modules.values():
+            self.discriminator.to(dev)
+        return self
+
     # ------------------------------------------------------------------ use
     def freeze(self) -> GeneratorPrior:
         """Eval mode and no parameter gradients (attacks optimise latents only)."""
@@ -204,9 +226,13 @@ class GeneratorPrior:
                 p.requires_grad_(False)
         return self
 
-    def sample_z(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n`` standard-normal input latents."""
-        return torch.randn(n, self.latent_dim, generator=generator)
+    def sample_z(
+        self, n: int, generator: torch.Generator | None = None, device: Any = None
+    ) -> torch.Tensor:
+        """``n`` standard-normal input latents, drawn on the CPU generator and moved to
+        ``device`` (default: the generator's device): the same latents on every device."""
+        where = device if device is not None else (self.device or "cpu")
+        return devices.randn(n, self.latent_dim, generator=generator, device=where)
 
     def _call(self, fn: Callable[..., torch.Tensor], x: torch.Tensor, labels: Any) -> torch.Tensor:
         if self.num_classes is not None:
@@ -381,7 +407,7 @@ class GeneratorPrior:
         d.mkdir(parents=True, exist_ok=True)
         for name, mod in self.modules.items():
             save_tensors(
-                d / f"{name}.safetensors", {k: v.clone() for k, v in mod.state_dict().items()}
+                d / f"{name}.safetensors", {k: v.cpu().clone() for k, v in mod.state_dict().items()}
             )
         atomic_write_json(
             d / "prior.json",
@@ -397,8 +423,8 @@ class GeneratorPrior:
         return d
 
     @classmethod
-    def load(cls, directory: PathLike) -> GeneratorPrior:
-        """Load a prior written by :meth:`save` (safetensors, no pickle)."""
+    def load(cls, directory: PathLike, device: Any = "cpu") -> GeneratorPrior:
+        """Load a prior written by :meth:`save` (safetensors, no pickle) onto ``device``."""
         d = Path(directory)
         meta_path = d / "prior.json"
         if not meta_path.exists():
@@ -406,17 +432,17 @@ class GeneratorPrior:
         meta = read_json(meta_path)
         if meta.get("format") != PRIOR_FORMAT:
             raise ConfigError(f"prior: {meta_path} has format {meta.get('format')!r}")
-        gen = build_net(meta["arch"]["generator"])
+        gen = devices.build(lambda: build_net(meta["arch"]["generator"]), "cpu")
         gen.load_state_dict(load_tensors(d / "generator.safetensors"))
         disc = None
         if meta["arch"].get("discriminator"):
-            disc = build_net(meta["arch"]["discriminator"])
+            disc = devices.build(lambda: build_net(meta["arch"]["discriminator"]), "cpu")
             disc.load_state_dict(load_tensors(d / "discriminator.safetensors"))
         prior = cls.from_networks(
             gen, disc, kind=meta["kind"], space=meta["space"], latent_clip=meta["latent_clip"]
         )
         prior.info = dict(meta.get("info", {}))
-        return prior
+        return prior.to(device)
 
     def __repr__(self) -> str:
         cond = f", {self.num_classes} classes" if self.num_classes else ""
