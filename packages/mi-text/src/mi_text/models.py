@@ -118,9 +118,7 @@ class CausalLM(nn.Module):
 
     def forward(self, sequences: Any) -> dict[str, Any]:
         if isinstance(sequences, Mapping):
-            return self.forward_embeddings(
-                sequences["inputs_embeds"], sequences.get("attention_mask")
-            )
+            return self.forward_embeddings(**sequences)
         seqs = _as_id_lists(sequences)
         if not seqs:
             raise ConfigError("sequences: empty batch")
@@ -149,24 +147,51 @@ class CausalLM(nn.Module):
         return self.model.get_input_embeddings()(ids)
 
     def forward_embeddings(
-        self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor | None = None
+        self,
+        inputs_embeds: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        *,
+        input_ids: torch.Tensor | None = None,
+        past_key_values: Any = None,
+        position_ids: torch.Tensor | None = None,
+        use_cache: bool = False,
+        last_only: bool = False,
     ) -> dict[str, Any]:
-        """White-box path: ``{"logits": (N, T, V) next-token log-probabilities}`` after each
-        position of the given input embeddings (N, T, d), left padding marked by
-        ``attention_mask`` (relaxed-token and soft-prompt attacks; gradients flow)."""
-        if inputs_embeds.ndim != 3:
+        """White-box path: ``{"logits": (N, T, V) next-token log-probabilities,
+        "past_key_values"}`` after each position of the input embeddings (N, T, d) (or of
+        ``input_ids`` continuing ``past_key_values``); ``attention_mask`` marks real positions
+        (left padding) over the whole sequence so far; ``position_ids`` default to the count
+        of real positions before each one; ``last_only`` keeps the last position's
+        distribution only. Gradients flow (relaxed-token and soft-prompt attacks)."""
+        x = inputs_embeds if inputs_embeds is not None else input_ids
+        if x is None:
+            raise ConfigError("inputs_embeds: give input embeddings (N, T, d) or input_ids")
+        if inputs_embeds is not None and inputs_embeds.ndim != 3:
             raise ConfigError(
                 f"inputs_embeds: expected (N, T, d), got shape {tuple(inputs_embeds.shape)}"
             )
-        n, t = inputs_embeds.shape[:2]
+        n, t = x.shape[:2]
         if attention_mask is None:
-            attention_mask = torch.ones((n, t), dtype=torch.long, device=inputs_embeds.device)
+            attention_mask = torch.ones((n, t), dtype=torch.long, device=x.device)
         mask = attention_mask.long()
-        pos = (mask.cumsum(1) - 1).clamp(min=0)
-        out = self.model(
-            inputs_embeds=inputs_embeds, attention_mask=mask, position_ids=pos, use_cache=False
-        )
-        return {"logits": F.log_softmax(out.logits.float(), dim=-1)}
+        pos = ((mask.cumsum(1) - 1).clamp(min=0))[:, -t:] if position_ids is None else position_ids
+        kwargs: dict[str, Any] = {
+            "attention_mask": mask,
+            "position_ids": pos,
+            "use_cache": use_cache,
+        }
+        if inputs_embeds is not None:
+            kwargs["inputs_embeds"] = inputs_embeds
+        else:
+            kwargs["input_ids"] = input_ids
+        if past_key_values is not None:
+            kwargs["past_key_values"] = past_key_values
+        out = self.model(**kwargs)
+        logits = out.logits[:, -1:] if last_only else out.logits
+        return {
+            "logits": F.log_softmax(logits.float(), dim=-1),
+            "past_key_values": getattr(out, "past_key_values", None) if use_cache else None,
+        }
 
     def _full(self, seqs: list[list[int]]) -> dict[str, Any]:
         device = next(self.model.parameters()).device
