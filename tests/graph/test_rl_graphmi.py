@@ -128,3 +128,16 @@ def test_rl_graphmi_config_errors():
         RLGraphMI(samples=1)
     with pytest.raises(ConfigError, match=r"rl-graphmi\.config\.readout: unknown value 'chain'"):
         RLGraphMI(readout="chain")
+
+
+def test_rl_graphmi_resumes_from_its_checkpoint(sbm, gcn, target_nodes, tmp_path):
+    """The policy, its Adam moments and the sampler's generator are checkpointed: a rerun with
+    the same checkpoint finds the run finished and spends no query on graphs."""
+    target = GraphTarget(gcn, sbm)
+    k = _knowledge(sbm, target_nodes[:20])
+    cfg = {"epochs": 6, "samples": 3, "checkpoint": str(tmp_path / "rl.ckpt"), "progress": False}
+    first = RLGraphMI(checkpoint_every=2, **cfg).run(graph_view(target, "label-only"), k, seed=4)
+    view = graph_view(target, "label-only")
+    again = RLGraphMI(checkpoint_every=2, **cfg).run(view, k, seed=4)
+    assert torch.equal(first.reconstructions, again.reconstructions)
+    assert view.queries == 20  # only the targets' labels
