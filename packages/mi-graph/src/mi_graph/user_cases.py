@@ -12,9 +12,13 @@ the root README; ``mi list cases --options graph-model`` lists the options).
     target_nodes = 200                    # links among this many nodes (drawn, seeded)
 
 The service answers node queries on the private graph (:class:`~mi_graph.targets.GraphTarget`);
-the attacker knows every node's features, the target nodes' labels and the edge density; the
-evaluator (:class:`~mi_graph.metrics.LinkEvaluator`) scores the recovered links against the
-private edges, beside the feature-similarity baseline, as in the built-in ``sbm-gcn`` case.
+the attacker knows every node's features, the target nodes' labels and the edge density, and
+what the service gives away about the target nodes on the private graph (their embeddings and
+posteriors: MC-GRA's priors; the embeddings are left out when the model has no ``embed`` method
+and no PyG message-passing layer); the evaluator (:class:`~mi_graph.metrics.LinkEvaluator`)
+scores the recovered links against the private edges, beside the no-model baseline built from
+the knowledge the attack's read-out used (feature cosine, plus label agreement for attacks that
+use the labels), as in ``sbm-gcn``.
 Everything is checked when the audit file is read: the graph loads, the model imports and is
 built, the checkpoint's names and shapes match it, and the model answers the graph.
 """
@@ -35,6 +39,7 @@ from mi_core.metrics.base import Figure
 from mi_core.result import AttackResult
 from mi_core.threat import Access, Knowledge
 from mi_core.views import TargetInfo, TargetView
+from mi_graph.cases import no_model_baseline
 from mi_graph.data import _data, clean_edge_index, edge_density, load_npz, sample_nodes
 from mi_graph.knowledge import graph_knowledge
 from mi_graph.metrics import LinkEvaluator
@@ -195,20 +200,28 @@ class GraphModelCase(AuditCase):
         return self._target.view_kwargs()
 
     def knowledge(self, access: Access) -> Knowledge:
+        from mi_graph.attacks.mc_gra import released_outputs
+
         g = self.graph
+        try:
+            emb, post = released_outputs(self.model, g, self.target_nodes)
+        except ConfigError:  # no embed() and no message-passing layer: no embeddings to give
+            emb, post = None, None
         return graph_knowledge(
             self.target_nodes,
             features=g.x,
             feature_nodes=torch.arange(g.num_nodes),
             labels=g.y[self.target_nodes] if self.labels_known else None,
             density=edge_density(g.edge_index, g.num_nodes),
+            embeddings=emb,
+            posteriors=post,
         )
 
     def evaluate(self, result: AttackResult) -> list[Figure]:
         # an attacker who uses the labels is compared with a baseline that uses them too
-        uses_labels = self.labels_known and result.attack == "graphmi"
-        baseline = "feature-cosine+label" if uses_labels else "feature-cosine"
-        return LinkEvaluator(self.graph, baseline=baseline, seed=self.seed).evaluate(result)
+        return LinkEvaluator(
+            self.graph, baseline=no_model_baseline(result), seed=self.seed
+        ).evaluate(result)
 
     def utility(self, view: TargetView | None = None) -> dict[str, float]:
         """Accuracy on the graph's ``test_mask`` nodes (all nodes when it has none)."""
