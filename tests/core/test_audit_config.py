@@ -326,7 +326,8 @@ def _toml_value(v):
     if isinstance(v, int | float):
         return repr(v) if isinstance(v, int) else json.dumps(v)
     if isinstance(v, str):
-        return json.dumps(v)
+        # raw UTF-8: json's \ud800-style surrogate escapes are not valid TOML
+        return json.dumps(v, ensure_ascii=False)
     if isinstance(v, list):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     raise TypeError(v)
