@@ -63,8 +63,13 @@ def _mean(xs: list[float]) -> float:
     return float(st.mean(xs))
 
 
+#: ``--seeds N`` overrides the number of target draws (1 with --quick, SEEDS otherwise)
+SEEDS_OPTION: int | None = None
+
+
 def _seeds(quick: bool) -> str:
-    return "0" if quick else ",".join(str(s) for s in range(SEEDS))
+    n = SEEDS_OPTION or (1 if quick else SEEDS)
+    return ",".join(str(s) for s in range(n))
 
 
 def seed_fields(values: list[float], baselines: list[float] | None) -> dict[str, Any]:
@@ -120,7 +125,7 @@ class Runs:
     def get(self, attack: str) -> dict:
         if attack not in self._cache:
             if self.quick and attack in ("mc-gra", "rl-graphmi"):
-                both = _proc(self.spec, "mc-gra,rl-graphmi", "0")
+                both = _proc(self.spec, "mc-gra,rl-graphmi", _seeds(True))
                 self._cache["mc-gra"] = self._cache["rl-graphmi"] = both
             else:
                 self._cache[attack] = _proc(self.spec, attack, _seeds(self.quick))
@@ -834,7 +839,15 @@ def _graphs(argv: list[str] | None) -> list[tuple[str, str]]:
         "node labels y); every table is then computed on it",
     )
     parser.add_argument("--name", help="the graph's name in the tables (default: from --graph)")
+    parser.add_argument(
+        "--seeds", type=int, help="target draws of the optimising attacks (default 1 / 10)"
+    )
     args = parser.parse_args(argv or [])
+    if args.seeds is not None:
+        if args.seeds < 1:
+            parser.error(f"--seeds: at least 1 draw, got {args.seeds}")
+        global SEEDS_OPTION
+        SEEDS_OPTION = args.seeds
     if args.graph:
         spec = args.graph
         if spec.endswith(".npz"):

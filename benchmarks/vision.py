@@ -431,6 +431,17 @@ SEEDS = [0, 1, 2]
 SEEDS_QUICK = [0]
 
 
+def _seeds_option(argv: list[str], default: list[int]) -> list[int]:
+    """``--seeds N`` (attack seeds 0..N-1) from the suite options; anything else is refused."""
+    if not argv:
+        return list(default)
+    if len(argv) == 2 and argv[0] == "--seeds" and argv[1].isdigit() and int(argv[1]) >= 1:
+        return list(range(int(argv[1])))
+    raise SystemExit(
+        f"vision: unknown options {argv}; the suite takes --seeds N (N >= 1) or --preset paper"
+    )
+
+
 def digits_mi_face(quick: bool) -> list[dict[str, Any]]:
     """MI-Face (Algorithm 1 of Fredrikson et al. 2015, 3000 steps from the zero image) on the
     built-in digits-softmax case, the case retrained with each seed (target, judge and split take
@@ -496,12 +507,11 @@ def run(quick: bool, argv: list[str] | None = None) -> list[dict[str, Any]]:
     """The CPU benchmark; ``--preset paper`` (in ``argv``) runs the paper-scale GPU preset of
     ``benchmarks/vision_paper.py`` instead."""
     sys.path.insert(0, str(HERE))
-    if argv:
-        if "--preset" not in argv:
-            raise SystemExit(f"vision: unknown options {argv}; the suite takes --preset paper")
+    if argv and "--preset" in argv:
         import vision_paper
 
         return vision_paper.run(quick, argv)
+    seeds = _seeds_option(argv or [], SEEDS_QUICK if quick else SEEDS)
     from common import record
 
     torch.set_num_threads(1)
@@ -546,7 +556,6 @@ def run(quick: bool, argv: list[str] | None = None) -> list[dict[str, Any]]:
         )
         results = {}
         t_case = time.perf_counter()
-        seeds = SEEDS_QUICK if quick else SEEDS
         for label, attack, prior, access, cfg in attack_plan(k, quick) + extra_plans(k, quick):
             per_seed, runs = [], []
             for seed in seeds:
