@@ -1,8 +1,12 @@
 import os
+import tempfile
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TQDM_DISABLE", "1")
+# built-in cases share their seeded target / evaluation-model weights between the audits of a
+# test worker (and the Ray workers and CLI subprocesses it starts): trained once per worker
+os.environ.setdefault("MI_CASE_CACHE", tempfile.mkdtemp(prefix="mi-case-cache-"))
 
 if "PYTEST_XDIST_WORKER" in os.environ:
     # the workers share the cores: one thread each (also for the subprocesses tests start)

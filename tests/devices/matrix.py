@@ -371,6 +371,19 @@ def _dp_gnn(device: str, fx: dict[str, Any]) -> Any:
     return defense.fit(model, fx["graph"], idx, epochs=2, progress=False)
 
 
+def _mc_gpb(device: str, fx: dict[str, Any]) -> Any:
+    from mi_core.registry import get_defense
+
+    with torch.device("cpu"):
+        torch.manual_seed(0)
+        model = TinyGCN(5, 2)
+    defense = get_defense("mc-gpb")({"device": device, "layers": ("lin",), "pairs": 8})
+    idx = torch.arange(6, device="cpu")
+    return defense.fit(
+        model, fx["graph"], idx, val_idx=torch.arange(6, 12, device="cpu"), epochs=2, progress=False
+    )
+
+
 DEFENSES = [
     Entry("defense:mid", "defense", _defense("mid", {"bottleneck": 4})),
     Entry("defense:bido", "defense", _defense("bido", {})),
@@ -385,6 +398,7 @@ DEFENSES = [
     ),
     Entry("defense:tl-dmi (fisher choice)", "defense", _defense("tl-dmi", {"fisher_samples": 4})),
     Entry("defense:dp-gnn", "defense", _dp_gnn),
+    Entry("defense:mc-gpb", "defense", _mc_gpb),
 ]
 
 

@@ -188,11 +188,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _check_devices(cells: list[Any], where: str) -> None:
-    """Refuse up front a device this machine does not have (cells run here)."""
-    from mi_core.device import get_device
+    """Refuse up front a device this machine does not have (cells run here); without torch
+    (a tabular audit of sklearn models) only "auto" and "cpu" pass."""
+    from mi_core.device import where as resolve
 
     for device in sorted({c.device for c in cells}):
-        get_device(device, where)
+        resolve(device, where)
 
 
 def _device_overrides(args: argparse.Namespace) -> dict[str, Any]:

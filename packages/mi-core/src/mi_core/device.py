@@ -145,7 +145,12 @@ def to_device(obj: Any, device: Any) -> Any:
 
 
 def to_cpu(obj: Any) -> Any:
-    """:func:`to_device` on the CPU (what results hold)."""
+    """:func:`to_device` on the CPU (what results hold); without torch loaded nothing can be
+    a tensor, and ``obj`` is returned as it is (tabular results of sklearn models)."""
+    import sys
+
+    if "torch" not in sys.modules:
+        return obj
     return to_device(obj, "cpu")
 
 
@@ -250,7 +255,13 @@ def set_deterministic(enabled: bool = True) -> None:
 
 @contextlib.contextmanager
 def deterministic(enabled: bool = True) -> Iterator[None]:
-    """:func:`set_deterministic` for the duration of a block, restoring the previous state."""
+    """:func:`set_deterministic` for the duration of a block, restoring the previous state
+    (nothing to do without torch: a tabular audit of sklearn models)."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        yield
+        return
     import torch
 
     before = (
@@ -271,6 +282,22 @@ def deterministic(enabled: bool = True) -> Iterator[None]:
         torch.backends.cudnn.benchmark = before[3]
         torch.backends.cuda.matmul.allow_tf32 = before[4]
         torch.backends.cudnn.allow_tf32 = before[5]
+
+
+def where(device: Any, field: str = "device") -> str:
+    """:func:`describe` of :func:`get_device` where torch is installed; without torch only the
+    CPU exists: ``"auto"`` / ``"cpu"`` give ``"cpu"``, a CUDA device is refused by name."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is not None:
+        return describe(get_device(device, field))
+    name = "auto" if device is None else check_device(device, field)
+    if name not in ("auto", "cpu"):
+        raise DeviceUnavailable(
+            f"{field}: {name!r} was asked for, but torch is not installed here; use device = "
+            "'cpu' or 'auto', or install torch with CUDA on a machine with a GPU"
+        )
+    return "cpu"
 
 
 def describe(device: Any) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -20,6 +21,19 @@ from mi_vision.evaluate import ImageEvaluator
 from mi_vision.evaluation_model import EvalModelConfig, load_or_train_evaluation_model
 from mi_vision.models import SmallCNN, SoftmaxRegression
 from mi_vision.training import TrainConfig, accuracy, train_classifier
+
+
+def _artifacts(workdir: Path, case: str) -> Path:
+    """Where a built-in case keeps its seeded target and evaluation-model weights: its work
+    folder, or ``$MI_CASE_CACHE/<case>`` when that is set (processes that build the same case
+    share them, e.g. the test suite's audits, their Ray workers and CLI subprocesses; the
+    weights depend only on the case and the seed, so sharing changes no number)."""
+    shared = os.environ.get("MI_CASE_CACHE")
+    if not shared:
+        return workdir
+    path = Path(shared) / case
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _cached(model: nn.Module, path: Path, train: Any, device: Any = "cpu") -> nn.Module:
@@ -56,7 +70,7 @@ class DigitsSoftmaxCase(AuditCase):
         torch.manual_seed(seed)
         self.model = _cached(
             SoftmaxRegression((1, 8, 8), 10),
-            workdir / f"target-seed{seed}.safetensors",
+            _artifacts(workdir, self.name) / f"target-seed{seed}.safetensors",
             lambda m: train_classifier(
                 m,
                 self.x_train,
@@ -68,7 +82,7 @@ class DigitsSoftmaxCase(AuditCase):
             self.torch_device(),
         )
         self.eval_model, self.eval_report = load_or_train_evaluation_model(
-            workdir / f"eval-seed{seed}.safetensors",
+            _artifacts(workdir, self.name) / f"eval-seed{seed}.safetensors",
             self.x_train,
             self.y_train,
             EvalModelConfig(arch="cnn", width=16, epochs=40, augment="noflip", seed=seed + 1),
@@ -164,7 +178,7 @@ class DigitsGANCase(AuditCase):
         torch.manual_seed(seed)
         self.model = _cached(
             SmallCNN(1, 5, width=8, feature_dim=32),
-            workdir / f"target-seed{seed}.safetensors",
+            _artifacts(workdir, self.name) / f"target-seed{seed}.safetensors",
             lambda m: train_classifier(
                 m,
                 self.x_train,
@@ -176,7 +190,7 @@ class DigitsGANCase(AuditCase):
             self.torch_device(),
         )
         self.eval_model, self.eval_report = load_or_train_evaluation_model(
-            workdir / f"eval-seed{seed}.safetensors",
+            _artifacts(workdir, self.name) / f"eval-seed{seed}.safetensors",
             self.x_train,
             self.y_train,
             EvalModelConfig(arch="resnet", width=8, epochs=8, augment="noflip", seed=seed + 1),

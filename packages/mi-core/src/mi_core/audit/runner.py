@@ -222,9 +222,10 @@ def run_shard(spec_dict: dict[str, Any], index: int, workdir: str) -> dict[str, 
         return {"status": "ok", "result": AttackResult.load(shard_dir)}
     try:
         from mi_core.artifacts import sharing
-        from mi_core.device import describe, deterministic, get_device
+        from mi_core.device import deterministic
+        from mi_core.device import where as resolve
 
-        where = describe(get_device(spec.device, "cell.device"))
+        where = resolve(spec.device, "cell.device")
         with deterministic(spec.deterministic):
             case = _case_for(spec, root)
             cls = get_attack(spec.attack)

@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from mi_core import device as devices
 from mi_core.config import check_choice, check_positive, check_range
 from mi_core.defense import TrainingDefense
 from mi_core.errors import ConfigError
@@ -60,6 +61,9 @@ class MCGPBConfig:
     warmup: epochs over which the penalty's weight rises linearly from 0 to 1 (ours: without it
         the penalty can pin the GNN at chance accuracy before it learns the classes); the model
         kept is the lowest validation loss among epochs after the warm-up.
+    device: where to train: ``auto`` (CUDA when present, else the CPU), ``cpu``, ``cuda`` or
+        ``cuda:N``; the module is moved there and stays there (edges and pairs are drawn on the
+        CPU with the seeded generator, then moved).
     """
 
     edge_drop: float = 0.2
@@ -69,8 +73,10 @@ class MCGPBConfig:
     measure: Literal["cka", "hsic"] = "cka"
     layers: tuple[str, ...] | None = None
     warmup: int = 50
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        devices.check_device(self.device)
         check_range("edge_drop", self.edge_drop, 0.0, 1.0)
         if self.edge_drop >= 1.0:
             raise ConfigError(f"edge_drop: must be < 1 (1 drops every edge), got {self.edge_drop}")
@@ -152,14 +158,14 @@ class MCGPB(TrainingDefense):
 
     def perturb(self, edge_index: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """The stochastic adjacency: each undirected edge kept with ``1 - edge_drop``."""
-        ei = torch.as_tensor(edge_index, dtype=torch.long)
+        ei = torch.as_tensor(edge_index, dtype=torch.long, device="cpu")
         if self.config.edge_drop == 0 or ei.shape[1] == 0:
             return ei
         u, v = ei
         lo, hi = torch.minimum(u, v), torch.maximum(u, v)
         n = int(ei.max()) + 1
         key, inverse = torch.unique(lo * n + hi, return_inverse=True)
-        keep = torch.rand(key.numel(), generator=generator) >= self.config.edge_drop
+        keep = torch.rand(key.numel(), generator=generator, device="cpu") >= self.config.edge_drop
         return ei[:, keep[inverse]]
 
     def _weight(self, weights: tuple[float, ...], i: int) -> float:
@@ -192,16 +198,17 @@ class MCGPB(TrainingDefense):
                     f"{self.layer_names} + the output); give {need} or one for all"
                 )
         measure = linear_cka if cfg.measure == "cka" else linear_hsic
-        ei = torch.as_tensor(edge_index, dtype=torch.long)
+        ei = torch.as_tensor(edge_index, dtype=torch.long, device="cpu")
         total = output.new_zeros(())
         if ei.shape[1] > 0:
-            pick = torch.randint(0, ei.shape[1], (cfg.pairs,), generator=generator)
-            u, v = ei[:, pick]
+            pick = torch.randint(0, ei.shape[1], (cfg.pairs,), generator=generator, device="cpu")
+            u, v = ei[:, pick].to(output.device)
             for i, h in enumerate(reps):
                 w = self._weight(cfg.privacy_weights, i)
                 if w > 0:
                     total = total + w * measure(h[u], h[v])
-        nodes = torch.randint(0, output.shape[0], (cfg.pairs,), generator=generator)
+        nodes = torch.randint(0, output.shape[0], (cfg.pairs,), generator=generator, device="cpu")
+        nodes = nodes.to(output.device)
         for i in range(n_layers - 1):
             w = self._weight(cfg.inter_weights, i)
             if w > 0:
@@ -228,31 +235,35 @@ class MCGPB(TrainingDefense):
         for attr in ("x", "edge_index", "y"):
             if getattr(graph, attr, None) is None:
                 raise ConfigError(f"graph.{attr}: mc-gpb trains on a graph with x, edge_index, y")
+        dev = devices.get_device(self.config.device, "mc-gpb.config.device")
+        model.to(dev)
+        x, edge_index, y = graph.x.to(dev), graph.edge_index.to(dev), graph.y.to(dev)
         torch.manual_seed(seed)
         gen = torch.Generator().manual_seed(seed)
         opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
         model, opt, _ = self.wrap(model, opt)
-        idx = torch.as_tensor(train_idx, dtype=torch.long)
+        idx = torch.as_tensor(train_idx, dtype=torch.long, device=dev)
+        vidx = None if val_idx is None else torch.as_tensor(val_idx, dtype=torch.long, device=dev)
         best, best_state = float("inf"), None
         self.history = []
         try:
             warm = self.config.warmup
             for epoch in tqdm(range(epochs), desc=self.name, disable=not progress, leave=False):
                 model.train()
-                ei = self.perturb(graph.edge_index, gen)
+                ei = self.perturb(graph.edge_index, gen).to(dev)
                 opt.zero_grad(set_to_none=True)
-                out = model(graph.x, ei)
-                ce = F.cross_entropy(out[idx], graph.y[idx])
+                out = model(x, ei)
+                ce = F.cross_entropy(out[idx], y[idx])
                 reg = self.penalty(out, ei, gen)
                 ramp = min(1.0, (epoch + 1) / warm) if warm else 1.0
                 (ce + ramp * reg).backward()
                 opt.step()
                 row = {"ce": float(ce.detach()), "penalty": float(reg.detach())}
-                if val_idx is not None and epoch + 1 >= min(warm, epochs):
+                if vidx is not None and epoch + 1 >= min(warm, epochs):
                     model.eval()
                     with torch.no_grad():
-                        out = model(graph.x, graph.edge_index)
-                        val = float(F.cross_entropy(out[val_idx], graph.y[val_idx]))
+                        out = model(x, edge_index)
+                        val = float(F.cross_entropy(out[vidx], y[vidx]))
                     row["val_loss"] = val
                     if val < best:
                         best = val

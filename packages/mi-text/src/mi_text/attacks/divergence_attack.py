@@ -126,6 +126,7 @@ class DivergenceAttack(BaseAttack):
     name = "divergence-attack"
     modality = "text"
     access = Access.BLACK_BOX_SCORES
+    requires = ("auxiliary:text|ngram_index",)  # the corpus to match memorised output
     paper = "Nasr et al. 2023"
     summary = (
         "repeat-a-word-forever prompts push a chat model off its instructions; output matched "

@@ -202,6 +202,7 @@ class PIIPrompting(BaseAttack):
     name = "pii-prompting"
     modality = "text"
     access = Access.BLACK_BOX_SCORES
+    requires = ("target_labels:names",)  # the people whose PII is asked for
     paper = "Huang, Shao & Chang, Findings of EMNLP 2022"
     summary = "zero- and few-shot prompts ask for a named person's e-mail / phone / SSN"
     Config = PIIPromptingConfig

@@ -89,6 +89,7 @@ class RelaxedTokenInversion(BaseAttack):
     name = "relaxed-token-inversion"
     modality = "text"
     access = Access.WHITE_BOX
+    requires = ("known_attributes:text", "target_labels")  # the template and its label
     paper = "Parikh, Dupuy & Gupta, ACL 2022"
     summary = (
         "unknown tokens of a known template relaxed to softmax mixtures of token embeddings, "

@@ -132,6 +132,7 @@ class SoftPromptExtraction(BaseAttack):
     name = "soft-prompt-extraction"
     modality = "text"
     access = Access.WHITE_BOX
+    requires = ("auxiliary:pairs", "target_labels:prefixes")  # known pairs, target prefixes
     paper = "Zhang, Wen & Huang, ACL 2023 (Ethicist)"
     summary = (
         "loss-smoothed soft prompt tuned on known (prefix, suffix) pairs, frozen LM; suffixes "
