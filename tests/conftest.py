@@ -12,3 +12,15 @@ if "PYTEST_XDIST_WORKER" in os.environ:
     # the workers share the cores: one thread each (also for the subprocesses tests start)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+
+# property tests draw the same examples on every run and machine (the suite must not pass or fail
+# by chance); `HYPOTHESIS_PROFILE=explore` draws fresh ones
+try:
+    from hypothesis import settings as _hyp
+
+    _hyp.register_profile("ci", derandomize=True)
+    _hyp.register_profile("explore", derandomize=False)
+    _hyp.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+except ImportError:  # pragma: no cover
+    pass

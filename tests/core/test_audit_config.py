@@ -326,8 +326,13 @@ def _toml_value(v):
     if isinstance(v, int | float):
         return repr(v) if isinstance(v, int) else json.dumps(v)
     if isinstance(v, str):
-        # raw UTF-8: json's \ud800-style surrogate escapes are not valid TOML
-        return json.dumps(v, ensure_ascii=False)
+        # a TOML basic string: control characters (and DEL) escaped, the rest raw UTF-8 (json's
+        # surrogate-pair escapes of characters beyond U+FFFF are not valid TOML)
+        body = "".join(
+            f"\\u{ord(c):04x}" if ord(c) < 0x20 or ord(c) == 0x7F else "\\" + c if c in '"\\' else c
+            for c in v
+        )
+        return f'"{body}"'
     if isinstance(v, list):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     raise TypeError(v)
