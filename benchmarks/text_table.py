@@ -176,7 +176,32 @@ def exposure(doc: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def other_cases(doc: dict[str, Any]) -> str:
+    """Every record outside the canary LM (prompt inversion, embedding inversion, ...): one row
+    per figure beside its baseline, with the verdict of mi_core.leakage."""
+    recs = [r for r in doc["records"] if r["case"] != CASE]
+    if not recs:
+        return "*No records outside the canary LM in this file.*\n"
+    out = [
+        "| case | method | access | metric | value | baseline | leakage | queries | seconds |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in recs:
+        base = r.get("baseline") or {}
+        level = _leakage(r).level if base.get("value") is not None else "no baseline"
+        name = f" ({base['name']})" if base.get("name") else ""
+        out.append(
+            f"| {r['case']} | {r['method']} | {r.get('access') or '-'} | {r['metric']} "
+            f"| {_ms(r)} | {_f(base.get('value'))}{name} | {level} "
+            f"| {r.get('queries') if r.get('queries') is not None else '-'} "
+            f"| {_f(r.get('seconds'), 1)} |"
+        )
+    return "\n".join(out)
+
+
 TABLES = {
+    "other": ("text.json", other_cases),
+    "other-quick": ("text-quick.json", other_cases),
     "extraction": ("text.json", extraction),
     "extraction-quick": ("text-quick.json", extraction),
     "exposure": ("text.json", exposure),
