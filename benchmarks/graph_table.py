@@ -477,8 +477,7 @@ def inverse_mapping(doc: dict) -> str:
 def _quick_note(doc: dict) -> str:
     if not doc.get("quick"):
         return ""
-    seeds = next((r.get("seed") for r in doc["records"] if isinstance(r.get("seed"), list)), None)
-    n = len(seeds) if seeds else 1
+    n = max([int((r.get("stats") or {}).get("n", 1)) for r in doc["records"]] + [1])
     return (
         f"*Quick run* (`benchmarks/run.py graph --quick --seeds {n}`): {n} target draws, smaller "
         "node samples for link stealing / LinkTeller / inverse mapping; the full run (10 draws, "
