@@ -196,6 +196,11 @@ def other_cases(doc: dict[str, Any]) -> str:
             f"| {r.get('queries') if r.get('queries') is not None else '-'} "
             f"| {_f(r.get('seconds'), 1)} |"
         )
+    if not any(r.get("spread") for r in recs):
+        out.append(
+            "\nOne run each (no seed spread): the verdicts use the leakage rule's margin alone, so "
+            "read a 'some' or 'high' on a small gap (e.g. BLEU) with care."
+        )
     return "\n".join(out)
 
 
