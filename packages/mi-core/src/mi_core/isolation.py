@@ -778,16 +778,9 @@ def run_shard_isolated(spec_dict: dict[str, Any], index: int, workdir: str) -> d
 
 def run_cell_isolated(spec_dict: dict[str, Any], workdir: str) -> dict[str, Any]:
     """Run one cell with its attack isolated (all its shards), save it, return its record."""
-    from mi_core.audit.runner import CellSpec, effective_shards, finish_cell, save_cell
+    from mi_core.audit.runner import run_cell
 
-    spec = CellSpec(**spec_dict)
-    t0 = time.perf_counter()
-    outputs = [run_shard_isolated(spec_dict, i, workdir) for i in range(effective_shards(spec))]
-    record, result = finish_cell(spec_dict, workdir, *outputs)
-    record["wall_seconds"] = time.perf_counter() - t0
-    record["executor"] = "isolated"
-    save_cell(workdir, record, result)
-    return record
+    return run_cell(spec_dict, workdir, shard=run_shard_isolated, executor="isolated")
 
 
 def isolated_executor(specs: list[dict[str, Any]], workdir: str) -> Iterable[dict[str, Any]]:

@@ -340,13 +340,22 @@ def save_cell(workdir: str | Path, record: dict[str, Any], result: AttackResult 
     atomic_write_json(cell_dir / "cell.json", record)
 
 
-def run_cell(spec_dict: dict[str, Any], workdir: str) -> dict[str, Any]:
-    """Run one cell in this process (all its shards), save it, return its record."""
+def run_cell(
+    spec_dict: dict[str, Any],
+    workdir: str,
+    shard: Callable[[dict[str, Any], int, str], dict[str, Any]] | None = None,
+    executor: str | None = None,
+) -> dict[str, Any]:
+    """Run one cell (all its shards, each by ``shard``: :func:`run_shard` in this process by
+    default), save it, return its record (``executor`` noted in it when given)."""
     spec = CellSpec(**spec_dict)
     t0 = time.perf_counter()
-    outputs = [run_shard(spec_dict, i, workdir) for i in range(effective_shards(spec))]
+    run = shard or run_shard
+    outputs = [run(spec_dict, i, workdir) for i in range(effective_shards(spec))]
     record, result = finish_cell(spec_dict, workdir, *outputs)
     record["wall_seconds"] = time.perf_counter() - t0
+    if executor is not None:
+        record["executor"] = executor
     save_cell(workdir, record, result)
     return record
 
