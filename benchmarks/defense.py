@@ -6,8 +6,14 @@ curve over the defense's strength.
 
 Records (../shared/BENCHMARKS.md): one per (defense, strength, attack); ``value`` is the attack's
 figure under the defense, ``undefended`` the same attack without it, ``baseline`` the attack's
-no-model baseline, ``utility`` ``{"metric", "value", "undefended"}``. Plots:
-``benchmarks/results/defense[-quick]-<modality>.png`` (attack figure against utility per defense).
+no-model baseline, ``utility`` ``{"metric", "value", "undefended"}``. Seeds (``SEEDS``): the
+image MLP and cohort-tree rows retrain the target per seed (seconds) and rerun the attack; a
+record then holds the mean, ``spread`` / ``per_seed`` (also of the undefended figure, the
+baseline and the utility) and two verdicts of ``mi_core.leakage``: ``leakage`` (defended figure
+against the no-model baseline) and ``defense_effect`` (undefended against defended figure,
+paired seeds). ``--quick`` runs a sweep's headline points on all seeds and the others on seed 0.
+Plots: ``benchmarks/results/defense[-quick]-<modality>.png`` (attack figure against utility per
+defense).
 
 Cases (everything offline; sklearn's digits, generated cohorts and graphs, Fashion-MNIST from the
 Debian package ``dataset-fashion-mnist`` for the DP-SGD anchor):
@@ -18,12 +24,16 @@ Debian package ``dataset-fashion-mnist`` for the DP-SGD anchor):
   training images; figure ``leakage = 1 - MSE / MSE(public mean image)``, 0 = no better than the
   no-model guess). Training defenses against MI-Face (white-box; figure: mean squared distance of
   each class's reconstruction to the private class mean, uniform noise as baseline).
-* ``fashion-mnist`` (image): DP-SGD through opacus at epsilon 0.5 / 2 / 8, test accuracy beside
-  opacus' published MNIST figures (the anchor).
+* ``fashion-mnist`` (image): DP-SGD through opacus at epsilon 0.5 / 2 / 8 (8 / 0.5 in
+  ``--quick``), test accuracy beside opacus' own training loop on the same network, data and
+  hyper-parameters (the anchor, run side by side) and two controls: plain SGD, and clipping with
+  no noise (at the DP rows' learning rate and a lower one).
 * ``cohort-tree`` (tabular): CSMIA (scores) and LOMIA (labels) of mi-tabular on a decision tree.
-* ``canary-lm`` (text): mi-text's built-in case; extraction attacks on an LM fine-tuned on the
-  raw vs deduplicated private text; prompted PII extraction from a generation API with and
-  without the PII filter.
+* ``canary-lm`` (text): the benchmarks' canary LM (``canary_lm.py``: SmolLM2-135M fine-tuned on
+  WikiText-2 with planted PII canaries, a real LM whose held-out perplexity stands beside the
+  base model's and the uniform guess); perplexity extraction on the model fine-tuned on the raw
+  vs the deduplicated documents, counted on distinct secrets beside the base model; prompted
+  PII extraction from its generation API with and without the PII filter.
 * ``sbm-gcn`` (graph): link inference from a GCN's posteriors (He et al. 2021, attack-0) on a
   stochastic block model, against edge-DP training graphs (EdgeRand, LapGraph), edge flipping /
   rewiring, top-k posteriors and DP-SGD for GNNs.
@@ -57,10 +67,25 @@ from common import record
 
 HERE = Path(__file__).resolve().parent
 SEED = 0
+#: seeds of the headline rows: each retrains the target (where that takes seconds) and reruns
+#: the attack; ``--quick`` runs the other strengths of a sweep on seed 0 only
+SEEDS = (0, 1, 2)
+#: metrics whose leakage thresholds are relative (distances), not absolute (mi_core.leakage)
+UNIT_INTERVAL = {"centroid_mse": False, "leakage": True}
 
 
 def _r(v: Any) -> Any:
     return None if v is None else round(float(v), 4)
+
+
+def _per_seed(v: Any) -> tuple[float | None, float | None, list[float] | None]:
+    """``(mean, sd, per-seed values)`` of a per-seed list; ``(v, None, None)`` of a scalar."""
+    from mi_core.leakage import seed_stats
+
+    if isinstance(v, list | tuple):
+        st = seed_stats(v)
+        return st.mean, (st.std if st.n > 1 else None), [_r(x) for x in v]
+    return (None if v is None else float(v)), None, None
 
 
 def _rec(
@@ -82,31 +107,89 @@ def _rec(
     modality,
     notes="",
     anchor=None,
+    seeds=None,
+    on_manifold=None,
     **extra,
 ):
+    """One (defense, strength, attack) record. ``value``, ``undefended``, the baseline's value
+    and the utilities are numbers, or lists over ``seeds`` (paired: seed ``s`` of the defended
+    and the undefended run share the data, the training seed and the attack seed). With seeds the
+    record carries ``spread`` / ``per_seed`` of each and two verdicts of ``mi_core.leakage``:
+    ``leakage`` (the defended figure against the attack's no-model baseline: does the defended
+    model still leak?) and ``defense_effect`` (the undefended figure against the defended one:
+    a change inside the seed spread is "not shown")."""
+    from mi_core.errors import MetricError
+    from mi_core.leakage import assess_seeds
+
+    v, v_sd, v_ps = _per_seed(value)
+    u, u_sd, u_ps = _per_seed(undefended)
+    b_name, b_val = (None, None) if baseline is None else baseline
+    b, b_sd, b_ps = _per_seed(b_val)
+    ut, ut_sd, ut_ps = _per_seed(utility)
+    uu, uu_sd, _ = _per_seed(utility_undefended)
+    unit = UNIT_INTERVAL.get(metric)
+    fields: dict[str, Any] = {}
+    if "leakage" not in extra and v is not None:
+        try:
+            lk, _, _ = assess_seeds(
+                v_ps or [v],
+                b_ps or (None if b is None else [b]),
+                higher_is_better=higher,
+                unit_interval=unit,
+                on_manifold=on_manifold,
+            )
+            fields.update(leakage=lk.level, leakage_reason=lk.reason, gap=_r(lk.gap))
+        except MetricError as exc:  # a non-finite figure: no verdict, say why
+            fields.update(leakage=None, leakage_reason=str(exc))
+    if v_ps is not None:
+        fields.update(spread=_r(v_sd), per_seed=v_ps, baseline_spread=_r(b_sd))
+        fields.update(baseline_per_seed=b_ps)
+        fields.update(undefended_spread=_r(u_sd), undefended_per_seed=u_ps)
+        if defense != "none" and u_ps is not None and len(u_ps) == len(v_ps):
+            eff, _, _ = assess_seeds(u_ps, v_ps, higher_is_better=higher, unit_interval=unit)
+            fields["defense_effect"] = {
+                "gap": _r(eff.gap),
+                "spread": _r(eff.spread),
+                "level": eff.level,
+                "reason": eff.reason,
+            }
+    if on_manifold is not None:
+        fields["on_manifold"] = on_manifold
     return record(
         case,
         defense,
         metric,
-        _r(value),
+        _r(v),
         access=access,
         higher=higher,
         seconds=seconds,
-        baseline=None if baseline is None else (baseline[0], _r(baseline[1])),
+        baseline=None if baseline is None else (b_name, _r(b)),
         anchor=anchor,
-        seed=SEED,
+        seed=list(seeds) if seeds is not None else SEED,
         notes=notes,
         attack=attack,
         strength=strength,
         modality=modality,
-        undefended=_r(undefended),
+        undefended=_r(u),
         utility={
             "metric": utility_metric,
-            "value": _r(utility),
-            "undefended": _r(utility_undefended),
+            "value": _r(ut),
+            "undefended": _r(uu),
+            **(
+                {"spread": _r(ut_sd), "undefended_spread": _r(uu_sd), "per_seed": ut_ps}
+                if ut_ps is not None
+                else {}
+            ),
         },
+        **fields,
         **extra,
     )
+
+
+def _seeds(quick: bool, headline: bool) -> tuple[int, ...]:
+    """Seeds of one sweep point: all of ``SEEDS``, or seed 0 alone for a non-headline point in
+    ``--quick``."""
+    return SEEDS if headline or not quick else (SEED,)
 
 
 def _pick(quick: bool, full: Any, short: Any) -> Any:
@@ -138,7 +221,19 @@ def _acc(out, y):
     return float((torch.as_tensor(out).argmax(1) == y).float().mean())
 
 
+def _defense(cls: Any, strength: dict, seed: int) -> Any:
+    """``cls(**strength)``, seeded with ``seed`` where the defense draws randomness."""
+    import dataclasses
+
+    cfg = getattr(cls, "Config", None)
+    names = {f.name for f in dataclasses.fields(cfg)} if dataclasses.is_dataclass(cfg) else set()
+    return cls(**strength, **({"seed": seed} if "seed" in names else {}))
+
+
 def image_output(quick: bool) -> list[dict]:
+    """Output defenses of the digits MLP against the black-box training-based inversion. Per
+    seed the target MLP is retrained (seconds) and the attack (and any trained defense) reruns
+    with that seed; headline points (undefended, label-only, top-1) over ``SEEDS`` always."""
     from mi_core import TargetInfo, make_view
     from mi_defense.inversion import inversion_attack
     from mi_defense.output.adversarial_noise import AdversarialNoise
@@ -152,40 +247,59 @@ def image_output(quick: bool) -> list[dict]:
     from mi_defense.training._common import PlainTraining
 
     xtr, ytr, xaux, xte, yte = _digits()
-    target = PlainTraining().fit(_mlp(), xtr, ytr, epochs=30, seed=SEED, progress=False)
     info = TargetInfo(
         modality="image", input_shape=(1, 8, 8), num_classes=10, input_range=(0.0, 1.0)
     )
     priv = xtr[:300]
     epochs = 40 if quick else 60
+    targets: dict[int, Any] = {}
 
-    def attack(view):
-        return inversion_attack(view, xaux, priv, epochs=epochs, seed=SEED)
+    def target(seed: int) -> Any:
+        if seed not in targets:
+            targets[seed] = PlainTraining().fit(
+                _mlp(seed=seed), xtr, ytr, epochs=30, seed=seed, progress=False
+            )
+        return targets[seed]
 
-    base_view = make_view(target, "black-box-scores", info=info)
+    def attack(view, seed):
+        return inversion_attack(view, xaux, priv, epochs=epochs, seed=seed)
+
     t0 = time.perf_counter()
-    und = attack(base_view)
-    und_acc = _acc(base_view(xte), yte)
-    out = [
-        _rec(
+    und: dict[int, tuple[float, float]] = {}  # seed -> (leakage, test accuracy)
+    und_mse = []
+    for s in SEEDS:
+        view = make_view(target(s), "black-box-scores", info=info)
+        res = attack(view, s)
+        und[s] = (res["leakage"], _acc(view(xte), yte))
+        und_mse.append(res["mse"])
+    common = dict(
+        access="black-box-scores",
+        higher=True,
+        utility_metric="test_accuracy",
+        modality="image",
+    )
+
+    def rec(name, strength, seeds, figs, secs, mse):
+        return _rec(
             "digits-mlp",
-            "none",
-            {},
+            name,
+            strength,
             "training-based inversion (black-box)",
             "leakage",
-            und["leakage"],
-            und["leakage"],
-            access="black-box-scores",
-            higher=True,
-            baseline=("public mean image", 0.0),
-            utility_metric="test_accuracy",
-            utility=und_acc,
-            utility_undefended=und_acc,
-            seconds=time.perf_counter() - t0,
-            modality="image",
-            mse=_r(und["mse"]),
+            [f[0] for f in figs],
+            [und[s][0] for s in seeds],
+            baseline=("public mean image", [0.0] * len(seeds)),
+            utility=[f[1] for f in figs],
+            utility_undefended=[und[s][1] for s in seeds],
+            seconds=secs / len(seeds),
+            seeds=seeds,
+            mse=_r(float(np.mean(mse))),
+            notes=f"mean over seeds {list(seeds)}: each retrains the target MLP and reruns the "
+            "attack (and a trained defense) with that seed",
+            **common,
         )
-    ]
+
+    out = [rec("none", {}, SEEDS, [und[s] for s in SEEDS], time.perf_counter() - t0, und_mse)]
     sweeps: list[tuple[str, Any, list[dict]]] = [
         (
             "rounding",
@@ -225,37 +339,25 @@ def image_output(quick: bool) -> list[dict]:
             [{"lambda_inv": v} for v in _pick(quick, (0.0, 0.5, 1.0, 2.0, 4.0), (1.0,))],
         ),
     ]
+    headline = {("label-only", "one-hot"), ("top-k", 1)}
     for name, cls, points in sweeps:
         for strength in points:
             t0 = time.perf_counter()
-            d = cls(**strength)
-            if hasattr(d, "fit"):
-                d.fit(target, xtr)
-            view = d.wrap(make_view(target, "black-box-scores", info=info))
-            res = attack(view)
-            acc = _acc(view(xte), yte)
-            out.append(
-                _rec(
-                    "digits-mlp",
-                    name,
-                    strength,
-                    "training-based inversion (black-box)",
-                    "leakage",
-                    res["leakage"],
-                    und["leakage"],
-                    access="black-box-scores",
-                    higher=True,
-                    baseline=("public mean image", 0.0),
-                    utility_metric="test_accuracy",
-                    utility=acc,
-                    utility_undefended=und_acc,
-                    seconds=time.perf_counter() - t0,
-                    modality="image",
-                    mse=_r(res["mse"]),
-                )
-            )
+            seeds = _seeds(quick, (name, next(iter(strength.values()))) in headline)
+            figs, mse = [], []
+            for s in seeds:
+                d = _defense(cls, strength, s)
+                if hasattr(d, "fit"):
+                    d.fit(target(s), xtr)
+                view = d.wrap(make_view(target(s), "black-box-scores", info=info))
+                res = attack(view, s)
+                figs.append((res["leakage"], _acc(view(xte), yte)))
+                mse.append(res["mse"])
+            out.append(rec(name, strength, seeds, figs, time.perf_counter() - t0, mse))
             print(
-                f"  digits output {name} {strength}: leakage {res['leakage']:.3f} acc {acc:.3f}",
+                f"  digits output {name} {strength}: leakage {out[-1]['value']:.3f} "
+                f"(sd {out[-1]['spread'] or 0:.3f}, seeds {list(seeds)}) "
+                f"acc {out[-1]['utility']['value']:.3f}",
                 flush=True,
             )
     return out
@@ -267,6 +369,9 @@ def _centroid_mse(rec, x, y):
 
 
 def image_training(quick: bool) -> list[dict]:
+    """Training defenses of a digits MLP against MI-Face (white-box). Per seed the MLP is
+    retrained under the defense (seconds) and MI-Face reruns with that seed; headline points
+    over ``SEEDS`` always, the rest of a ``--quick`` sweep on seed 0."""
     from sklearn.linear_model import LogisticRegression
 
     from mi_core import Knowledge, TargetInfo, make_view
@@ -282,50 +387,58 @@ def image_training(quick: bool) -> list[dict]:
         modality="image", input_shape=(1, 8, 8), num_classes=10, input_range=(0.0, 1.0)
     )
     judge = LogisticRegression(max_iter=3000).fit(xtr.flatten(1).numpy(), ytr.numpy())
-    g = torch.Generator().manual_seed(SEED)
-    noise = _centroid_mse(torch.rand((10, 1, 8, 8), generator=g), xtr, ytr)
     steps = 300 if quick else 1000
 
-    def evaluate(model):
+    def noise(seed: int) -> float:
+        g = torch.Generator().manual_seed(seed)
+        return _centroid_mse(torch.rand((10, 1, 8, 8), generator=g), xtr, ytr)
+
+    def evaluate(model, seed):
         res = MIFace(max_iter=steps, gamma=0.0, progress=False).run(
             make_view(model, "white-box", info=info),
             Knowledge(target_labels=list(range(10))),
-            seed=SEED,
+            seed=seed,
         )
         rec = res.reconstructions
         judged = float((judge.predict(rec.flatten(1).numpy()) == np.arange(10)).mean())
         return _centroid_mse(rec, xtr, ytr), judged
 
-    def train(d, lr=1e-3):
-        return d.fit(_mlp(hidden=64), xtr, ytr, epochs=20, lr=lr, seed=SEED, progress=False)
+    def train(d, lr, seed):
+        return d.fit(
+            _mlp(hidden=64, seed=seed), xtr, ytr, epochs=20, lr=lr, seed=seed, progress=False
+        )
 
     t0 = time.perf_counter()
-    plain = train(PlainTraining())
-    und, und_judge = evaluate(plain)
-    und_acc = _acc(plain(xte), yte)
-    common = dict(
-        access="white-box",
-        higher=False,
-        baseline=("uniform noise", noise),
-        utility_metric="test_accuracy",
-        utility_undefended=und_acc,
-        modality="image",
-    )
-    out = [
-        _rec(
+    und: dict[int, tuple[float, float, float]] = {}  # seed -> (mse, judge top-1, accuracy)
+    for s in SEEDS:
+        plain = train(PlainTraining(), 1e-3, s)
+        und[s] = (*evaluate(plain, s), _acc(plain(xte), yte))
+
+    def rec(name, strength, seeds, figs, secs, **extra):
+        return _rec(
             "digits-mlp",
-            "none",
-            {},
+            name,
+            strength,
             "mi-face",
             "centroid_mse",
-            und,
-            und,
-            utility=und_acc,
-            seconds=time.perf_counter() - t0,
-            judge_top1=und_judge,
-            **common,
+            [f[0] for f in figs],
+            [und[s][0] for s in seeds],
+            access="white-box",
+            higher=False,
+            baseline=("uniform noise", [noise(s) for s in seeds]),
+            utility_metric="test_accuracy",
+            utility=[f[2] for f in figs],
+            utility_undefended=[und[s][2] for s in seeds],
+            seconds=secs / len(seeds),
+            modality="image",
+            seeds=seeds,
+            judge_top1=_r(float(np.mean([f[1] for f in figs]))),
+            notes=f"mean over seeds {list(seeds)}: each retrains the MLP under the defense and "
+            "reruns MI-Face with that seed",
+            **extra,
         )
-    ]
+
+    out = [rec("none", {}, SEEDS, [und[s] for s in SEEDS], time.perf_counter() - t0)]
     sweeps: list[tuple[str, Any, list[dict], float]] = [
         (
             "negative-label-smoothing",
@@ -364,42 +477,54 @@ def image_training(quick: bool) -> list[dict]:
             5e-3,
         ),
     ]
+    headline = {
+        ("negative-label-smoothing", -0.2),
+        ("mid", 0.1),
+        ("bido", 0.5),
+        ("dp-sgd", 1.0),
+    }
     for name, cls, points, lr in sweeps:
         for strength in points:
             t0 = time.perf_counter()
-            d = cls(**strength)
-            model = train(d, lr)
-            mse, judged = evaluate(model)
-            acc = _acc(model(xte), yte)
-            extra = {"epsilon_spent": _r(d.epsilon())} if name == "dp-sgd" else {}
-            out.append(
-                _rec(
-                    "digits-mlp",
-                    name,
-                    strength,
-                    "mi-face",
-                    "centroid_mse",
-                    mse,
-                    und,
-                    utility=acc,
-                    seconds=time.perf_counter() - t0,
-                    judge_top1=judged,
-                    **common,
-                    **extra,
-                )
+            seeds = _seeds(quick, (name, next(iter(strength.values()))) in headline)
+            figs, eps = [], []
+            for s in seeds:
+                d = cls(**strength)
+                model = train(d, lr, s)
+                figs.append((*evaluate(model, s), _acc(model(xte), yte)))
+                if name == "dp-sgd":
+                    eps.append(d.epsilon())
+            extra = {"epsilon_spent": _r(max(eps))} if eps else {}
+            out.append(rec(name, strength, seeds, figs, time.perf_counter() - t0, **extra))
+            r = out[-1]
+            print(
+                f"  digits training {name} {strength}: mse {r['value']:.4f} (sd "
+                f"{r['spread'] or 0:.4f}, seeds {list(seeds)}) acc {r['utility']['value']:.3f}",
+                flush=True,
             )
-            print(f"  digits training {name} {strength}: mse {mse:.4f} acc {acc:.3f}", flush=True)
     out += tl_dmi(quick)
     return out
+
+
+#: the GAN attacks of :func:`image_gan` and their configs
+GAN_CELLS = {
+    "gmi": {"steps": 200, "samples_per_class": 8},
+    "kedmi": {"steps": 200, "samples_per_class": 8},
+    "plg-mi": {"steps": 200, "samples_per_class": 8},
+}
 
 
 def image_gan(quick: bool, control_only: bool = False) -> list[dict]:
     """GAN-based white-box attacks (GMI, KEDMI, PLG-MI) on mi-vision's ``digits-gan`` case (the
     GMI protocol at digit scale) against training defenses: the case retrains the target under
-    each defense (``with_defense``) and retrains the priors that distil the target (KEDMI's,
-    PLG-MI's); the public GMI prior and the evaluation model are shared. Figure: the evaluation
-    model's top-1 accuracy on the reconstructions, beside unoptimised general-prior samples;
-    utility: the target's test accuracy. Attack figures are the mean over three attack seeds.
+    each defense (``with_defense``: retrained by the current code, never read from a cache) and
+    retrains the priors that distil the target (KEDMI's, PLG-MI's); the public GMI prior and the
+    evaluation model are shared. Figures: the evaluation model's top-1 accuracy on the
+    reconstructions and the leak rate (recognised AND on the image manifold, mi_vision.evaluate),
+    each beside the attack's own unoptimised prior samples (the general prior's samples in
+    ``general_baseline``); utility: the target's test accuracy. Mean and spread over three
+    attack seeds on one retrained target per strength (retraining the target and its GAN priors
+    takes minutes, not seconds).
 
     Control (``plain-retrain``): the same retraining path without a defense (plain
     cross-entropy, training seeds 0 and 1; the priors distilled from it retrained too), i.e. how
@@ -415,29 +540,37 @@ def image_gan(quick: bool, control_only: bool = False) -> list[dict]:
     from mi_defense.training.mid import MID
     from mi_vision.cases import DigitsGANCase
 
-    seeds = (0, 1, 2)
-    cells = {
-        "gmi": {"steps": 200, "samples_per_class": 8},
-        "kedmi": {"steps": 200, "samples_per_class": 8},
-        "plg-mi": {"steps": 200, "samples_per_class": 8},
-    }
+    seeds = SEEDS
+    metrics = ("eval_top1", "leak_rate")
+    cells = GAN_CELLS
     work = Path(tempfile.mkdtemp(prefix="mi-defense-gan-"))
 
-    def attack_all(case) -> dict[str, tuple[float, float, float]]:
-        figs = {}
+    def attack_all(case) -> dict[str, dict[str, Any]]:
+        """Per attack: per metric the per-seed values, own-prior and general-prior baselines,
+        the manifold flags, and the attack's seconds."""
+        out = {}
         for name, cfg in cells.items():
             t0 = time.perf_counter()
-            vals, base = [], None
+            per: dict[str, dict[str, list]] = {
+                m: {"value": [], "own": [], "general": [], "on": [], "name": []} for m in metrics
+            }
             for s in seeds:
                 view = make_view(case.target(), "white-box", info=case.target_info())
                 res = get_attack(name)({**cfg, "progress": False}).run(
                     view, case.knowledge(view.access), seed=s
                 )
-                f = {x.metric: x for x in case.evaluate(res)}["eval_top1"]
-                vals.append(f.value)
-                base = f.baseline
-            figs[name] = (float(np.mean(vals)), base, time.perf_counter() - t0)
-        return figs
+                figs = {x.metric: x for x in case.evaluate(res)}
+                for m in metrics:
+                    f = figs.get(m)
+                    if f is None:  # e.g. no leak rate without own prior samples
+                        continue
+                    per[m]["value"].append(f.value)
+                    per[m]["own"].append(f.baseline)
+                    per[m]["name"].append(f.baseline_name)
+                    per[m]["general"].append((f.details.get("general") or {}).get("value"))
+                    per[m]["on"].append(f.on_manifold)
+            out[name] = {"per": per, "seconds": (time.perf_counter() - t0) / len(seeds)}
+        return out
 
     t0 = time.perf_counter()
     case = DigitsGANCase()
@@ -448,34 +581,59 @@ def image_gan(quick: bool, control_only: bool = False) -> list[dict]:
     out: list[dict] = []
 
     def emit(defense, strength, figs, acc, extra_secs, **extra):
-        for name, (value, base, secs) in figs.items():
-            out.append(
-                _rec(
-                    "digits-gan",
-                    defense,
-                    strength,
-                    name,
-                    "eval_top1",
-                    value,
-                    und[name][0],
-                    access="white-box",
-                    higher=True,
-                    baseline=("general prior samples", base),
-                    utility_metric="test_accuracy",
-                    utility=acc,
-                    utility_undefended=und_acc,
-                    seconds=secs + extra_secs,
-                    modality="image",
-                    notes=f"mean over attack seeds {seeds}; {cells[name]}; digits 0-4 private "
-                    "(small CNN target), GAN priors on digits 5-9; target retrained under the "
-                    "defense, KEDMI / PLG-MI priors retrained against it",
-                    **extra,
-                )
-            )
-        text = " ".join(f"{k} {v[0]:.3f}" for k, v in figs.items())
-        print(f"  digits-gan {defense} {strength}: {text} acc {acc:.3f}", flush=True)
+        from mi_core.leakage import seed_stats
 
-    emit("none", {}, und, und_acc, prep)
+        for name, fig in figs.items():
+            for m in metrics:
+                p, u = fig["per"][m], und[name]["per"][m]
+                if len(p["value"]) != len(seeds) or len(u["value"]) != len(seeds):
+                    continue
+                on = [x for x in p["on"] if x is not None]
+                manifold = None if not on else all(on)
+                general = [x for x in p["general"] if x is not None]
+                gs = seed_stats(general) if general else None
+                out.append(
+                    _rec(
+                        "digits-gan",
+                        defense,
+                        strength,
+                        name,
+                        m,
+                        p["value"],
+                        u["value"],
+                        access="white-box",
+                        higher=True,
+                        baseline=(p["name"][0] or "own prior samples", p["own"]),
+                        utility_metric="test_accuracy",
+                        utility=acc,
+                        utility_undefended=und_acc,
+                        seconds=fig["seconds"] + extra_secs,
+                        modality="image",
+                        seeds=seeds,
+                        on_manifold=manifold,
+                        general_baseline=None
+                        if gs is None
+                        else {
+                            "name": "general prior samples",
+                            "value": _r(gs.mean),
+                            "spread": _r(gs.std),
+                        },
+                        notes=f"mean over attack seeds {list(seeds)} on one target retrained "
+                        f"under the defense; {cells[name]}; digits 0-4 private (small CNN "
+                        "target), GAN priors on digits 5-9; KEDMI / PLG-MI priors retrained "
+                        "against the defended target; baseline: the attack's own unoptimised "
+                        "prior samples",
+                        **extra,
+                    )
+                )
+        text = " ".join(
+            f"{k} {np.mean(v['per']['eval_top1']['value']):.3f}"
+            f"/{np.mean(v['per']['leak_rate']['value']):.3f}"
+            for k, v in figs.items()
+        )
+        print(f"  digits-gan {defense} {strength}: top1/leak {text} acc {acc:.3f}", flush=True)
+
+    emit("none", {}, und, und_acc, prep / len(seeds))
     sweeps: list[tuple[str, Any, list[dict]]] = [
         (
             "negative-label-smoothing",
@@ -518,7 +676,7 @@ def image_gan(quick: bool, control_only: bool = False) -> list[dict]:
                 shown,
                 attack_all(dcase),
                 dcase.utility()["test_accuracy"],
-                retrain,
+                retrain / len(seeds),
                 retrain_seconds=_r(retrain),
                 **extra,
             )
@@ -531,7 +689,8 @@ def image_gan_control(quick: bool) -> list[dict]:
 
 
 def tl_dmi(quick: bool) -> list[dict]:
-    """TL-DMI: public digits 0-4 pre-train a 4-layer MLP, private digits 5-9 fine-tune it."""
+    """TL-DMI: public digits 0-4 pre-train a 4-layer MLP, private digits 5-9 fine-tune it. Seeds
+    as in :func:`image_training` (no headline point: ``--quick`` runs seed 0 only)."""
     from torch import nn
 
     from mi_core import Knowledge, TargetInfo, make_view
@@ -546,9 +705,10 @@ def tl_dmi(quick: bool) -> list[dict]:
     info = TargetInfo(
         modality="image", input_shape=(1, 8, 8), num_classes=5, input_range=(0.0, 1.0)
     )
+    seeds = _seeds(quick, False)
 
-    def mlp():
-        torch.manual_seed(SEED)
+    def mlp(seed):
+        torch.manual_seed(seed)
         return nn.Sequential(
             nn.Flatten(),
             nn.Linear(64, 128),
@@ -560,76 +720,96 @@ def tl_dmi(quick: bool) -> list[dict]:
             nn.Linear(64, 5),
         )
 
-    def evaluate(m):
+    def evaluate(m, seed):
         res = MIFace(max_iter=300 if quick else 1000, gamma=0.0, progress=False).run(
-            make_view(m, "white-box", info=info), Knowledge(target_labels=list(range(5))), seed=SEED
+            make_view(m, "white-box", info=info), Knowledge(target_labels=list(range(5))), seed=seed
         )
         return _centroid_mse(res.reconstructions, xq, yq)
 
+    def noise(seed):
+        g = torch.Generator().manual_seed(seed)
+        return _centroid_mse(torch.rand((5, 1, 8, 8), generator=g), xq, yq)
+
     t0 = time.perf_counter()
-    scratch = PlainTraining().fit(mlp(), xq, yq, epochs=20, progress=False)
-    und, und_acc = evaluate(scratch), _acc(scratch(xt), yt)
-    g = torch.Generator().manual_seed(SEED)
-    noise = _centroid_mse(torch.rand((5, 1, 8, 8), generator=g), xq, yq)
-    common = dict(
-        access="white-box",
-        higher=False,
-        baseline=("uniform noise", noise),
-        utility_metric="test_accuracy",
-        utility_undefended=und_acc,
-        modality="image",
-    )
-    out = [
-        _rec(
+    und = {}
+    for s in seeds:
+        scratch = PlainTraining().fit(mlp(s), xq, yq, epochs=20, seed=s, progress=False)
+        und[s] = (evaluate(scratch, s), _acc(scratch(xt), yt))
+
+    def rec(strength, figs, secs, **extra):
+        return _rec(
             "digits-5-9",
-            "none",
-            {},
+            "tl-dmi" if strength else "none",
+            strength,
             "mi-face",
             "centroid_mse",
-            und,
-            und,
-            utility=und_acc,
-            seconds=time.perf_counter() - t0,
-            **common,
+            [f[0] for f in figs],
+            [und[s][0] for s in seeds],
+            access="white-box",
+            higher=False,
+            baseline=("uniform noise", [noise(s) for s in seeds]),
+            utility_metric="test_accuracy",
+            utility=[f[1] for f in figs],
+            utility_undefended=[und[s][1] for s in seeds],
+            seconds=secs / len(seeds),
+            modality="image",
+            seeds=seeds,
+            notes=f"public digits 0-4 pre-train; private 5-9 fine-tune; seeds {list(seeds)}",
+            **extra,
         )
-    ]
+
+    out = [rec({}, [und[s] for s in seeds], time.perf_counter() - t0)]
     for strength in _pick(
         quick,
         [{"freeze": 0}, {"freeze": 1}, {"fisher_share": 0.5}, {"freeze": 3}],
         [{"freeze": 0}, {"fisher_share": 0.5}],
     ):
         t0 = time.perf_counter()
-        d = TLDMI(**strength)
-        m = d.fit(mlp(), xq, yq, x_public=xtr[pub], y_public=ytr[pub], epochs=20, progress=False)
-        mse, acc = evaluate(m), _acc(m(xt), yt)
-        out.append(
-            _rec(
-                "digits-5-9",
-                "tl-dmi",
-                strength,
-                "mi-face",
-                "centroid_mse",
-                mse,
-                und,
-                utility=acc,
-                seconds=time.perf_counter() - t0,
-                frozen=d.frozen,
-                **common,
-                notes="public digits 0-4 pre-train; private 5-9 fine-tune",
+        figs, frozen = [], []
+        for s in seeds:
+            d = TLDMI(**strength)
+            m = d.fit(
+                mlp(s),
+                xq,
+                yq,
+                x_public=xtr[pub],
+                y_public=ytr[pub],
+                epochs=20,
+                seed=s,
+                progress=False,
             )
+            figs.append((evaluate(m, s), _acc(m(xt), yt)))
+            frozen.append(d.frozen)
+        out.append(rec(strength, figs, time.perf_counter() - t0, frozen=frozen[0]))
+        r = out[-1]
+        print(
+            f"  tl-dmi {strength}: mse {r['value']:.4f} acc {r['utility']['value']:.3f} "
+            f"frozen {frozen[0]}",
+            flush=True,
         )
-        print(f"  tl-dmi {strength}: mse {mse:.4f} acc {acc:.3f} frozen {d.frozen}", flush=True)
     return out
 
 
-OPACUS_MNIST = {0.5: 0.90, 2.0: 0.95, 8.0: 0.97}
+#: learning rate of the DP-SGD rows on Fashion-MNIST (SGD, momentum 0.9). At 0.1 (the earlier
+#: setting) per-sample clipping alone held accuracy at ~0.72 whatever the noise: the clipped
+#: steps were too short for 3-6 epochs; at 0.5 clipping without noise matches plain SGD
+DP_LR = 0.5
+#: the earlier learning rate, kept as a clipping-only control
+DP_LR_LOW = 0.1
 
 
 def dp_anchor(quick: bool) -> list[dict]:
-    """DP-SGD on Fashion-MNIST beside opacus' published MNIST accuracies."""
+    """DP-SGD (mi-defense's ``DPSGD``) on Fashion-MNIST with opacus' own training loop run side
+    by side as the anchor (``opacus.PrivacyEngine.make_private_with_epsilon`` on the same
+    network, data, epochs and hyper-parameters; its accuracy and seconds fill ``anchor``), and
+    controls that say what bounds the accuracy: the same SGD without clipping or noise, and
+    DP-SGD's per-sample clipping with no noise (``noise_multiplier=0``) at the DP rows' learning
+    rate and at the earlier, lower one. One training seed (each run takes about a minute);
+    ``--quick`` trains on 10,000 images for 3 epochs at epsilon 8 and 0.5."""
+    import torch.nn.functional as F
     from torch import nn
 
-    from mi_defense.training._common import PlainTraining
+    from mi_defense.training._common import PlainTraining, tensor_loader
     from mi_defense.training.dp_sgd import DPSGD
     from mi_vision.data import load_fashion_mnist
 
@@ -642,6 +822,14 @@ def dp_anchor(quick: bool) -> list[dict]:
     n = 10_000 if quick else 30_000
     x, y = x[:n], y[:n]
     epochs = 3 if quick else 6
+    batch, lr, clip = 256, DP_LR, 1.0
+    delta = 1.0 / (10 * n)  # DPSGD's default
+    epsilons = (8.0, 0.5) if quick else (8.0, 2.0, 0.5)
+    setup = (
+        f"{n} training images, {epochs} epochs, batch {batch} (Poisson sampling under DP), "
+        f"SGD momentum 0.9 at lr {lr} unless the row says otherwise, clipping C = {clip}, "
+        f"delta {delta:.0e}; one training seed"
+    )
 
     def cnn():
         torch.manual_seed(SEED)
@@ -668,70 +856,159 @@ def dp_anchor(quick: bool) -> list[dict]:
                 / len(xt)
             )
 
+    def sigma(engine) -> float | None:
+        hist = getattr(engine.accountant, "history", None)
+        return _r(hist[0][0]) if hist else None
+
+    def opacus_loop(eps: float) -> tuple[float, float, float | None, float]:
+        """opacus' own loop (its README / MNIST example): PrivacyEngine on a plain SGD loop."""
+        from opacus import PrivacyEngine
+
+        t0 = time.perf_counter()
+        torch.manual_seed(SEED)
+        model = cnn()
+        opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+        loader = tensor_loader(x, y, batch, SEED)
+        engine = PrivacyEngine(accountant="rdp")
+        model, opt, loader = engine.make_private_with_epsilon(
+            module=model,
+            optimizer=opt,
+            data_loader=loader,
+            target_epsilon=eps,
+            target_delta=delta,
+            epochs=epochs,
+            max_grad_norm=clip,
+        )
+        model.train()
+        for _ in range(epochs):
+            for xb, yb in loader:
+                if xb.shape[0] == 0:
+                    continue
+                opt.zero_grad()
+                F.cross_entropy(model(xb), yb).backward()
+                opt.step()
+        model.eval()
+        spent = float(engine.get_epsilon(delta))
+        return acc(model), spent, sigma(engine), time.perf_counter() - t0
+
     torch.set_num_threads(2)
     t0 = time.perf_counter()
-    plain = PlainTraining().fit(cnn(), x, y, epochs=epochs, lr=1e-3, batch_size=256, progress=False)
+    plain = PlainTraining().fit(
+        cnn(), x, y, epochs=epochs, lr=1e-3, batch_size=batch, progress=False
+    )
     und = acc(plain)
-    out = [
-        _rec(
+    und_s = time.perf_counter() - t0
+    common = dict(
+        access=None,
+        higher=True,
+        baseline=None,
+        utility_metric="test_accuracy",
+        utility_undefended=und,
+        modality="image",
+    )
+
+    def rec(defense, strength, a, secs, notes, **extra):
+        return _rec(
             "fashion-mnist",
-            "none",
-            {},
+            defense,
+            strength,
             "-",
             "test_accuracy",
+            a,
             und,
-            und,
-            access=None,
-            higher=True,
-            baseline=None,
-            utility_metric="test_accuracy",
-            utility=und,
-            utility_undefended=und,
-            seconds=time.perf_counter() - t0,
-            modality="image",
-            notes=f"{n} training images, {epochs} epochs",
+            utility=a,
+            seconds=secs,
+            notes=notes,
+            **common,
+            **extra,
         )
-    ]
-    for eps in (8.0, 2.0, 0.5):
+
+    out = [rec("none", {}, und, und_s, f"non-private Adam lr 1e-3; {setup}")]
+    # control 1: the DP rows' optimiser without clipping or noise
+    t0 = time.perf_counter()
+    sgd = PlainTraining().fit(
+        cnn(), x, y, epochs=epochs, lr=lr, batch_size=batch, optimizer="sgd", progress=False
+    )
+    a = acc(sgd)
+    out.append(
+        rec(
+            "control: sgd",
+            {"clip": None, "noise_multiplier": 0.0, "lr": lr},
+            a,
+            time.perf_counter() - t0,
+            f"control, not a defense: the DP rows' SGD without clipping or noise; {setup}",
+        )
+    )
+    print(f"  fashion control sgd: acc {a:.3f} (Adam {und:.3f})", flush=True)
+    # control 2: per-sample clipping with no noise (opacus with noise multiplier 0), at the DP
+    # rows' learning rate and at the lower one
+    for clip_lr in (lr, DP_LR_LOW):
         t0 = time.perf_counter()
-        d = DPSGD(epsilon=eps, max_grad_norm=1.0)
+        d = DPSGD(epsilon=None, noise_multiplier=0.0, max_grad_norm=clip)
         m = d.fit(
-            cnn(), x, y, epochs=epochs, lr=0.1, batch_size=256, optimizer="sgd", progress=False
+            cnn(),
+            x,
+            y,
+            epochs=epochs,
+            lr=clip_lr,
+            batch_size=batch,
+            optimizer="sgd",
+            progress=False,
         )
         a = acc(m)
         out.append(
-            _rec(
-                "fashion-mnist",
-                "dp-sgd",
-                {"epsilon": eps},
-                "-",
-                "test_accuracy",
+            rec(
+                "control: clipping only",
+                {"clip": clip, "noise_multiplier": 0.0, "lr": clip_lr},
                 a,
-                und,
-                access=None,
-                higher=True,
-                baseline=None,
-                utility_metric="test_accuracy",
-                utility=a,
-                utility_undefended=und,
-                seconds=time.perf_counter() - t0,
-                modality="image",
-                epsilon_spent=_r(d.epsilon()),
-                anchor={
-                    "name": "opacus MNIST example (published, MNIST not Fashion-MNIST)",
-                    "value": OPACUS_MNIST[eps],
-                    "seconds": None,
-                },
-                notes=f"{n} training images, {epochs} epochs, SGD lr 0.1, C = 1",
+                time.perf_counter() - t0,
+                "control, not a defense: DP-SGD's per-sample clipping and Poisson sampling with "
+                f"no noise (no privacy) at lr {clip_lr}; {setup}",
             )
         )
-        print(f"  dp-sgd fashion eps {eps}: acc {a:.3f} (non-private {und:.3f})", flush=True)
+        print(f"  fashion control clipping only, lr {clip_lr}: acc {a:.3f}", flush=True)
+    for eps in epsilons:
+        t0 = time.perf_counter()
+        d = DPSGD(epsilon=eps, max_grad_norm=clip)
+        m = d.fit(
+            cnn(), x, y, epochs=epochs, lr=lr, batch_size=batch, optimizer="sgd", progress=False
+        )
+        a, secs = acc(m), time.perf_counter() - t0
+        o_acc, o_eps, o_sigma, o_secs = opacus_loop(eps)
+        out.append(
+            rec(
+                "dp-sgd",
+                {"epsilon": eps},
+                a,
+                secs,
+                f"mi-defense DPSGD.fit; {setup}",
+                lr=lr,
+                epsilon_spent=_r(d.epsilon()),
+                noise_multiplier=sigma(d.engine),
+                anchor={
+                    "name": "opacus' own loop (PrivacyEngine.make_private_with_epsilon), same "
+                    "network, data, epochs and hyper-parameters",
+                    "value": _r(o_acc),
+                    "seconds": _r(o_secs),
+                    "epsilon_spent": _r(o_eps),
+                    "noise_multiplier": o_sigma,
+                },
+            )
+        )
+        print(
+            f"  dp-sgd fashion eps {eps}: acc {a:.3f} (opacus loop {o_acc:.3f}; clipping only "
+            f"{out[2]['value']:.3f}, sgd {out[1]['value']:.3f}, non-private {und:.3f})",
+            flush=True,
+        )
     _threads()
     return out
 
 
 # ----------------------------------------------------------------------------------- tabular
 def tabular(quick: bool) -> list[dict]:
+    """Output defenses of the cohort tree against CSMIA (scores) and LOMIA (labels). Every
+    point over ``SEEDS``: each seed draws the cohort, re-splits it, retrains the tree (a
+    second), rebuilds the no-model baseline and reruns the attacks and the defense's noise."""
     from mi_core import make_view
     from mi_defense.output.dp_exponential import DPExponential
     from mi_defense.output.label_only import LabelOnly
@@ -743,68 +1020,84 @@ def tabular(quick: bool) -> list[dict]:
     from mi_tabular.attacks.lomia import LOMIA
     from mi_tabular.cases import cohort_tree
 
-    ds = make_cohort(6000, SEED)
-    sp = split_for_attack(
-        ds.frame, train=0.5, auxiliary=400, attacked_in=500, attacked_out=500, seed=SEED
-    )
-    tree = cohort_tree(ds.features, SEED, min_samples_leaf=10).fit(
-        sp.train[ds.features], sp.train[ds.label]
-    )
-    ak = ds.knowledge(sp.attacked, sp.auxiliary)
-    ev = AttributeEvaluator.build(
-        ak,
-        sp.attacked[ds.sensitive],
-        member=sp.member,
-        private=sp.train,
-        label_column=ds.label,
-        seed=SEED,
-    )
-    xh, yh = sp.holdout[ds.features], sp.holdout[ds.label].to_numpy()
+    attacks = {
+        "csmia": (CSMIA, "black-box-scores", "auc"),
+        "lomia": (LOMIA, "label-only", "accuracy"),
+    }
+    seeds = SEEDS
 
-    def utility(view):
-        out = np.asarray(view(xh))
-        pred = tree.classes_[out.argmax(1)] if out.ndim == 2 else out
-        return float((pred == yh).mean())
-
-    def figs(res):
-        return {f.metric: f for f in ev.evaluate(res)}
-
-    base = make_view(tree, "black-box-scores")
-    und_acc = utility(base)
-    results = {}
-    for attack, cls, access in (
-        ("csmia", CSMIA, "black-box-scores"),
-        ("lomia", LOMIA, "label-only"),
-    ):
-        t0 = time.perf_counter()
-        v = base if access == "black-box-scores" else base.restrict("label-only")
-        results[attack] = (
-            figs(cls(progress=False).run(v, ak.to_knowledge(), seed=SEED)),
-            time.perf_counter() - t0,
+    def setup(seed: int) -> dict[str, Any]:
+        ds = make_cohort(6000, seed)
+        sp = split_for_attack(
+            ds.frame, train=0.5, auxiliary=400, attacked_in=500, attacked_out=500, seed=seed
         )
+        tree = cohort_tree(ds.features, seed, min_samples_leaf=10).fit(
+            sp.train[ds.features], sp.train[ds.label]
+        )
+        ak = ds.knowledge(sp.attacked, sp.auxiliary)
+        ev = AttributeEvaluator.build(
+            ak,
+            sp.attacked[ds.sensitive],
+            member=sp.member,
+            private=sp.train,
+            label_column=ds.label,
+            seed=seed,
+        )
+        xh, yh = sp.holdout[ds.features], sp.holdout[ds.label].to_numpy()
+        return {"tree": tree, "ak": ak, "ev": ev, "xh": xh, "yh": yh, "base": None}
+
+    cases = {s: setup(s) for s in seeds}
+
+    def utility(c, view):
+        out = np.asarray(view(c["xh"]))
+        pred = c["tree"].classes_[out.argmax(1)] if out.ndim == 2 else out
+        return float((pred == c["yh"]).mean())
+
+    def measure(wrap, seed):
+        """Per attack ``(figure, no-model baseline, baseline name)`` and the utility."""
+        c = cases[seed]
+        view = make_view(c["tree"], "black-box-scores")
+        if wrap is not None:
+            view = wrap(view)
+        figs = {}
+        for attack, (cls, access, metric) in attacks.items():
+            v = view if access == "black-box-scores" else view.restrict("label-only")
+            res = cls(progress=False).run(v, c["ak"].to_knowledge(), seed=seed)
+            f = {x.metric: x for x in c["ev"].evaluate(res)}[metric]
+            figs[attack] = (f.value, f.baseline, f.baseline_name or "no-model")
+        return figs, utility(c, view)
+
+    t0 = time.perf_counter()
+    und = {s: measure(None, s) for s in seeds}
+    secs0 = (time.perf_counter() - t0) / len(seeds)
     out = []
-    metric = {"csmia": "auc", "lomia": "accuracy"}
-    for attack, (f, secs) in results.items():
-        m = f[metric[attack]]
-        out.append(
-            _rec(
-                "cohort-tree",
-                "none",
-                {},
-                attack,
-                metric[attack],
-                m.value,
-                m.value,
-                access="black-box-scores" if attack == "csmia" else "label-only",
-                higher=True,
-                baseline=(m.baseline_name or "no-model", m.baseline),
-                utility_metric="test_accuracy",
-                utility=und_acc,
-                utility_undefended=und_acc,
-                seconds=secs,
-                modality="tabular",
+
+    def emit(name, strength, runs, secs):
+        for attack, (_, access, metric) in attacks.items():
+            out.append(
+                _rec(
+                    "cohort-tree",
+                    name,
+                    strength,
+                    attack,
+                    metric,
+                    [runs[s][0][attack][0] for s in seeds],
+                    [und[s][0][attack][0] for s in seeds],
+                    access=access,
+                    higher=True,
+                    baseline=(und[0][0][attack][2], [und[s][0][attack][1] for s in seeds]),
+                    utility_metric="test_accuracy",
+                    utility=[runs[s][1] for s in seeds],
+                    utility_undefended=[und[s][1] for s in seeds],
+                    seconds=secs,
+                    modality="tabular",
+                    seeds=seeds,
+                    notes=f"mean over seeds {list(seeds)}: each draws the cohort, re-splits it, "
+                    "retrains the tree and reruns the attacks (and the defense's noise)",
+                )
             )
-        )
+
+    emit("none", {}, und, secs0)
     sweeps = [
         ("label-only", LabelOnly, [{"release": "one-hot"}]),
         ("top-k", TopK, [{"k": 1}]),
@@ -819,108 +1112,125 @@ def tabular(quick: bool) -> list[dict]:
     ]
     for name, cls, points in sweeps:
         for strength in points:
-            d = cls(**strength)
-            view = d.wrap(base)
-            acc = utility(view)
-            for attack, atk_cls in (("csmia", CSMIA), ("lomia", LOMIA)):
-                t0 = time.perf_counter()
-                v = view if attack == "csmia" else view.restrict("label-only")
-                f = figs(atk_cls(progress=False).run(v, ak.to_knowledge(), seed=SEED))
-                m = f[metric[attack]]
-                und = results[attack][0][metric[attack]].value
-                out.append(
-                    _rec(
-                        "cohort-tree",
-                        name.split("+")[0],
-                        strength,
-                        attack,
-                        metric[attack],
-                        m.value,
-                        und,
-                        access="black-box-scores" if attack == "csmia" else "label-only",
-                        higher=True,
-                        baseline=(m.baseline_name or "no-model", m.baseline),
-                        utility_metric="test_accuracy",
-                        utility=acc,
-                        utility_undefended=und_acc,
-                        seconds=time.perf_counter() - t0,
-                        modality="tabular",
-                    )
-                )
+            t0 = time.perf_counter()
+            runs = {s: measure(_defense(cls, strength, s).wrap, s) for s in seeds}
+            emit(name.split("+")[0], strength, runs, (time.perf_counter() - t0) / len(seeds))
             print(
                 f"  cohort {name} {strength}: csmia {out[-2]['value']} lomia {out[-1]['value']}"
-                f" acc {acc:.3f}",
+                f" acc {out[-1]['utility']['value']:.3f}",
                 flush=True,
             )
     return out
 
 
 # -------------------------------------------------------------------------------------- text
-def text(quick: bool) -> list[dict]:
-    import tempfile
+#: sizes of the text section (the canary LM's own sizes live in canary_lm.SIZES)
+TEXT_SIZES = {
+    True: {"samples": 32, "gen_tokens": 28, "top_n": 10, "ref_samples": 32, "candidates": 20},
+    False: {"samples": 200, "gen_tokens": 32, "top_n": 20, "ref_samples": 100, "candidates": 50},
+}
 
-    from mi_core import make_view
-    from mi_core.registry import get_attack
+
+def text(quick: bool) -> list[dict]:
+    """The canary LM of ``canary_lm.py`` (a real LM: SmolLM2 fine-tuned on WikiText-2 with
+    planted canaries) fine-tuned on the raw vs the deduplicated documents; perplexity-metric
+    extraction against each, judged on distinct secrets beside the base model (which never saw
+    the canaries); utility = held-out perplexity (beside the base model's and the uniform
+    guess). Then prompted PII extraction from its generation API with and without the PII
+    filter; utility = public answers unchanged."""
+    import canary_lm
+    from common import shared_file
+
+    from mi_core import Knowledge, make_view
+    from mi_core.views import TargetInfo
     from mi_defense.data.dedup import Deduplication
     from mi_defense.filtering.pii import PIIFilter
-    from mi_text.cases import CanaryLMCase
+    from mi_text.attacks.perplexity_extraction import PerplexityExtraction
+    from mi_text.extraction_eval import ExtractionEvaluator
     from mi_text.metrics import contains_secret
 
-    work = Path(tempfile.mkdtemp(prefix="mi-defense-bench-"))
-    case = CanaryLMCase()
-    case.prepare(work / "canary-lm", SEED)
-    cases = {"none": case}
+    _threads()
+    wiki = shared_file("text/wikitext-2/valid.txt")
+    if wiki is None or shared_file("text/wikitext-2/test.txt") is None:
+        return []
+    sz = TEXT_SIZES[quick]
+    case = "canary-lm (SmolLM2, WikiText-2)"
     t0 = time.perf_counter()
-    cases["dedup"] = case.with_defense(Deduplication(), work / "dedup", SEED)
+    raw = canary_lm.build(quick, wiki.parent)
+    raw_secs = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ded = canary_lm.build(quick, wiki.parent, base=raw.base, defense=Deduplication())
     dedup_secs = time.perf_counter() - t0
-    out = []
-    cell = case.default_cells[0]  # perplexity extraction, as the case's demo runs it
-    figs_of = {}
-    for name, c in cases.items():
+    reps = sorted({c.repetitions for c in raw.canaries})
+    ev = ExtractionEvaluator(
+        raw.tuned,
+        raw.canaries,
+        reference=raw.base,
+        reference_name="SmolLM2 base (canaries unseen)",
+        top_n=sz["top_n"],
+        seed=SEED,
+        samples=sz["ref_samples"],
+        sample_tokens=sz["gen_tokens"],
+        exposure_candidates=sz["candidates"],
+        groups={f"x{r}": [c.secret for c in raw.canaries if c.repetitions == r] for r in reps},
+        random_generation=False,
+        per_canary=False,
+    ).prepare()
+    n = sz["top_n"]
+    keep = [f"secret_recall@{n}", f"extraction_precision@{n}", "canaries_in_output"]
+    keep += [f"secret_recall@{n} x{r}" for r in reps if r > 1]
+    keep += ["mean_exposure_bits", "mean_exposure_normal_bits"]
+    results = {}
+    for name, lm, build_secs in (("none", raw, raw_secs), ("dedup", ded, dedup_secs)):
         t0 = time.perf_counter()
-        attack = get_attack(cell.attack)(dict(cell.config))
-        view = make_view(
-            c.target(), cell.access, info=c.target_info(), **c.view_kwargs(cell.access)
+        e = ev if lm is raw else ev.with_target(lm.tuned)
+        res = PerplexityExtraction(
+            n_samples=sz["samples"],
+            max_new_tokens=sz["gen_tokens"],
+            ranking="reference",
+            progress=False,
+        ).run(
+            make_view(lm.tuned, "black-box-scores", postprocess=None),
+            Knowledge(prior=raw.base),
+            seed=SEED,
         )
-        res = attack.run(view, c.knowledge(view.access), seed=SEED)
-        figs_of[name] = (
-            {f.metric: f for f in c.evaluate(res)},
-            c.utility(),
-            time.perf_counter() - t0,
-        )
-    und_figs, und_util, _ = figs_of["none"]
-    for name, (figs, util, secs) in figs_of.items():
-        for metric, f in figs.items():
-            if not (
-                metric.startswith("extraction_precision")
-                or metric
-                in ("canaries_recovered_x20", "canaries_recovered_x5", "mean_exposure_bits")
-            ):
-                continue
+        figs = {f.metric: f for f in e.figures(res.reconstructions)}
+        results[name] = (lm, figs, time.perf_counter() - t0 + build_secs)
+        print(f"  canary-lm {name}: {lm.note()}", flush=True)
+    und = results["none"][1]
+    out = []
+    for name, (lm, figs, secs) in results.items():
+        for metric in keep:
+            f = figs[metric]
             out.append(
                 _rec(
-                    "canary-lm",
+                    case,
                     name,
                     {},
-                    cell.attack,
+                    "perplexity-extraction (reference ratio)",
                     metric,
                     f.value,
-                    und_figs[metric].value,
-                    access=cell.access,
+                    und[metric].value,
+                    access="black-box-scores",
                     higher=True,
                     baseline=(f.baseline_name, f.baseline),
                     utility_metric="heldout_perplexity",
-                    utility=util["heldout_perplexity"],
-                    utility_undefended=und_util["heldout_perplexity"],
-                    seconds=secs + (dedup_secs if name == "dedup" else 0.0),
+                    utility=lm.perplexity["tuned"],
+                    utility_undefended=raw.perplexity["tuned"],
+                    seconds=secs,
                     modality="text",
-                    documents=len(cases[name].docs),
+                    notes=lm.note(),
+                    documents=len(lm.docs),
+                    base_perplexity=lm.perplexity["base"],
+                    uniform_perplexity=lm.perplexity["uniform"],
+                    baseline_uses_target=False,
+                    details={k: v for k, v in f.details.items() if k != "per_canary"},
                 )
             )
     # prompted PII extraction from a generation API (Huang et al. 2022): the attacker prompts
     # with the text before each canary's secret and reads the greedy continuation
-    lm = case.target()
-    public_prompts = [" ".join(s.split()[:4]) for s in case.public[:40]]
+    lm = raw.tuned
+    public_prompts = [" ".join(t.split()[:6]) for t in raw.heldout[:20]]
 
     def generate(prompts: list[str]) -> list[str]:
         outs = []
@@ -928,7 +1238,7 @@ def text(quick: bool) -> list[dict]:
             ids = lm.encode(p)
             new: list[int] = []
             with torch.no_grad():
-                for _ in range(12):
+                for _ in range(16):
                     nxt = int(lm([ids + new])["next_logprobs"][0].argmax())
                     if nxt == lm.eos_id:
                         break
@@ -936,33 +1246,37 @@ def text(quick: bool) -> list[dict]:
             outs.append(lm.decode(new))
         return outs
 
-    prompts = [c.prefix.strip() for c in case.canaries]
+    prompts = [c.prefix.strip() for c in raw.canaries]
     t0 = time.perf_counter()
-    raw = generate(prompts)
+    raw_out = generate(prompts)
     raw_public = generate(public_prompts)
     gen_secs = time.perf_counter() - t0
 
     def recovered(texts):
-        return float(np.mean([contains_secret(t, c.secret) for t, c in zip(texts, case.canaries)]))
+        return float(np.mean([contains_secret(t, c.secret) for t, c in zip(texts, raw.canaries)]))
 
-    und = recovered(raw)
+    und_rec = recovered(raw_out)
+    guess = ("random guess of the canary format", 0.0)
+    ppl = {"base_perplexity": raw.perplexity["base"], "heldout_perplexity": raw.perplexity["tuned"]}
     out.append(
         _rec(
-            "canary-lm",
+            case,
             "none",
             {},
             "prompted extraction (generation API)",
             "secrets_recovered",
-            und,
-            und,
+            und_rec,
+            und_rec,
             access="black-box-scores",
             higher=True,
-            baseline=("random secret", 0.0),
+            baseline=guess,
             utility_metric="answers_unchanged",
             utility=1.0,
             utility_undefended=1.0,
             seconds=gen_secs,
             modality="text",
+            notes=raw.note(),
+            **ppl,
         )
     )
     for strength in ({"action": "mask"}, {"action": "refuse"}):
@@ -970,26 +1284,26 @@ def text(quick: bool) -> list[dict]:
         f = PIIFilter(**strength)
         view = f.wrap(
             make_view(
-                lambda ps: raw if ps == prompts else raw_public,
+                lambda ps: raw_out if ps == prompts else raw_public,
                 "black-box-scores",
-                info=case.target_info(),
+                info=TargetInfo(modality="text"),
             )
         )
         filtered, filtered_public = view(prompts), view(public_prompts)
         unchanged = float(np.mean([a == b for a, b in zip(filtered_public, raw_public)]))
-        detected = [d["type"] for t in raw for d in f.detect(t)]
+        detected = [d["type"] for t in raw_out for d in f.detect(t)]
         out.append(
             _rec(
-                "canary-lm",
+                case,
                 "pii-filter",
                 strength,
                 "prompted extraction (generation API)",
                 "secrets_recovered",
                 recovered(filtered),
-                und,
+                und_rec,
                 access="black-box-scores",
                 higher=True,
-                baseline=("random secret", 0.0),
+                baseline=guess,
                 utility_metric="answers_unchanged",
                 utility=unchanged,
                 utility_undefended=1.0,
@@ -997,12 +1311,14 @@ def text(quick: bool) -> list[dict]:
                 modality="text",
                 detected=sorted(set(detected)),
                 secrets_in_raw=int(
-                    sum(contains_secret(t, c.secret) for t, c in zip(raw, case.canaries))
+                    sum(contains_secret(t, c.secret) for t, c in zip(raw_out, raw.canaries))
                 ),
+                notes="an output filter leaves the model's perplexity unchanged; " + raw.note(),
+                **ppl,
             )
         )
         print(
-            f"  pii-filter {strength}: recovered {recovered(filtered):.2f} (raw {und:.2f}), "
+            f"  pii-filter {strength}: recovered {recovered(filtered):.2f} (raw {und_rec:.2f}), "
             f"public answers unchanged {unchanged:.2f}",
             flush=True,
         )

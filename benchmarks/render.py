@@ -62,8 +62,19 @@ def render_block(name: str) -> str:
     if not path.exists():
         raise SystemExit(f"table {name!r}: {path} is missing; run the benchmark suite first")
     doc = json.loads(path.read_text())
-    body = fn(doc).rstrip("\n")
-    commit = (doc.get("commit") or "unknown commit")[:10]
+    if not doc.get("commit"):
+        # made before results recorded their commit (and before the evaluation protocol they
+        # are rendered under): withdrawn rather than shown under today's labels
+        suite = file.split(".")[0].split("-")[0]
+        quick = " --quick" if doc.get("quick") else ""
+        body = (
+            f"*`benchmarks/results/{file}` predates the current evaluation (it records no "
+            f"commit); its figures are withdrawn until `uv run python benchmarks/run.py "
+            f"{suite}{quick}` remakes it.*"
+        )
+    else:
+        body = fn(doc).rstrip("\n")
+    commit = (doc.get("commit") or "")[:10] or "unknown commit"
     dirty = " (with uncommitted changes)" if doc.get("dirty") else ""
     return (
         f"{body}\n\n<sub>Rendered from `benchmarks/results/{file}` (commit {commit}{dirty}, "

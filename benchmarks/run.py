@@ -143,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
         "records": records,
     }
     name = f"{args.suite}-quick.json" if args.quick else f"{args.suite}.json"
+    named = getattr(module, "result_name", None)  # a preset writes its own file
+    if rest and callable(named) and named(rest):
+        name = named(rest)
     path = atomic_write_json(Path(args.out) / name, doc)
     print_table(records)
     print(f"\nwrote {path}")

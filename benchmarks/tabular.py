@@ -17,29 +17,44 @@ Cases (data from ../shared/data/tabular, see its README):
   the model's prediction for each record (ART's setting) and holds training records it knows
   fully (ART's setting for its learned attack).
 * ``adult-married-mlp``: the same with a small MLP (sklearn), black-box attacks only.
+
+Seeds: every figure is the mean and spread (sample standard deviation) over seeds 0, 1, 2; each
+seed re-splits the data, retrains the target (seconds) and reruns the attacks and baselines. A
+record keeps the per-seed values (``per_seed``, ``baseline_per_seed``) and the leakage verdict of
+``mi_core.leakage.assess_seeds`` (``leakage``: a gap to the baseline inside the spread of the
+per-seed gaps is "not shown"). ART's attacks are the slow part: ``--quick`` runs them on seed 0
+only (and Adult on a 12,000-record sample); the full run runs them on every seed.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from common import record, shared_file
 
-SEED = 0
+SEEDS = (0, 1, 2)
+ART_SEEDS_QUICK = (0,)
+IDEAL = "ideal predictor (Fredrikson 2014)"
+BEFORE = "same inversion before poisoning"
 
 
 # -------------------------------------------------------------------------------------------
+# one seed's figures
+# -------------------------------------------------------------------------------------------
 def _figures(ev: Any, pred: Any) -> dict[str, Any]:
+    """Every figure of one attack result on one seed (attack minus no-model = ``gap``)."""
     rep = ev.report(pred)
     a = rep["all"]
 
     def get(part: dict[str, Any], who: str, m: str = "accuracy") -> float | None:
         return part.get(who, {}).get(m)
 
-    out = {
+    out: dict[str, Any] = {
+        "value": a["attack"]["accuracy"],
         "prior_only": get(a, "prior_only"),
         "no_model": get(a, "no_model"),
         "ideal": get(a, "ideal"),
@@ -48,56 +63,198 @@ def _figures(ev: Any, pred: Any) -> dict[str, Any]:
         "mcc": get(a, "attack", "mcc"),
         "no_model_balanced_accuracy": get(a, "no_model", "balanced_accuracy"),
     }
-    nm = get(a, "no_model")
-    out["leakage"] = None if nm is None else a["attack"]["accuracy"] - nm
     for split in ("in_training", "out_of_training"):
         if split in rep:
+            part = rep[split]
             out[split] = {
-                "accuracy": rep[split]["attack"]["accuracy"],
-                "no_model": get(rep[split], "no_model"),
-                "ideal": get(rep[split], "ideal"),
-                "leakage": None
-                if get(rep[split], "no_model") is None
-                else rep[split]["attack"]["accuracy"] - rep[split]["no_model"]["accuracy"],
+                "accuracy": part["attack"]["accuracy"],
+                "no_model": get(part, "no_model"),
+                "ideal": get(part, "ideal"),
             }
-    out["value"] = a["attack"]["accuracy"]
     return out
 
 
-def _rec(case, method, access, figs, seconds, queries=None, anchor=None, notes="", **extra):
-    return record(
-        case,
-        method,
-        "attribute_accuracy",
-        round(figs.pop("value"), 4),
-        access=access,
-        seconds=seconds,
-        queries=queries,
-        baseline=("no-model imputation", _r(figs["no_model"])) if figs["no_model"] else None,
-        anchor=anchor,
-        seed=SEED,
-        notes=notes,
-        **{k: _r(v) for k, v in figs.items()},
-        **extra,
-    )
+def _row(
+    case: str,
+    method: str,
+    access: str,
+    figs: dict[str, Any],
+    seconds: float,
+    *,
+    queries: int | None = None,
+    baseline: tuple[str, str] = ("no-model imputation", "no_model"),
+    anchor: str | None = None,
+    notes: str = "",
+) -> dict[str, Any]:
+    """One seed's row. ``baseline``: the baseline's name and its key in ``figs`` (the figure the
+    attack must beat); ``anchor``: the ART method (same case), ``IDEAL`` or ``BEFORE`` (the key
+    ``before_poisoning`` of ``figs``) that the row stands beside."""
+    return {
+        "case": case,
+        "method": method,
+        "access": access,
+        "figs": figs,
+        "seconds": seconds,
+        "queries": queries,
+        "baseline": baseline,
+        "anchor": anchor,
+        "notes": notes,
+    }
 
 
+def _timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float]:
+    """``(fn(*args, **kwargs), wall seconds)``."""
+    t0 = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - t0
+
+
+# -------------------------------------------------------------------------------------------
+# aggregation over seeds
+# -------------------------------------------------------------------------------------------
 def _r(v: Any) -> Any:
     if isinstance(v, float):
         return round(v, 4)
     if isinstance(v, dict):
         return {k: _r(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_r(x) for x in v]
     return v
 
 
-def _run(attack: Any, view: Any, knowledge: Any) -> tuple[Any, float]:
-    t0 = time.perf_counter()
-    res = attack.run(view, knowledge, seed=SEED)
-    return res, time.perf_counter() - t0
+def _mean(items: list[Any]) -> Any:
+    """Mean over seeds of every number in equally shaped (nested) figure dicts."""
+    first = items[0]
+    if isinstance(first, dict):
+        return {k: _mean([i.get(k) if isinstance(i, dict) else None for i in items]) for k in first}
+    nums = [float(v) for v in items if isinstance(v, int | float) and not isinstance(v, bool)]
+    return sum(nums) / len(nums) if nums else None
+
+
+def seed_verdict(values: list[float], baselines: list[float] | None) -> dict[str, Any]:
+    """Mean, spread and the leakage verdict (``mi_core.leakage.assess_seeds``) of per-seed
+    accuracies beside per-seed baseline accuracies (paired seeds)."""
+    from mi_core.leakage import assess_seeds
+
+    lk, st, sb = assess_seeds(values, baselines, higher_is_better=True, unit_interval=True)
+    return {
+        "value": st.mean,
+        "spread": st.std if st.n > 1 else None,  # one seed: no spread measured
+        "per_seed": list(values),
+        "baseline": None if sb is None else sb.mean,
+        "baseline_spread": None if sb is None or sb.n < 2 else sb.std,
+        "baseline_per_seed": None if sb is None else list(baselines or []),
+        "gap": lk.gap,
+        "gap_spread": lk.spread,
+        "leakage": lk.level,
+        "leakage_reason": lk.reason,
+    }
+
+
+def _anchor_stats(name: str, values: list[float], seeds: list[int]) -> dict[str, Any]:
+    from mi_core.leakage import seed_stats
+
+    st = seed_stats(values)
+    return {
+        "name": name,
+        "value": _r(st.mean),
+        "spread": _r(st.std) if st.n > 1 else None,
+        "per_seed": _r(values),
+        "seeds": seeds,
+        "seconds": None,
+    }
+
+
+def aggregate(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One record per (case, method): mean and spread over the seeds it ran on, beside its
+    baseline (paired per seed) with the leakage verdict, per training split too; anchors (ART's
+    same attack on the same fitted models, the ideal predictor, or the inversion before
+    poisoning) with their own mean and spread."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault((r["case"], r["method"]), []).append(r)
+    out: list[dict[str, Any]] = []
+    art_refs: dict[int, str] = {}
+    for (case, method), runs in groups.items():
+        seeds = [r["seed"] for r in runs]
+        first = runs[0]
+        bname, bkey = first["baseline"]
+        bases = [r["figs"].get(bkey) for r in runs]
+        v = seed_verdict(
+            [r["figs"]["value"] for r in runs],
+            None if any(b is None for b in bases) else bases,  # type: ignore[arg-type]
+        )
+        figs = _mean([{k: x for k, x in r["figs"].items() if k != "value"} for r in runs])
+        for split in ("in_training", "out_of_training"):
+            parts = [r["figs"].get(split) or {} for r in runs]
+            if all(p.get("no_model") is not None for p in parts):
+                sv = seed_verdict([p["accuracy"] for p in parts], [p["no_model"] for p in parts])
+                figs[split].update(
+                    spread=sv["spread"],
+                    gap=sv["gap"],
+                    gap_spread=sv["gap_spread"],
+                    leakage=sv["leakage"],
+                )
+        secs = [r["seconds"] for r in runs]
+        queries = [r["queries"] for r in runs if r["queries"] is not None]
+        anchor = None
+        if first["anchor"] == IDEAL and all(r["figs"].get("ideal") is not None for r in runs):
+            anchor = _anchor_stats(IDEAL, [r["figs"]["ideal"] for r in runs], seeds)
+        elif first["anchor"] == BEFORE:
+            anchor = _anchor_stats(BEFORE, [r["figs"]["before_poisoning"] for r in runs], seeds)
+        rec = record(
+            case,
+            method,
+            "attribute_accuracy",
+            _r(v["value"]),
+            access=first["access"],
+            seconds=sum(secs) / len(secs),
+            queries=None if not queries else round(sum(queries) / len(queries)),
+            baseline=None if v["baseline"] is None else (bname, _r(v["baseline"])),
+            anchor=anchor,
+            seed=seeds,
+            notes=first["notes"]
+            + f"; mean ± sd over seeds {seeds} (each re-splits the data and retrains the target)",
+            spread=_r(v["spread"]),
+            per_seed=_r(v["per_seed"]),
+            baseline_spread=_r(v["baseline_spread"]),
+            baseline_per_seed=_r(v["baseline_per_seed"]),
+            gap=_r(v["gap"]),
+            gap_spread=_r(v["gap_spread"]),
+            leakage=v["leakage"],
+            leakage_reason=v["leakage_reason"],
+            seconds_per_seed=_r(secs),
+            **_r(figs),
+        )
+        if first["anchor"] not in (None, IDEAL, BEFORE):
+            art_refs[len(out)] = first["anchor"]
+        out.append(rec)
+    by_name = {(r["case"], r["method"]): r for r in out}
+    for i, ref in art_refs.items():
+        r = out[i]
+        art = by_name.get((r["case"], ref))
+        if art is None:
+            continue
+        ours = dict(zip(r["seed"], r["seconds_per_seed"], strict=True))
+        theirs = dict(zip(art["seed"], art["seconds_per_seed"], strict=True))
+        both = [s for s in theirs if s in ours]  # speed-up on the seeds both ran
+        speedup = sum(theirs[s] for s in both) / max(sum(ours[s] for s in both), 1e-3)
+        r["anchor"] = {
+            "name": art["method"],
+            "value": art["value"],
+            "spread": art["spread"],
+            "per_seed": art["per_seed"],
+            "seeds": art["seed"],
+            "seconds": art["seconds"],
+            "speedup": round(speedup, 1) if both else None,
+        }
+    return out
 
 
 # -------------------------------------------------------------------------------------------
-def iwpc_cases(quick: bool) -> list[dict]:
+# IWPC warfarin
+# -------------------------------------------------------------------------------------------
+def iwpc_rows(seed: int) -> list[dict[str, Any]]:
     from sklearn.compose import make_column_transformer
     from sklearn.linear_model import LinearRegression
     from sklearn.pipeline import make_pipeline
@@ -123,12 +280,17 @@ def iwpc_cases(quick: bool) -> list[dict]:
 
     for sensitive, other in (("vkorc1", "cyp2c9"), ("cyp2c9", "vkorc1")):
         ds = load_iwpc(path, sensitive=sensitive)
-        sp = split_for_attack(ds.frame, train=0.6, auxiliary=0.1, seed=SEED)
+        sp = split_for_attack(ds.frame, train=0.6, auxiliary=0.1, seed=seed)
         model = make_model().fit(sp.train[ds.features], sp.train[ds.label])
         case = f"iwpc-{sensitive}"
         ak = ds.knowledge(sp.attacked, sp.auxiliary, unknown=[other])
         ev = AttributeEvaluator.build(
-            ak, sp.attacked[sensitive], member=sp.member, private=sp.train, label_column=ds.label
+            ak,
+            sp.attacked[sensitive],
+            member=sp.member,
+            private=sp.train,
+            label_column=ds.label,
+            seed=seed,
         )
         note = (
             f"linear regression of sqrt weekly dose (IWPC encoding), {len(sp.train)} training "
@@ -136,24 +298,18 @@ def iwpc_cases(quick: bool) -> list[dict]:
             f"{len(sp.attacked)} patients attacked ({int(sp.member.sum())} in training)"
         )
         for prior in ("marginal", "auxiliary"):
-            res, sec = _run(
-                FredriksonMAP(prior=prior, progress=False),
-                make_view(model, "label-only"),
-                ak.to_knowledge(),
-            )
-            figs = _figures(ev, res)
+            attack = FredriksonMAP(prior=prior, progress=False)
+            view = make_view(model, "label-only")
+            res, sec = _timed(attack.run, view, ak.to_knowledge(), seed=seed)
             out.append(
-                _rec(
+                _row(
                     case,
                     "fredrikson-map" + ("" if prior == "marginal" else " (learned prior)"),
                     "label-only",
-                    figs,
+                    _figures(ev, res),
                     sec,
-                    res.queries,
-                    anchor={
-                        "name": "ideal predictor (Fredrikson 2014)",
-                        "value": _r(figs["ideal"]),
-                    },
+                    queries=res.queries,
+                    anchor=IDEAL,
                     notes=note + ("" if prior == "marginal" else "; prior p(v|x_K) from aux"),
                 )
             )
@@ -172,45 +328,43 @@ def iwpc_cases(quick: bool) -> list[dict]:
                     "observe": svc.observe,
                 },
             )
-            res, sec = _run(PoisoningInversion(), svc.view(), k)
+            res, sec = _timed(PoisoningInversion().run, svc.view(), k, seed=seed)
             nobody = ds.knowledge(sp.attacked, sp.auxiliary)
             evp = AttributeEvaluator(sp.attacked[sensitive], nobody.sensitive, member=sp.member)
             figs = _figures(evp, res)
             before = _figures(evp, (res.arrays["codes_before"], res.arrays["posterior_before"]))
-            figs["no_model"] = None
+            figs.update(
+                before_poisoning=before["value"],
+                balanced_accuracy_before=before["balanced_accuracy"],
+                poison_records=res.info["poison_records"],
+                poison_share=res.info["poison_records"] / len(sp.train),
+                estimated_train_size=res.info["estimated_train_size"],
+                train_size=len(sp.train),
+                service_rmse_before=rmse0,
+                service_rmse_after=svc.rmse(sp.holdout[ds.features], sp.holdout[ds.label]),
+            )
             out.append(
-                record(
+                _row(
                     "iwpc-vkorc1-poisoning",
                     "poisoning-inversion",
-                    "attribute_accuracy",
-                    round(figs["value"], 4),
-                    access="black-box-scores",
-                    seconds=sec,
+                    "black-box-scores",
+                    figs,
+                    sec,
                     queries=res.queries,
-                    baseline=("prior only (attacker knows no attribute)", _r(figs["prior_only"])),
-                    anchor={
-                        "name": "same inversion before poisoning",
-                        "value": _r(before["value"]),
-                    },
-                    seed=SEED,
+                    baseline=("prior only (attacker knows no attribute)", "prior_only"),
+                    anchor=BEFORE,
                     notes=(
                         "online OLS service retrained on contributions; attacker knows only the "
-                        "targets' predicted doses; "
-                        f"{res.info['poison_records']} poison records "
-                        f"({res.info['poison_records'] / len(sp.train):.0%} of training), "
-                        f"training size estimated {res.info['estimated_train_size']:.0f} "
-                        f"(true {len(sp.train)}); service RMSE {rmse0:.3f} -> "
-                        f"{svc.rmse(sp.holdout[ds.features], sp.holdout[ds.label]):.3f}"
+                        "targets' predicted doses; poison records, training-size estimate and "
+                        "service RMSE in the record's fields (means over seeds)"
                     ),
-                    prior_only=_r(figs["prior_only"]),
-                    before_poisoning=_r(before["value"]),
-                    balanced_accuracy=_r(figs["balanced_accuracy"]),
-                    balanced_accuracy_before=_r(before["balanced_accuracy"]),
                 )
             )
     return out
 
 
+# -------------------------------------------------------------------------------------------
+# UCI Adult
 # -------------------------------------------------------------------------------------------
 ADULT_FEATURES = [
     "age",
@@ -235,7 +389,7 @@ def adult_numeric(quick: bool) -> tuple[pd.DataFrame, list[str]] | None:
         return None
     frame = load_adult(d.parent)
     if quick:
-        frame = frame.sample(n=12000, random_state=SEED)
+        frame = frame.sample(n=12000, random_state=0)
     num = frame[[*ADULT_FEATURES, "income"]].copy()
     for c in ADULT_CATEGORICAL:  # integer codes: ART's tree attacks need one numeric matrix
         num[c] = pd.Categorical(num[c]).codes.astype(np.float64)
@@ -244,7 +398,16 @@ def adult_numeric(quick: bool) -> tuple[pd.DataFrame, list[str]] | None:
     return num, ADULT_FEATURES
 
 
-def adult_cases(quick: bool) -> list[dict]:
+# our attack -> the ART attack it is compared with on the same fitted model and records
+ART_TWIN = {
+    "fredrikson-tree-wb": "ART AttributeInferenceWhiteBoxDecisionTree",
+    "fredrikson-tree-wb (class counts)": "ART AttributeInferenceWhiteBoxDecisionTree",
+    "fredrikson-tree-wb (learned prior)": "ART AttributeInferenceWhiteBoxDecisionTree",
+    "bb-attribute-inference": "ART AttributeInferenceBlackBox (nn)",
+}
+
+
+def adult_rows(loaded: tuple[pd.DataFrame, list[str]], seed: int, quick: bool, art: bool):
     from sklearn.neural_network import MLPClassifier
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -257,12 +420,9 @@ def adult_cases(quick: bool) -> list[dict]:
     from mi_tabular.attacks.fredrikson_tree import FredriksonTreeBlackBox, FredriksonTreeWhiteBox
     from mi_tabular.attacks.lomia import LOMIA
 
-    loaded = adult_numeric(quick)
-    if loaded is None:
-        return []
     frame, feats = loaded
     ds = from_frame(frame, "married", "income", feats, name="UCI Adult")
-    sp = split_for_attack(ds.frame, train=0.6, auxiliary=0.0, seed=SEED)
+    sp = split_for_attack(ds.frame, train=0.6, auxiliary=0.0, seed=seed)
     n_att = 1500 if quick else 5000
     n_aux = 3000
     train = sp.train
@@ -275,28 +435,25 @@ def adult_cases(quick: bool) -> list[dict]:
     y_train = train["income"].to_numpy()
     out = []
     models = {
-        "adult-married-tree": DecisionTreeClassifier(random_state=SEED),
+        "adult-married-tree": DecisionTreeClassifier(random_state=seed),
         "adult-married-mlp": make_pipeline(
             StandardScaler(),
-            MLPClassifier((64, 32), max_iter=60 if quick else 120, random_state=SEED),
+            MLPClassifier((64, 32), max_iter=60 if quick else 120, random_state=seed),
         ),
     }
     for case, model in models.items():
-        t0 = time.perf_counter()
-        model.fit(x_train, y_train)
-        fit_s = time.perf_counter() - t0
+        _, fit_s = _timed(model.fit, x_train, y_train)
         test_acc = model.score(sp.holdout[feats].to_numpy(), sp.holdout["income"].to_numpy())
         pred = model.predict(attacked[feats].to_numpy())
         ak = ds.knowledge(attacked, aux, labels=pred, labels_are="predicted", input_format="array")
         ev = AttributeEvaluator.build(
-            ak, attacked["married"], member=member, private=train, label_column="income"
+            ak, attacked["married"], member=member, private=train, label_column="income", seed=seed
         )
         note = (
-            f"{type(model).__name__} (test acc {test_acc:.3f}, fit {fit_s:.1f}s); "
+            f"{type(model).__name__} (test acc seed {seed} {test_acc:.3f}, fit {fit_s:.1f}s); "
             f"{len(attacked)} records attacked ({int(member.sum())} in training); attacker sees "
             f"the model's prediction per record and knows {len(aux)} training records fully"
         )
-        art = art_attacks(case, model, train, attacked, aux, feats, idx, pred, ak, ev, quick)
         ours = []
         if case.endswith("tree"):
             ours += [
@@ -322,35 +479,27 @@ def adult_cases(quick: bool) -> list[dict]:
                 "black-box-scores",
             ),
         ]
-        shared = {
-            "fredrikson-tree-wb": (
-                "ART AttributeInferenceWhiteBoxDecisionTree",
-                "ART WB lifestyle",
-            ),
-            "fredrikson-tree-wb (class counts)": ("ART AttributeInferenceWhiteBoxDecisionTree",),
-            "fredrikson-tree-wb (learned prior)": ("ART AttributeInferenceWhiteBoxDecisionTree",),
-            "bb-attribute-inference": ("ART AttributeInferenceBlackBox (nn)",),
-        }
         for name, attack, access in ours:
-            res, sec = _run(attack, make_view(model, access), ak.to_knowledge())
-            figs = _figures(ev, res)
-            anchor = None
-            for a_name in shared.get(name, ()):
-                hit = next((a for a in art if a["method"].startswith(a_name)), None)
-                if hit is not None:
-                    anchor = {
-                        "name": hit["method"],
-                        "value": hit["value"],
-                        "seconds": hit["seconds"],
-                        "speedup": None if not sec else round(hit["seconds"] / max(sec, 1e-3), 1),
-                    }
-                    break
-            out.append(_rec(case, name, access, figs, sec, res.queries, anchor, note))
-        out.extend(art)
+            view = make_view(model, access)
+            res, sec = _timed(attack.run, view, ak.to_knowledge(), seed=seed)
+            out.append(
+                _row(
+                    case,
+                    name,
+                    access,
+                    _figures(ev, res),
+                    sec,
+                    queries=res.queries,
+                    anchor=ART_TWIN.get(name),
+                    notes=note,
+                )
+            )
+        if art:
+            out += art_rows(case, model, attacked, aux, feats, idx, pred, ak, ev)
     return out
 
 
-def art_attacks(case, model, train, attacked, aux, feats, idx, pred, ak, ev, quick) -> list[dict]:
+def art_rows(case, model, attacked, aux, feats, idx, pred, ak, ev) -> list[dict[str, Any]]:
     """ART's attribute-inference attacks on the same fitted model and records."""
     try:
         from art.attacks.inference.attribute_inference import (
@@ -370,7 +519,6 @@ def art_attacks(case, model, train, attacked, aux, feats, idx, pred, ak, ev, qui
     priors = list(ak.sensitive.prior)
     x_att = np.delete(attacked[feats].to_numpy(), idx, axis=1)
     x_aux = aux[feats].to_numpy()
-    out = []
     is_tree = case.endswith("tree")
     est = ScikitlearnDecisionTreeClassifier(model) if is_tree else ScikitlearnClassifier(model)
     runs = []
@@ -405,25 +553,35 @@ def art_attacks(case, model, train, attacked, aux, feats, idx, pred, ak, ev, qui
         return b.infer(x_att, values=values)
 
     runs.append(("ART AttributeInferenceBaseline (nn, no model)", "none", baseline))
+    out = []
     for name, access, fn in runs:
-        t0 = time.perf_counter()
-        inferred = np.asarray(fn()).reshape(-1)
-        sec = time.perf_counter() - t0
-        codes = ak.sensitive.codes(inferred.astype(np.int64), name)
-        figs = _figures(ev, (codes, None))
-        out.append(_rec(case, name, access, figs, sec, notes="ART 1.20 defaults"))
+        inferred, sec = _timed(fn)
+        codes = ak.sensitive.codes(np.asarray(inferred).reshape(-1).astype(np.int64), name)
+        out.append(_row(case, name, access, _figures(ev, (codes, None)), sec, notes="ART 1.20"))
     return out
 
 
+# -------------------------------------------------------------------------------------------
 def run(quick: bool) -> list[dict]:
     from threadpoolctl import threadpool_limits
+    from tqdm.auto import tqdm
 
+    art_seeds = ART_SEEDS_QUICK if quick else SEEDS
+    rows: list[dict[str, Any]] = []
     # one thread everywhere: the machine is shared, and ratios are what we compare
     with threadpool_limits(limits=1):
         import torch
 
         torch.set_num_threads(1)
-        records = iwpc_cases(quick) + adult_cases(quick)
+        adult = adult_numeric(quick)
+        for seed in tqdm(SEEDS, desc="tabular seeds"):
+            seed_rows = iwpc_rows(seed)
+            if adult is not None:
+                seed_rows += adult_rows(adult, seed, quick, art=seed in art_seeds)
+            for r in seed_rows:
+                r["seed"] = seed
+            rows += seed_rows
+    records = aggregate(rows)
     from pathlib import Path
 
     from tabular_plot import plot

@@ -1,5 +1,6 @@
-"""A picture of the tabular benchmark: per case, each attack's accuracy beside the prior, the
-no-model imputation and (hatched) ART's attacks. ``python benchmarks/tabular_plot.py [json]``."""
+"""A picture of the tabular benchmark: per case, each attack's accuracy (mean, error bar = sd
+over seeds) beside the prior, the no-model imputation and (grey) ART's attacks.
+``python benchmarks/tabular_plot.py [json]``."""
 
 from __future__ import annotations
 
@@ -31,7 +32,8 @@ def plot(records: list[dict], out: Path) -> Path | None:
         vals = [r["value"] for r in rows]
         colors = ["#b0b0b0" if r["method"].startswith("ART") else "#3366aa" for r in rows]
         y = range(len(rows))
-        ax.barh(y, vals, color=colors)
+        spread = [r.get("spread") or 0.0 for r in rows]  # sd over seeds
+        ax.barh(y, vals, xerr=spread, color=colors, error_kw={"lw": 0.8, "capsize": 2})
         ax.set_yticks(list(y), names, fontsize=8)
         ax.invert_yaxis()
         ref = rows[0]
@@ -46,7 +48,11 @@ def plot(records: list[dict], out: Path) -> Path | None:
             ax.axvline(ref["ideal"], color="#33aa55", ls="-.", label="ideal predictor")
         for i, r in enumerate(rows):
             ax.text(
-                r["value"] + 0.005, i, f"{r['value']:.3f}  {r['seconds']}s", va="center", fontsize=7
+                r["value"] + (r.get("spread") or 0.0) + 0.005,
+                i,
+                f"{r['value']:.3f}  {r['seconds']}s",
+                va="center",
+                fontsize=7,
             )
         ax.set_xlim(0.3, 1.08)
         ax.set_title(case, fontsize=9, loc="left")

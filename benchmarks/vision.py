@@ -184,7 +184,7 @@ def prepare(case: str, quick: bool) -> dict[str, Any] | None:
     priors["gmi-z"] = GeneratorPrior.from_networks(
         gen.modules["generator"], gen.discriminator, kind="gmi", space="z"
     )
-    return {
+    out = {
         **data,
         "k": k,
         "target": target,
@@ -201,6 +201,14 @@ def prepare(case: str, quick: bool) -> dict[str, Any] | None:
         },
         "prepare_seconds": time.perf_counter() - t0,
     }
+    # the third slice's prior: LOKT's T-ACGAN, trained through a label-only view (counted)
+    import vision_slice3
+
+    for kind, facts in vision_slice3.extra_priors(out, cache, quick, case).items():
+        prior_seconds[kind] = facts["seconds"]
+        out.setdefault("prior_queries", {})[kind] = facts["queries"]
+    out["prepare_seconds"] = time.perf_counter() - t0
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -358,14 +366,17 @@ def run_attack(
     classes: list[int] | None = None,
     seed: int = 0,
 ):
+    import vision_slice3
+
     from mi_core import Knowledge, make_view
     from mi_core.registry import get_attack
 
     view = make_view(case["target"], access, info=case["info"])
     knowledge = Knowledge(
         target_labels=classes if classes is not None else list(range(case["k"])),
-        prior=case["priors"][prior],
+        prior=case["priors"][prior] if prior else None,
         auxiliary=case["public"],
+        extra=vision_slice3.knowledge_extra(case, attack),
     )
     cfg = {**config}
     if attack == "lomma":
@@ -420,24 +431,91 @@ SEEDS = [0, 1, 2]
 SEEDS_QUICK = [0]
 
 
-def extra_plans(k: int, quick: bool) -> list[tuple[str, str, str, str, dict[str, Any]]]:
-    """Plan entries of further attack slices (``benchmarks/vision_slice*.py`` modules exposing
-    ``attack_plan(k, quick)`` in the shape of :func:`attack_plan`)."""
-    import importlib
+def _seeds_option(argv: list[str], default: list[int]) -> list[int]:
+    """``--seeds N`` (attack seeds 0..N-1) from the suite options; anything else is refused."""
+    if not argv:
+        return list(default)
+    if len(argv) == 2 and argv[0] == "--seeds" and argv[1].isdigit() and int(argv[1]) >= 1:
+        return list(range(int(argv[1])))
+    raise SystemExit(
+        f"vision: unknown options {argv}; the suite takes --seeds N (N >= 1) or --preset paper"
+    )
 
+
+def digits_mi_face(quick: bool) -> list[dict[str, Any]]:
+    """MI-Face (Algorithm 1 of Fredrikson et al. 2015, 3000 steps from the zero image) on the
+    built-in digits-softmax case, the case retrained with each seed (target, judge and split take
+    seconds): the figures the root README quotes for the Quick start."""
+    import tempfile
+
+    from common import record
+
+    from mi_core import Knowledge, make_view
+    from mi_vision.attacks.mi_face import MIFace
+    from mi_vision.cases import DigitsSoftmaxCase
+
+    seeds = [0, 1, 2] if quick else [0, 1, 2, 3, 4]
+    per_seed, accs, secs = [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in seeds:
+            case = DigitsSoftmaxCase()
+            case.prepare(Path(tmp) / str(seed), seed=seed)
+            view = make_view(case.target(), "white-box", info=case.target_info())
+            res = MIFace(max_iter=3000, gamma=0.0, progress=False).run(
+                view, Knowledge(target_labels=list(range(10))), seed=seed
+            )
+            per_seed.append({f.metric: f for f in case.evaluate(res)})
+            accs.append(case.utility()["test_accuracy"])
+            secs.append(res.seconds)
+    agg = aggregate(per_seed, seeds)
     out = []
-    for path in sorted(HERE.glob("vision_slice*.py")):
-        module = importlib.import_module(path.stem)
-        out.extend(module.attack_plan(k, quick))
+    for metric in ("leak_rate", "eval_top1", "eval_top5", "knn_distance"):
+        a = agg[metric]
+        out.append(
+            record(
+                "digits",
+                "mi-face",
+                metric,
+                a["value"],
+                access="white-box",
+                higher=a["higher"],
+                seconds=sum(secs) / len(secs),
+                baseline=a["baseline"],
+                seed=seeds,
+                notes="softmax regression on sklearn's 8x8 digits retrained per seed; judged by a "
+                "calibrated CNN; baseline: as many uniform-noise images",
+                spread=a["spread"],
+                per_seed=a["per_seed"],
+                baseline_spread=a["baseline_spread"],
+                leakage=a["leakage"],
+                on_manifold=a["on_manifold"],
+                target_test_accuracy=sum(accs) / len(accs),
+            )
+        )
     return out
 
 
-def run(quick: bool) -> list[dict[str, Any]]:
+def extra_plans(k: int, quick: bool) -> list[tuple[str, str, str | None, str, dict[str, Any]]]:
+    """The third slice's attacks (``benchmarks/vision_slice3.py``), in the shape of
+    :func:`attack_plan` (their prior may be None: DeepInversion, the inversion model)."""
+    import vision_slice3
+
+    return vision_slice3.attack_plan(k, quick)
+
+
+def run(quick: bool, argv: list[str] | None = None) -> list[dict[str, Any]]:
+    """The CPU benchmark; ``--preset paper`` (in ``argv``) runs the paper-scale GPU preset of
+    ``benchmarks/vision_paper.py`` instead."""
     sys.path.insert(0, str(HERE))
+    if argv and "--preset" in argv:
+        import vision_paper
+
+        return vision_paper.run(quick, argv)
+    seeds = _seeds_option(argv or [], SEEDS_QUICK if quick else SEEDS)
     from common import record
 
     torch.set_num_threads(1)
-    records: list[dict[str, Any]] = []
+    records: list[dict[str, Any]] = digits_mi_face(quick)
     # --quick (< 10 minutes on 2 cores): the Fashion-MNIST case only, small priors and searches
     for case_name in ["fashion-mnist"] if quick else list(CASES):
         case = prepare(case_name, quick)
@@ -478,7 +556,6 @@ def run(quick: bool) -> list[dict[str, Any]]:
         )
         results = {}
         t_case = time.perf_counter()
-        seeds = SEEDS_QUICK if quick else SEEDS
         for label, attack, prior, access, cfg in attack_plan(k, quick) + extra_plans(k, quick):
             per_seed, runs = [], []
             for seed in seeds:
@@ -577,6 +654,11 @@ def run(quick: bool) -> list[dict[str, Any]]:
         )
         _grid(case_name, case, results, quick)
     return records
+
+
+def result_name(argv: list[str]) -> str | None:
+    """The result file of a run with suite options (None: the default ``vision.json``)."""
+    return "vision-paper.json" if argv and "--preset" in argv else None
 
 
 if __name__ == "__main__":

@@ -63,3 +63,38 @@ def link_auc(scores_of_nodes, adj, nodes):
     iu = np.triu_indices(len(nodes), 1)
     truth = adj[nodes][:, nodes].numpy()[iu]
     return float(roc_auc_score(truth, sim[iu]))
+
+
+class DenseConv(nn.Module):
+    """One GCN layer on a dense normalised adjacency: ``a @ lin(x)``."""
+
+    def __init__(self, d, k):
+        super().__init__()
+        self.lin = nn.Linear(d, k)
+
+    def forward(self, x, a):
+        return a @ self.lin(x)
+
+
+class LayeredGCN(nn.Module):
+    """The two-layer GCN of :class:`DenseGCN` with its layers as sub-modules ``conv1`` /
+    ``conv2`` (so a defense can hook the node representations), plus ``embed``."""
+
+    def __init__(self, d, k, hidden=16):
+        super().__init__()
+        self.conv1, self.conv2 = DenseConv(d, hidden), DenseConv(hidden, k)
+
+    @staticmethod
+    def norm_adj(n, edge_index):
+        a = torch.zeros(n, n)
+        a[edge_index[0], edge_index[1]] = 1.0
+        a = a + torch.eye(n)
+        dinv = a.sum(1).pow(-0.5)
+        return dinv[:, None] * a * dinv[None, :]
+
+    def embed(self, x, edge_index):
+        return F.relu(self.conv1(x, self.norm_adj(x.shape[0], edge_index)))
+
+    def forward(self, x, edge_index):
+        a = self.norm_adj(x.shape[0], edge_index)
+        return self.conv2(F.relu(self.conv1(x, a)), a)

@@ -23,6 +23,7 @@ EXPECTED = {
     "dp-sgd": "training",
     "tl-dmi": "training",
     "dp-gnn": "training",
+    "mc-gpb": "training",
     "dedup": "data",
     "edge-rand": "data",
     "lap-graph": "data",

@@ -130,6 +130,17 @@ def test_dp_sgd_reports_an_epsilon_within_the_target():
     assert isinstance(model, nn.Sequential)  # the user's module, unwrapped
 
 
+def test_dp_sgd_clipping_only_control_has_no_privacy():
+    # noise_multiplier=0 clips per-sample gradients and adds no noise: an ablation (the defense
+    # benchmark's control row), whose spent epsilon is infinite
+    x, y = blobs(128)
+    d = DPSGD(epsilon=None, noise_multiplier=0.0)
+    model = d.fit(mlp(), x, y, epochs=1, lr=1e-2, batch_size=64, progress=False)
+    assert d.epsilon() == float("inf") and isinstance(model, nn.Sequential)
+    with pytest.raises(ConfigError, match="noise_multiplier: must be >= 0"):
+        DPSGD(epsilon=None, noise_multiplier=-1.0)
+
+
 def test_tl_dmi_freezes_the_first_layers():
     x, y = blobs(128)
     model = mlp()

@@ -10,9 +10,16 @@ from mi_graph.models import ARCHS, build_model
 from mi_graph.training import TrainConfig, train_node_classifier
 
 
-def test_all_four_attacks_and_the_case_are_registered():
+def test_all_six_attacks_and_the_case_are_registered():
     graph = {r["name"] for r in list_attacks() if r["modality"] == "graph"}
-    assert graph == {"graphmi", "inverse-mapping", "link-stealing", "linkteller"}
+    assert graph == {
+        "graphmi",
+        "mc-gra",
+        "rl-graphmi",
+        "inverse-mapping",
+        "link-stealing",
+        "linkteller",
+    }
     assert "sbm-gcn" in case_entries()
 
 
@@ -23,12 +30,16 @@ def test_audit_case_cells_run_and_beat_their_baselines(tmp_path):
 
     for cell in SBMGCNCase.default_cells:
         config = {**cell.config, "progress": False}
-        spec = CellSpec("sbm-gcn", cell.attack, cell.access, config)
+        spec = CellSpec("sbm-gcn", cell.attack, cell.access, config, budget=cell.budget)
         rec = run_cell(spec.__dict__, str(tmp_path))
         assert rec["status"] == "ok", rec.get("message")
         auc = next(f for f in rec["figures"] if f["metric"] == "link_auc")
-        if cell.attack == "graphmi":  # judged against features *and* labels: no margin asked
+        if cell.attack in ("graphmi", "rl-graphmi"):
+            # judged against features *and* labels, which they know: no margin asked
             assert auc["baseline"]["name"] == "feature-cosine+label"
+        elif cell.attack == "mc-gra":  # beyond features and labels: the released embeddings
+            assert auc["baseline"]["name"] == "feature-cosine+label"
+            assert auc["value"] > auc["baseline"]["value"] + 0.03, rec["id"]
         else:
             assert auc["value"] > auc["baseline"]["value"] + 0.15, rec["id"]
         assert rec["utility"]["test_accuracy"] > 0.8
@@ -37,6 +48,29 @@ def test_audit_case_cells_run_and_beat_their_baselines(tmp_path):
         labels = saved.arrays["eval_labels"]
         assert len(saved.arrays["eval_scores"]) == len(labels) == 120 * 119 // 2
         assert int(labels.sum()) == auc["details"]["edges"] > 0
+
+
+@pytest.mark.slow
+def test_audit_case_retrains_under_graph_defenses(tmp_path):
+    from mi_core.audit.runner import CellSpec, run_cell
+
+    accs = {}
+    for defense, cfg in (("mc-gpb", {}), ("edge-rand", {"epsilon": 1.0})):
+        spec = CellSpec(
+            "sbm-gcn",
+            "mc-gra",
+            "white-box",
+            {"epochs": 20, "progress": False},
+            defense=defense,
+            defense_config=cfg,
+        )
+        rec = run_cell(spec.__dict__, str(tmp_path))
+        assert rec["status"] == "ok", (defense, rec.get("message"))
+        accs[defense] = rec["utility"]["test_accuracy"]
+    assert accs["mc-gpb"] > 0.8 and accs["edge-rand"] < accs["mc-gpb"]
+    spec = CellSpec("sbm-gcn", "mc-gra", "white-box", {"epochs": 2}, defense="dedup")
+    rec = run_cell(spec.__dict__, str(tmp_path))
+    assert rec["status"] == "not-applicable", rec
 
 
 def test_graph_knowledge_names_bad_fields():

@@ -79,3 +79,34 @@ def test_bad_queries_are_named(sbm, gcn):
         view(sbm.x)
     with pytest.raises(ConfigError, match="modes"):
         GraphTarget(gcn, sbm, modes=("edges",))
+
+
+def test_malformed_private_graph_is_refused_by_name(sbm, gcn):
+    from types import SimpleNamespace
+
+    def graph(**kw):
+        g = {"x": sbm.x, "edge_index": sbm.edge_index, "num_nodes": sbm.num_nodes, **kw}
+        return SimpleNamespace(**g)
+
+    with pytest.raises(ConfigError, match=r"graph.edge_index: expected shape \(2, E\).*\.T"):
+        GraphTarget(gcn, graph(edge_index=sbm.edge_index.T))
+    with pytest.raises(ConfigError, match="node ids must be integers"):
+        GraphTarget(gcn, graph(edge_index=sbm.edge_index.float()))
+    with pytest.raises(ConfigError, match=r"node ids must lie in \[0, 400\)"):
+        GraphTarget(gcn, graph(edge_index=sbm.edge_index + 1))
+    with pytest.raises(ConfigError, match=r"graph\.num_nodes: 401 nodes"):
+        GraphTarget(gcn, graph(num_nodes=401))
+
+
+def test_graph_queries_reach_the_model_as_plain_tensors(sbm, gcn):
+    # the query dataclasses are declared by the target; their fields are copied into plain
+    # tensors, and a subclass of a query type is refused
+    from mi_core.errors import QueryInputError
+
+    class Sneaky(NodeQuery):
+        pass
+
+    view = graph_view(GraphTarget(gcn, sbm), "label-only", budget=10)
+    assert view(NodeQuery([1, 2])).shape == (2,) and view.queries == 2
+    with pytest.raises(QueryInputError, match="a Sneaky cannot be sent"):
+        view(Sneaky(torch.tensor([1])))

@@ -152,7 +152,7 @@ def test_image_model_audit_mi_face_beats_noise(image_target, tmp_path):
     [
         ({"input_shape": [8, 8]}, r"targets\.options\.input_shape: give \[channels"),
         ({"private": "nope.npz"}, r"targets\.options\.private: .*nope\.npz does not exist"),
-        ({"modle": "x:y"}, r"targets\.options\.modle: unknown field .* allowed fields: .*model"),
+        ({"modle": "x:y"}, r"targets\.options\.modle: unknown field; allowed fields: .*model"),
         ({"target_labels": [10]}, r"targets\.options\.target_labels: a list of class ids"),
     ],
 )
@@ -176,10 +176,14 @@ def test_image_model_checkpoint_that_does_not_fit_is_named(image_target, tmp_pat
         "model_kwargs": {"num_classes": 5},
         "checkpoint": str(image_files / "target.safetensors"),
         "input_shape": [1, 8, 8],
-        "num_classes": 5,
+        "num_classes": 10,
         "private": str(image_files / "private.npz"),
     }
-    with pytest.raises(ConfigError, match="does not fit 'user_image_model:build'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"targets\.options\.checkpoint: .* does not fit 'user_image_model:build': shape "
+        r"fc\.weight: checkpoint \(10, 64\) vs model \(5, 64\)",
+    ):
         load_case("image-model", tmp_path, 0, opts)
 
 
@@ -290,10 +294,16 @@ def test_tabular_model_audit_csmia_leaks_training_records(tabular_files, tmp_pat
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"sensitive": None}, r"targets\.options\.sensitive: required by case 'tabular-model'"),
+        (
+            {"sensitive": None},
+            r"targets\.options\.sensitive: required \(str\): the attribute to infer",
+        ),
         ({"data": "nope.csv"}, r"targets\.options\.data: .*nope\.csv does not exist"),
-        ({"known": "age"}, r"targets\.options\.known: a list of column names"),
-        ({"input_format": "torch"}, r"targets\.options\.input_format: 'frame'"),
+        ({"known": "age"}, r"targets\.options\.known: expected list\[str\] \| None, got 'age'"),
+        (
+            {"input_format": "torch"},
+            r"targets\.options\.input_format: unknown value 'torch'; allowed values: 'frame'",
+        ),
     ],
 )
 def test_tabular_model_bad_options_name_the_field(tabular_files, options, message):
@@ -310,7 +320,10 @@ def test_tabular_model_bad_options_name_the_field(tabular_files, options, messag
             {"model": "user_tabular_model:unfitted", "model_kwargs": {}},
             r"targets\.options\.model: .* is not fitted",
         ),
-        ({"sensitive": "smoking"}, r"targets\.options\.data: .* lacks columns \['smoking'\]"),
+        (
+            {"sensitive": "smoking"},
+            r"targets\.options\.sensitive: .*records\.csv has no column 'smoking'; its columns",
+        ),
         ({"known": ["age", "smoker"]}, r"targets\.options\.known: \['smoker'\] are not"),
     ],
 )
@@ -481,7 +494,7 @@ def lm_dir(tmp_path_factory):
     return folder
 
 
-def test_hf_causal_lm_audit_extracts_canaries_beyond_random_generation(lm_dir, tmp_path):
+def test_hf_causal_lm_audit_extracts_canaries_beyond_the_format_guess(lm_dir, tmp_path):
     audit = f"""
         [attacks]
         names = ["perplexity-extraction"]
@@ -500,11 +513,14 @@ def test_hf_causal_lm_audit_extracts_canaries_beyond_random_generation(lm_dir, t
         top_n = 5
         """
     rec = run_audit(audit, tmp_path)[0]
+    # no reference model given: the baseline is the canary format's random guess, never
+    # samples of the target
     prec = figure(rec, "extraction_precision@5")
-    assert prec["baseline"]["name"] == "random generation"
+    assert prec["baseline"]["name"] == "random guess of the canary format"
     assert prec["value"] >= prec["baseline"]["value"] + 0.3, prec
-    found = figure(rec, "canaries_recovered")
+    found = figure(rec, "secret_recall@5")
     assert found["value"] > found["baseline"]["value"], found
+    assert figure(rec, "random_generation_recall")["leakage"] == "high"
 
 
 @pytest.mark.parametrize(
@@ -512,6 +528,7 @@ def test_hf_causal_lm_audit_extracts_canaries_beyond_random_generation(lm_dir, t
     [
         ({"canaries": []}, r"targets\.options\.canaries: a non-empty list of strings or a file"),
         ({"canaries": "nope.txt"}, r"targets\.options\.canaries: .*nope\.txt does not exist"),
+        ({"canaries": ["my PIN is {12"]}, r"targets\.options\.canaries: .*one pair of braces"),
         ({"model": "./no-such-folder"}, r"targets\.options\.model: \./no-such-folder is not a"),
         ({"top_n": 0}, r"targets\.options\.top_n: a positive integer"),
     ],
@@ -536,3 +553,220 @@ def test_bad_options_are_caught_up_front_with_line_and_field(tmp_path):
     )
     with pytest.raises(ConfigError, match=r"audit\.toml:6: targets\[0\]\.options\.data: .*nope"):
         parse_audit_config(text, "audit.toml")
+
+
+# ----------------------------------------------------------- read-time checks, datasets, plan
+
+
+def test_tabular_missing_column_is_caught_when_the_file_is_read(tabular_files):
+    """Issue 17: ``sensitive = "smokes"`` (no such column) fails when the audit file is read,
+    naming the line and the field, before any cell runs."""
+    options = toml_options({**tabular_options(tabular_files), "sensitive": "smokes"})
+    text = '[[targets]]\ncase = "tabular-model"\n[targets.options]\n' + options + "\n"
+    with pytest.raises(
+        ConfigError,
+        match=r"audit\.toml:7: targets\[0\]\.options\.sensitive: .*records\.csv has no column "
+        r"'smokes'; its columns are \[",
+    ):
+        parse_audit_config(text, "audit.toml")
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            {"features": ["age", "region", "activity", "bmi", "income", "smoker", "disease"]},
+            r"targets\.options\.features: the label 'disease' cannot be a model input",
+        ),
+        ({"member": "age"}, r"targets\.options\.member: column 'age' must hold 0/1"),
+        ({"features": ["age", "bmi"]}, r"targets\.options\.sensitive: 'smoker' is not among"),
+        (
+            {"input_format": "array"},
+            r"targets\.options\.model: predict\(\) fails on records of .*check `features`",
+        ),
+        ({"model": "user_tabular_model:nothing"}, r"has no attribute 'nothing'"),
+        ({"model": "os:system"}, r"targets\.options\.model: 'os:system' names Python's standard"),
+    ],
+)
+def test_tabular_model_options_contradicting_the_data_are_named(tabular_files, options, message):
+    from mi_tabular.user_cases import TabularModelCase
+
+    with pytest.raises(ConfigError, match=message):
+        TabularModelCase.from_options({**tabular_options(tabular_files), **options})
+
+
+def test_image_model_shapes_and_files_are_checked_when_read(image_target, tmp_path):
+    from mi_vision.user_cases import ImageModelCase
+
+    good = {
+        "model": "user_image_model:build",
+        "checkpoint": str(image_target / "target.safetensors"),
+        "input_shape": [1, 8, 8],
+        "num_classes": 10,
+        "private": str(image_target / "private.npz"),
+    }
+    with pytest.raises(ConfigError, match=r"targets\.options\.num_classes: the model answers"):
+        ImageModelCase.from_options({**good, "num_classes": 12, "checkpoint": None})
+    with pytest.raises(ConfigError, match=r"'user_image_model:torch' is a module, not an nn"):
+        ImageModelCase.from_options({**good, "model": "user_image_model:torch"})
+    with pytest.raises(
+        ConfigError, match=r"targets\.options\.num_classes: .*expected int, got True"
+    ):
+        ImageModelCase.from_options({**good, "num_classes": True})
+    import os
+
+    os.mkfifo(tmp_path / "private.npz")  # a named pipe must be refused, not read (it would hang)
+    with pytest.raises(ConfigError, match=r"targets\.options\.private: .* not a regular file"):
+        ImageModelCase.from_options({**good, "private": str(tmp_path / "private.npz")})
+    (tmp_path / "broken.safetensors").write_bytes(b"not a checkpoint")
+    with pytest.raises(ConfigError, match=r"targets\.options\.checkpoint: cannot read"):
+        ImageModelCase.from_options({**good, "checkpoint": str(tmp_path / "broken.safetensors")})
+
+
+def test_graph_model_that_does_not_fit_the_graph_is_named_when_read(graph_files):
+    from mi_graph.user_cases import GraphModelCase
+
+    opts = {**graph_options(graph_files), "model_kwargs": {"in_channels": 7, "num_classes": 4}}
+    opts.pop("checkpoint")
+    with pytest.raises(ConfigError, match=r"targets\.options\.model: the model fails on the graph"):
+        GraphModelCase.from_options(opts)
+
+
+def test_user_cases_read_hugging_face_datasets(image_files, tabular_files, tmp_path):
+    """Private and public data from a ``save_to_disk`` folder (built here, nothing
+    downloaded): images (PIL, resized to the input shape), records and text."""
+    datasets = pytest.importorskip("datasets")
+    from PIL import Image
+
+    from mi_tabular.user_cases import TabularModelCase
+    from mi_text.user_cases import _lines
+    from mi_vision.user_cases import ImageModelCase
+
+    with np.load(image_files / "private.npz") as z:
+        x, y = z["x"][:60], z["y"][:60]
+    images = [Image.fromarray((im[0] * 255).astype(np.uint8)).resize((16, 16)) for im in x]
+    ds = datasets.Dataset.from_dict({"img": images, "digit": y.tolist()})
+    datasets.DatasetDict({"train": ds}).save_to_disk(tmp_path / "digits")
+    case = ImageModelCase.from_options(
+        {
+            "model": "user_image_model:build",
+            "input_shape": [1, 8, 8],
+            "num_classes": 10,
+            "private": {"dataset": str(tmp_path / "digits"), "image": "img", "label": "digit"},
+            "public": {"dataset": str(tmp_path / "digits"), "split": "train", "image": "img"},
+        }
+    )
+    assert tuple(case.x.shape) == (60, 1, 8, 8) and case.y.tolist() == y.tolist()
+    assert tuple(case.public.shape) == (60, 1, 8, 8) and float(case.x.max()) <= 1.0
+    assert "auxiliary" in case.provides(None)
+    with pytest.raises(ConfigError, match=r"targets\.options\.private\.label: the dataset has no"):
+        ImageModelCase.from_options(
+            {
+                "model": "user_image_model:build",
+                "input_shape": [1, 8, 8],
+                "num_classes": 10,
+                "private": {"dataset": str(tmp_path / "digits"), "image": "img"},
+            }
+        )
+
+    import pandas as pd
+
+    records = pd.read_csv(tabular_files / "records.csv")
+    datasets.Dataset.from_pandas(records).save_to_disk(tmp_path / "records")
+    tab = TabularModelCase.from_options(
+        {**tabular_options(tabular_files), "data": {"dataset": str(tmp_path / "records")}}
+    )
+    assert len(tab.frame) == len(records) and list(tab.frame["smoker"]) == list(records["smoker"])
+
+    datasets.Dataset.from_dict({"text": ["call 555-0100", "", "pin 1234"]}).save_to_disk(
+        tmp_path / "canaries"
+    )
+    spec = {"canaries": {"dataset": str(tmp_path / "canaries")}}
+    assert _lines(spec, "canaries") == ["call 555-0100", "pin 1234"]
+
+
+@pytest.mark.slow  # about 25 s: the evaluation model and a tiny prior train
+def test_image_audit_trains_a_prior_shared_by_two_attacks_once(image_target, tmp_path):
+    """GMI and Mirror-b asking for the same prior (kind, data, settings, seed): the dry run
+    lists it once, shared; the audit trains it once and the second attack loads it."""
+    from mi_core.audit.plan import plan_audit
+
+    tmp = image_target
+    with np.load(tmp / "private.npz") as z:
+        np.savez(tmp_path / "public.npz", x=z["x"][z["y"] >= 5][:200])
+    prior = "{mapping_layers = 2, steps = 20, g_width = 8, d_width = 8, latent_dim = 8}"
+    text = f"""
+        [[targets]]
+        case = "image-model"
+        access = ["white-box", "black-box-scores"]
+        [targets.options]
+        model = "user_image_model:build"
+        checkpoint = "{tmp / "target.safetensors"}"
+        input_shape = [1, 8, 8]
+        num_classes = 10
+        private = "{tmp / "private.npz"}"
+        public = "{tmp_path / "public.npz"}"
+        target_labels = [0, 1]
+        eval_epochs = 1
+
+        [attacks]
+        names = ["gmi", "mirror-b"]
+        [attacks.config.gmi]
+        prior = {prior}
+        steps = 3
+        progress = false
+        [attacks.config.mirror-b]
+        prior = {prior}
+        steps = 1
+        population = 4
+        elite = 2
+        candidates = 20
+        p_samples = 50
+        progress = false
+        """
+    cfg = parse_audit_config(textwrap.dedent(text), str(tmp_path / "audit.toml"))
+    plan = plan_audit(cfg)
+    assert len(plan.priors) == 1 and plan.priors[0]["attacks"] == ["gmi", "mirror-b"]
+    assert "once, shared by gmi, mirror-b" in plan.describe()
+    records = run_audit(text, tmp_path)
+    sources = []
+    for rec in records:
+        info = json.loads((tmp_path / "out" / "cells" / rec["id"] / "result.json").read_text())
+        sources.append(info["info"]["prior_source"])
+    assert sources == ["trained", "shared"]
+    assert len(list((tmp_path / "out" / "shared").iterdir())) == 1
+
+
+def test_hf_causal_lm_all_runs_what_applies_and_exits_0(lm_dir, tmp_path, capsys):
+    """``names = "all"`` on the user's LM: the attacks whose knowledge the case cannot give are
+    skipped before running, each listed once with the reason; the two extraction attacks run
+    and the audit exits 0."""
+    from mi_core.cli import main
+
+    small = "n_samples = 20\nmax_new_tokens = 8\nprogress = false\n"
+    (tmp_path / "audit.toml").write_text(
+        f"""[audit]
+out = "{tmp_path / "out"}"
+[[targets]]
+case = "hf-causal-lm"
+access = ["black-box-scores"]
+[targets.options]
+model = "{lm_dir}"
+canaries = "{lm_dir / "canaries.txt"}"
+top_n = 5
+[attacks]
+names = "all"
+[attacks.config.perplexity-extraction]
+{small}[attacks.config.lookahead-extraction]
+{small}"""
+    )
+    assert main(["audit", str(tmp_path / "audit.toml")]) == 0
+    out = capsys.readouterr().out
+    skipped = [ln for ln in out.splitlines() if ln.startswith("skipped ")]
+    assert len(skipped) == 10, out
+    assert any("needs `reference` (knowledge.prior (causal-lm))" in ln for ln in skipped)
+    assert any("knowledge.target_labels (names)" in ln for ln in skipped)  # pii-prompting
+    assert any("knowledge.extra['ngram_index']" in ln for ln in skipped)  # divergence-attack
+    results = json.loads((tmp_path / "out" / "report" / "results.json").read_text())
+    ran = sorted(c["spec"]["attack"] for c in results["cells"] if c["status"] == "ok")
+    assert ran == ["lookahead-extraction", "perplexity-extraction"]

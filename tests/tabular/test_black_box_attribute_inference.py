@@ -25,27 +25,67 @@ def small_public_sample():
     return ds, sp
 
 
-def test_learned_attack_beats_the_no_model_imputation(cohort):
-    # ART's setting: the attacker knows 600 training records fully and attacks 1000 others;
-    # the no-model imputation is trained on the same 600 records
+def _art_setting(cohort, **config):
+    """ART's setting: the attacker knows 600 training records fully and attacks 1000 others;
+    the no-model imputation is trained on the same 600 records. Returns the figures, the result
+    and the view."""
     ds, sp, tree = cohort
     aux, attacked = sp.train.iloc[1000:1600], sp.train.iloc[:1000]
     ak = ds.knowledge(attacked, aux)
     ev = AttributeEvaluator.build(ak, attacked[ds.sensitive])
     view = make_view(tree, "black-box-scores")
-    result = BlackBoxAttributeInference(progress=False).run(view, ak.to_knowledge(), seed=0)
-    figs = {f.metric: f for f in ev.evaluate(result)}
-    assert figs["accuracy_vs_prior"].value >= figs["accuracy_vs_prior"].baseline + 0.15
-    assert figs["accuracy"].value >= figs["accuracy"].baseline + 0.04  # the model leaks
+    result = BlackBoxAttributeInference(progress=False, **config).run(
+        view, ak.to_knowledge(), seed=0
+    )
+    return {f.metric: f for f in ev.evaluate(result)}, result, view
+
+
+# Margins measured over seeds 0-4 (cohort, split, tree, evaluator and attack seed; the tests run
+# seed 0), with room for another CPU's rounding. Over the prior the attack gains 0.212 / 0.209 /
+# 0.215 / 0.199 / 0.224, over the no-model imputation 0.056 / 0.063 / 0.077 / 0.052 / 0.058
+# (the same with labels only: this fully grown tree's scores are one-hot). With the attack
+# model's training switched off (fit_iterations=0: it predicts the public class frequencies)
+# the gains are 0.0 and -0.138 to -0.166.
+PRIOR_MARGIN = 0.15
+IMPUTATION_MARGIN = 0.03
+
+
+def learned_attack_leaks(figs) -> bool:
+    """The stated check: the learned attack beats the prior, and the no-model imputation (the
+    attacker's knowledge alone) by a margin: the model leaks."""
+    vs_prior, acc = figs["accuracy_vs_prior"], figs["accuracy"]
+    return (
+        vs_prior.value >= vs_prior.baseline + PRIOR_MARGIN
+        and acc.value >= acc.baseline + IMPUTATION_MARGIN
+    )
+
+
+def test_learned_attack_beats_the_no_model_imputation(cohort):
+    figs, result, view = _art_setting(cohort)
+    assert learned_attack_leaks(figs)
     # the view counted every row of every DataFrame it was given
-    assert result.queries == view.queries == (len(aux) + 1000) * 2
+    assert result.queries == view.queries == (600 + 1000) * 2
+    ds, sp, tree = cohort
+    aux, attacked = sp.train.iloc[1000:1600], sp.train.iloc[:1000]
+    ak = ds.knowledge(attacked, aux)
+    ev = AttributeEvaluator.build(ak, attacked[ds.sensitive])
     labels_only = BlackBoxAttributeInference(output="labels", progress=False)
     res2 = labels_only.run(make_view(tree, "black-box-scores"), ak.to_knowledge())
     assert res2.access == "label-only"
     f2 = {f.metric: f for f in ev.evaluate(res2)}
-    assert f2["accuracy"].value >= f2["accuracy"].baseline + 0.03
+    assert f2["accuracy"].value >= f2["accuracy"].baseline + IMPUTATION_MARGIN
 
 
+def test_without_training_the_attack_model_the_check_fails(cohort):
+    # the attack's optimisation is the training of its attack model; with zero iterations it
+    # stays at the public class frequencies and the same check fails
+    figs, _, _ = _art_setting(cohort, fit_iterations=0)
+    assert not learned_attack_leaks(figs)
+    assert figs["accuracy"].value < figs["accuracy"].baseline
+
+
+# over seeds 0-4 (cohort 1-5, split, net init and attack seed) the attack beats the prior by
+# 0.183 / 0.193 / 0.215 / 0.111 / 0.155 (0.002-0.046 with its training switched off)
 def test_torch_model_through_a_black_box_view(small_public_sample):
     ds, sp = small_public_sample
     feats = ["age", "activity", "bmi", "smoker"]

@@ -30,13 +30,18 @@ def test_csmia_cases_follow_the_paper():
     assert codes.tolist() == [1, 0, 1] and case.tolist() == [1, 2, 3]
 
 
+# Margins measured over seeds 0-4 (cohort, split, tree, evaluator and attack seed; the tests run
+# seed 0), with room for another CPU's rounding. CSMIA optimises nothing (a fixed rule over the
+# model's answers for each candidate value), so it has no switch-off companion: over the prior
+# it gains 0.135 / 0.132 / 0.127 / 0.133 / 0.140, over the no-model imputation on training
+# records 0.078 / 0.058 / 0.062 / 0.078 / 0.060.
 def test_csmia_beats_prior_and_leaks_training_records(cohort, cohort_eval):
     ds, sp, tree = cohort
     ak, ev = cohort_eval
     result = CSMIA(progress=False).run(make_view(tree, "black-box-scores"), ak.to_knowledge())
     f = figures(ev, result)
     assert f["accuracy_vs_prior"].value >= f["accuracy_vs_prior"].baseline + 0.08
-    assert f["accuracy_in_training"].value >= f["accuracy_in_training"].baseline + 0.05
+    assert f["accuracy_in_training"].value >= f["accuracy_in_training"].baseline + 0.04
     assert sum(result.info["cases"].values()) == 1000
     case = result.arrays["case"]
     truth = ak.sensitive.codes(sp.attacked[ds.sensitive].to_numpy())
@@ -64,15 +69,44 @@ def test_confidence_attack_refuses_a_model_without_predict_proba(cohort, cohort_
         CSMIA(progress=False).run(make_view(svm, "black-box-scores"), k)
 
 
-def test_lomia_label_only_beats_prior(cohort, cohort_eval):
-    _ds, _sp, tree = cohort
+def _lomia(cohort, cohort_eval, **config):
+    ds, sp, tree = cohort
     ak, ev = cohort_eval
-    result = LOMIA(progress=False).run(make_view(tree, "label-only"), ak.to_knowledge())
-    f = figures(ev, result)
-    assert f["accuracy_vs_prior"].value >= f["accuracy_vs_prior"].baseline + 0.08
-    assert f["balanced_accuracy"].value >= f["balanced_accuracy"].baseline + 0.02
-    assert f["accuracy_in_training"].value >= f["accuracy_in_training"].baseline + 0.05
+    result = LOMIA(progress=False, **config).run(make_view(tree, "label-only"), ak.to_knowledge())
+    truth = ak.sensitive.codes(sp.attacked[ds.sensitive].to_numpy())
+    return figures(ev, result), result, truth, ak
+
+
+# LOMIA's optimisation is the attack model it trains on the case-1 records (those a single
+# candidate explains, answered by querying alone); it infers the other records. Margins over
+# seeds 0-4 (as above): over the prior 0.151 / 0.158 / 0.144 / 0.152 / 0.171; over the
+# imputation on training records 0.060 / 0.048 / 0.054 / 0.050 / 0.064; on the records the
+# attack model infers, over the prior on them, 0.036 / 0.059 / 0.039 / 0.047 / 0.071. With the
+# training switched off (fit_iterations=0) the first two hold (they come from the queries) and
+# the last is 0.000 on every seed. (Balanced accuracy beats the imputation by only 0.009-0.026
+# over these seeds: too close to test on another CPU.)
+LEARNED_MARGIN = 0.015
+
+
+def learned_part_beats_prior(result, truth, prior) -> bool:
+    """The stated check of the learned part: on the records no single candidate explains, the
+    attack model's inferences beat the prior's guess by a margin."""
+    rest = result.arrays["case1"] == 0
+    acc = (result.arrays["codes"][rest] == truth[rest]).mean()
+    return acc >= (truth[rest] == int(np.argmax(prior))).mean() + LEARNED_MARGIN
+
+
+def test_lomia_label_only_beats_prior(cohort, cohort_eval):
+    f, result, truth, ak = _lomia(cohort, cohort_eval)
+    assert f["accuracy_vs_prior"].value >= f["accuracy_vs_prior"].baseline + 0.10
+    assert f["accuracy_in_training"].value >= f["accuracy_in_training"].baseline + 0.03
+    assert learned_part_beats_prior(result, truth, ak.sensitive.prior)
     assert 0 < result.info["case1"] < 1000 and result.queries == 2000
+
+
+def test_lomia_without_training_its_attack_model_the_check_fails(cohort, cohort_eval):
+    _, result, truth, ak = _lomia(cohort, cohort_eval, fit_iterations=0)
+    assert not learned_part_beats_prior(result, truth, ak.sensitive.prior)
 
 
 def test_lomia_falls_back_to_the_prior_without_case1_records():

@@ -16,6 +16,15 @@ def test_registered():
     assert get_attack("fredrikson-map") is FredriksonMAP
 
 
+# MAP optimises nothing: it scores every candidate value by Eq. 1 and takes the largest, so
+# there is no optimisation to switch off and no companion test. Margins measured over seeds 0-4
+# (cohort, split, evaluator and attack seed; the tests run seed 0), with room for another CPU's
+# rounding: over the prior 0.360 / 0.303 / 0.294 / 0.321 / 0.300; minus the ideal predictor
+# -0.026 / 0.002 / -0.003 / 0.000 / -0.017; minus the no-model imputation -0.026 / 0.020 /
+# 0.010 / -0.006 / -0.008; the learned prior p(v | x_K) minus the marginal 0.020 / -0.013 /
+# -0.005 / 0.000 / 0.007 (it helps on IWPC, where race hints at VKORC1, not reliably here);
+# with unknown attributes summed out, over the prior 0.281-0.339; the logistic model with
+# labels / scores, over the prior 0.255-0.281 / 0.263-0.296.
 def test_map_on_a_linear_dose_model_beats_prior_and_no_model(dosing):
     # the attacker knows demographics, medication and the dose; it infers the genotype
     ds, sp, model, _ = dosing
@@ -35,7 +44,7 @@ def test_map_on_a_linear_dose_model_beats_prior_and_no_model(dosing):
         make_view(model, "label-only"), ak.to_knowledge()
     )
     g = figures(ev, learned)
-    assert g["accuracy"].value >= f["accuracy"].value + 0.01  # p(v | x_K) helps
+    assert g["accuracy"].value >= f["accuracy"].value - 0.03  # p(v | x_K) costs nothing
     assert result.info["task"] == "regression" and result.info["error_std"] == pytest.approx(
         0.5, abs=0.1
     )  # the generated dose noise

@@ -17,6 +17,14 @@ def test_registered():
     assert get_attack("fredrikson-tree-bb") is FredriksonTreeBlackBox
 
 
+# Neither estimator optimises anything: each weighs every candidate value by the tree's counts
+# (white-box) or confidence (black-box) and takes the most likely, so there is no optimisation
+# to switch off and no companion test. Margins measured over seeds 0-4 (cohort, split, tree,
+# evaluator seed; the tests run seed 0), with room for another CPU's rounding: white-box over
+# the prior 0.129 / 0.133 / 0.130 / 0.127 / 0.140, over the imputation on training records
+# 0.056 / 0.048 / 0.070 / 0.044 / 0.054, inside minus outside the training set 0.114 / 0.158 /
+# 0.124 / 0.076 / 0.154, AUC 0.821 / 0.798 / 0.804 / 0.822 / 0.834; the paper's label counts and
+# no prior 0.044-0.070 on training records; black-box 0.058-0.078 on training records.
 def test_white_box_counts_invert_training_records(cohort, cohort_eval):
     _ds, _sp, tree = cohort
     ak, ev = cohort_eval
@@ -28,7 +36,7 @@ def test_white_box_counts_invert_training_records(cohort, cohort_eval):
     inside, outside = f["accuracy_in_training"], f["accuracy_out_of_training"]
     # the model leaks its training records: beyond the no-model imputation, and beyond the
     # same attack on records it never saw
-    assert inside.value >= inside.baseline + 0.04
+    assert inside.value >= inside.baseline + 0.03
     assert inside.value >= outside.value + 0.06
     assert f["auc"].value > 0.75
     assert result.queries == 0 and len(result.reconstructions) == 1000
@@ -50,7 +58,7 @@ def test_black_box_confidence_estimator(cohort, cohort_eval):
         make_view(tree, "black-box-scores"), ak.to_knowledge()
     )
     f = figures(ev, result)
-    assert f["accuracy_in_training"].value >= f["accuracy_in_training"].baseline + 0.05
+    assert f["accuracy_in_training"].value >= f["accuracy_in_training"].baseline + 0.04
     assert result.queries == 1000 * 2  # one query per record and candidate value
     with pytest.raises(AccessError, match="needs black-box-scores access"):
         FredriksonTreeBlackBox(progress=False).run(make_view(tree, "label-only"), ak.to_knowledge())
@@ -69,7 +77,8 @@ def test_white_box_needs_a_white_box_tree(cohort, cohort_eval):
 
 
 def test_regression_tree_and_array_inputs():
-    # a tree trained on a plain array (ART style): candidates go in as float arrays
+    # a tree trained on a plain array (ART style): candidates go in as float arrays; over data
+    # seeds 0-4 the attack is exact (accuracy 1.0, prior 0.49-0.51, error std 0.34-0.36)
     from sklearn.tree import DecisionTreeRegressor
 
     rng = np.random.default_rng(0)

@@ -13,7 +13,7 @@ from mi_text.metrics import bleu, exact_match, extraction_precision, token_f1
 
 
 @pytest.mark.slow
-def test_canary_case_default_cells_beat_random_generation(tmp_path):
+def test_canary_case_default_cells_beat_the_base_model(tmp_path):
     from mi_text.cases import CanaryLMCase
 
     assert case_entries()["canary-lm"].load() is CanaryLMCase
@@ -28,8 +28,10 @@ def test_canary_case_default_cells_beat_random_generation(tmp_path):
         rec = run_cell(asdict(spec), str(tmp_path))
         assert rec["status"] == "ok", rec.get("traceback")
         figs = {f["metric"]: f for f in rec["figures"]}
-        prec = figs["extraction_precision@20"]
+        prec = figs["extraction_precision@20"]  # distinct secrets; at most 12 of 20
+        assert prec["baseline"]["name"] == "base model (canaries unseen)"
         assert prec["value"] >= prec["baseline"]["value"] + 0.2, prec
+        assert figs["secret_recall@20"]["leakage"] == "high"
         exp = figs["mean_exposure_bits"]
         assert exp["value"] > exp["baseline"]["value"] + 2.0
 
@@ -45,7 +47,7 @@ def test_metrics_use_sacrebleu_and_raise_when_undefined():
     with pytest.raises(MetricError, match="empty"):
         bleu([], [])
     with pytest.raises(MetricError, match="top_n"):
-        extraction_precision(["a"], ["a"], 5)
+        extraction_precision(["a"], ["a"], 0)
 
 
 @pytest.mark.slow

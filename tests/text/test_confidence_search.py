@@ -1,6 +1,12 @@
 """Confidence-metric search (Elmahdy et al. 2022): recover the secret digits of a canary that a
 text classifier was trained on by maximising the classifier's confidence in the canary's label,
-against guessing the digits at random."""
+against guessing the digits at random (the canary format's random guess, 0.1 per digit).
+
+Margin (digit accuracy over 3 four-digit secrets, 1/12 per digit), measured over classifiers
+trained with seeds 0-4: search 0.417 / 0.500 / 0.333 / 0.417 / 0.333; search switched off
+(candidates ranked at random) 0.000 / 0.167 / 0.167 / 0.083 / 0.083. The check (chance + 0.15)
+sits one digit above the off runs' maximum and one below the search's minimum. No run recovered a
+whole secret: the figure is digits, not distinct secrets."""
 
 import random
 
@@ -48,23 +54,37 @@ def classifier_setup():
     return {"clf": clf, "prefixes": prefixes, "secrets": secrets}
 
 
-def test_confidence_search_recovers_digits_better_than_chance(classifier_setup):
-    s = classifier_setup
+CHANCE, MARGIN = 0.1, 0.15
+
+
+def _digit_accuracy(s, search):
     view = make_view(s["clf"], "black-box-scores")
     knowledge = Knowledge(
         known_attributes=s["prefixes"],
         target_labels=1,
         extra={"candidates": [str(d) for d in range(10)]},
     )
-    res = ConfidenceSearch(n_tokens=4, beam_width=5, suffix=" .").run(view, knowledge, seed=0)
+    res = ConfidenceSearch(n_tokens=4, beam_width=5, suffix=" .", search=search).run(
+        view, knowledge, seed=0
+    )
     hits = [
         sum(a == b for a, b in zip(found, true)) / 4
         for found, true in zip(res.info["secrets"], s["secrets"])
     ]
-    digit_accuracy = sum(hits) / len(hits)
-    assert digit_accuracy >= 0.1 + 0.2, (res.info["secrets"], s["secrets"])  # chance is 0.1
+    return sum(hits) / len(hits), res
+
+
+def test_confidence_search_recovers_digits_better_than_chance(classifier_setup):
+    acc, res = _digit_accuracy(classifier_setup, search=True)
+    assert acc >= CHANCE + MARGIN, (res.info["secrets"], classifier_setup["secrets"])
     # queries: 10 candidates per beam per position, beams grow to 5
     assert res.queries == 3 * (10 + 3 * 50)
+
+
+def test_confidence_search_switched_off_fails_the_same_check(classifier_setup):
+    acc, res = _digit_accuracy(classifier_setup, search=False)
+    assert acc < CHANCE + MARGIN, (res.info["secrets"], classifier_setup["secrets"])
+    assert res.queries == 3 * (10 + 3 * 50)  # the same queries, ranked at random
 
 
 def test_confidence_search_needs_candidates(classifier_setup):

@@ -1,7 +1,14 @@
-"""Every GAN-prior attack beats unoptimised prior samples on a tiny target (digits 0-4 private,
-GAN priors trained on digits 5-9), judged by an evaluation model of another architecture. The
-baseline is the general (public) prior's samples for every attack: KEDMI's and PLG-MI's priors
-are trained with the target, so their own samples are already part of the attack."""
+"""Every GAN-prior attack beats its own starting point on a tiny target (digits 0-4 private, GAN
+priors trained on digits 5-9), judged by an independent, calibrated evaluation model; and the
+same check fails when the attack's search is switched off.
+
+The figure is ``leak_rate`` (recognised by the evaluation model AND no farther from the private
+class than the attack's own unoptimised prior samples, mi_vision.evaluate) against the same
+figure for those prior samples: the search's contribution. Margins were measured over seeds
+0-4 with the search on and off (the table below: min gap with the search on / max gap off); each
+margin sits between the two with room of at least 0.1 on either side for another CPU's rounding
+(another CPU moves an attack like another seed does).
+"""
 
 import pytest
 import torch
@@ -9,47 +16,105 @@ import torch
 from mi_core import AccessError, ConfigError, Knowledge, make_view
 from mi_core.registry import get_attack, list_attacks
 
-#: attack, prior, access, config, required top-1 margin over the prior's own samples
+#: attack, prior, access, config, the search switched off, figure, margin, seeds the test
+#: averages. Gains over the own prior samples measured on seeds 0-4 (search on | search off):
+#:   gmi        leak +0.30..+0.40 | -0.10..+0.10
+#:   kedmi      leak +0.35..+0.70 | -0.10..+0.05
+#:   plg-mi     KNN  -20%..-28%   | -4%..+7%   (its conditional prior, trained through the
+#:              target, already gives leak 0.50 and top-1 1.00 at digit scale: the search adds
+#:              closeness to the private class, not hits; see the mi-vision README)
+#:   ppa        leak +0.60..+0.75 | -0.05..+0.10 (off: no candidate or final selection either)
+#:   mirror-w   leak +0.80..+0.90 | -0.05..+0.05 (off: no candidate selection)
+#:   mirror-b   leak +0.60..+0.85 |  0.00..+0.25 (off: one generation of 4, no selection)
+#:   brep-mi    leak mean over the 5 seeds +0.40 (single seeds +0.10..+0.65) | mean +0.04
+#:              (single seeds -0.10..+0.25): one in-class starting point per class makes a
+#:              single run coarse, so the test averages five seeds. Off: no label-guided search
+#:              for the starting points, no repulsion (with the initial search kept, the
+#:              repulsion alone does not move the figure at digit scale: mean 0.56 vs 0.55).
+#:   rlb-mi     leak +0.30..+0.50 | -0.15..+0.15 (off: SAC and the best-of-N final selection off)
 CASES = [
-    ("gmi", "gmi-z", "white-box", {"steps": 300, "samples_per_class": 4}, 0.25),
-    ("kedmi", "kedmi", "white-box", {"steps": 300, "samples_per_class": 4}, 0.25),
+    (
+        "gmi",
+        "gmi-z",
+        "white-box",
+        {"steps": 300, "samples_per_class": 4},
+        {"steps": 1, "lr": 1e-9},
+        "leak_rate",
+        0.20,
+        (0,),
+    ),
+    (
+        "kedmi",
+        "kedmi",
+        "white-box",
+        {"steps": 300, "samples_per_class": 4},
+        {"steps": 1, "lr": 1e-9},
+        "leak_rate",
+        0.20,
+        (0,),
+    ),
     (
         "plg-mi",
         "plg-mi",
         "white-box",
         {"steps": 150, "samples_per_class": 4, "augment": "noflip"},
-        0.25,
+        {"steps": 1, "lr": 1e-9},
+        "knn_distance",
+        0.13,
+        (0,),
     ),
     (
         "ppa",
         "gmi",
         "white-box",
         {"steps": 60, "samples_per_class": 8, "keep": 4, "candidates": 400, "augment": "noflip"},
-        0.3,
+        {"steps": 1, "lr": 1e-9, "candidates": 8, "keep": 8},
+        "leak_rate",
+        0.30,
+        (0,),
     ),
-    ("mirror-w", "gmi", "white-box", {"steps": 60, "samples_per_class": 4, "candidates": 400}, 0.3),
+    (
+        "mirror-w",
+        "gmi",
+        "white-box",
+        {"steps": 60, "samples_per_class": 4, "candidates": 400},
+        {"steps": 1, "lr": 1e-9, "candidates": 4},
+        "leak_rate",
+        0.30,
+        (0,),
+    ),
     (
         "mirror-b",
         "gmi",
         "black-box-scores",
         {"steps": 20, "samples_per_class": 4, "candidates": 400, "population": 16},
-        0.3,
+        {"steps": 1, "candidates": 4, "population": 4, "elite": 1},
+        "leak_rate",
+        0.40,
+        (0,),
     ),
     (
         "brep-mi",
         "gmi-z",
         "label-only",
         {"steps": 400, "samples_per_class": 4, "patience": 50},
-        0.15,
+        {"steps": 1, "init_batch": 1, "init_rounds": 1},
+        "leak_rate",
+        0.20,
+        (0, 1, 2, 3, 4),
     ),
     (
         "rlb-mi",
         "gmi-z",
         "black-box-scores",
         {"steps": 1000, "samples_per_class": 4, "hidden": 64},
-        0.25,
+        {"steps": 1, "lr": 1e-9, "final_candidates": 3},
+        "leak_rate",
+        0.225,
+        (0,),
     ),
 ]
+IDS = [c[0] for c in CASES]
 
 
 def _run(case, attack, prior, access, config, seed=0, **kw):
@@ -61,35 +126,80 @@ def _run(case, attack, prior, access, config, seed=0, **kw):
     return view, result
 
 
-@pytest.mark.parametrize(("attack", "prior", "access", "config", "margin"), CASES)
-def test_attack_beats_unoptimised_prior_samples(gan_case, attack, prior, access, config, margin):
-    view, result = _run(gan_case, attack, prior, access, config)
-    figs = {f.metric: f for f in gan_case.evaluate(result)}
-    top1, knn = figs["eval_top1"], figs["knn_distance"]
-    assert top1.baseline_name == "general prior samples"
-    assert top1.value >= top1.baseline + margin, (attack, top1.value, top1.baseline)
-    assert knn.value < knn.baseline, (attack, knn.value, knn.baseline)
+def search_gain(fig) -> float:
+    """What the search adds over the attack's own prior samples: the leak-rate difference, or
+    the relative drop of the KNN distance to the private class."""
+    assert fig.baseline_name == "own prior samples (unoptimised)", fig.baseline_name
+    if fig.metric == "knn_distance":
+        return 1.0 - fig.value / fig.baseline
+    return fig.value - fig.baseline
+
+
+ARGS = ("attack", "prior", "access", "config", "off", "metric", "margin", "seeds")
+
+
+def _mean_gain(case, attack, prior, access, config, metric, seeds):
+    gains, last = [], None
+    for seed in seeds:
+        view, result = _run(case, attack, prior, access, config, seed=seed)
+        figs = {f.metric: f for f in case.evaluate(result)}
+        gains.append(search_gain(figs[metric]))
+        last = (view, result, figs)
+    return sum(gains) / len(gains), gains, last
+
+
+@pytest.mark.parametrize(ARGS, CASES, ids=IDS)
+def test_attack_beats_its_own_prior_samples(
+    gan_case, attack, prior, access, config, off, metric, margin, seeds
+):
+    gain, gains, (view, result, figs) = _mean_gain(
+        gan_case, attack, prior, access, config, metric, seeds
+    )
+    assert gain >= margin, (attack, metric, gains)
+    assert figs["eval_top1"].on_manifold is True  # not adversarial noise
+    # and beyond the general prior that every attack could start from
+    lr = figs["leak_rate"]
+    assert lr.value > lr.details["general"]["value"], (attack, lr.value, lr.details["general"])
     # one batch holds every target class
     assert sorted(set(result.targets.tolist())) == [0, 1, 2, 3, 4]
     assert result.reconstructions.min() >= 0 and result.reconstructions.max() <= 1
     assert result.queries == view.queries > 0
 
 
+@pytest.mark.parametrize(ARGS, CASES, ids=IDS)
+def test_the_check_fails_with_the_search_switched_off(
+    gan_case, attack, prior, access, config, off, metric, margin, seeds
+):
+    gain, gains, _ = _mean_gain(gan_case, attack, prior, access, {**config, **off}, metric, seeds)
+    assert gain < margin, (attack, metric, gains)
+
+
+#: LOMMA's gain in leak rate over its base attack's own prior samples, seeds 0-4: on GMI
+#: +0.25..+0.60 with the search on, -0.10..+0.10 with the base search off
+LOMMA_MARGIN = 0.15
+
+
+def _lomma(case, base, base_config):
+    prior = "gmi-z" if base == "gmi" else "kedmi"
+    cfg = {"base": base, "base_config": base_config, "distill_epochs": 3, "augmented_models": 2}
+    return _run(case, "lomma", prior, "white-box", cfg)[1]
+
+
 @pytest.mark.parametrize("base", ["gmi", "kedmi"])
 def test_lomma_plugs_into_gmi_and_kedmi(gan_case, base):
-    prior = "gmi-z" if base == "gmi" else "kedmi"
-    cfg = {
-        "base": base,
-        "base_config": {"steps": 300, "samples_per_class": 4},
-        "distill_epochs": 3,
-        "augmented_models": 2,
-    }
-    _, result = _run(gan_case, "lomma", prior, "white-box", cfg)
+    result = _lomma(gan_case, base, {"steps": 300, "samples_per_class": 4})
     assert result.attack == "lomma" and result.info["base"] == base
     assert len(result.info["lomma"]["student_agreement"]) == 2
     assert min(result.info["lomma"]["student_agreement"]) > 0.5  # the students learnt the target
-    top1 = {f.metric: f for f in gan_case.evaluate(result)}["eval_top1"]
-    assert top1.value >= top1.baseline + 0.25, (top1.value, top1.baseline)
+    leak = {f.metric: f for f in gan_case.evaluate(result)}["leak_rate"]
+    assert search_gain(leak) >= LOMMA_MARGIN, (leak.value, leak.baseline)
+
+
+@pytest.mark.parametrize("base", ["gmi", "kedmi"])
+def test_lomma_check_fails_with_the_base_search_off(gan_case, base):
+    result = _lomma(gan_case, base, {"steps": 1, "lr": 1e-9, "samples_per_class": 4})
+    leak = {f.metric: f for f in gan_case.evaluate(result)}["leak_rate"]
+    assert search_gain(leak) < LOMMA_MARGIN, (leak.value, leak.baseline)
 
 
 class _Spy:
@@ -151,6 +261,8 @@ def test_same_seed_same_reconstructions(gan_case):
     _, c = _run(gan_case, "gmi", "gmi-z", "white-box", cfg, seed=4)
     assert torch.equal(a.reconstructions, b.reconstructions)
     assert not torch.equal(a.reconstructions, c.reconstructions)
+    # the attack froze the user's model while it ran and gave it back as it was
+    assert all(p.requires_grad for p in gan_case.target().parameters())
 
 
 def test_prior_of_the_wrong_kind_is_named(gan_case):

@@ -27,20 +27,36 @@ def test_mi_face_is_registered():
     assert row["modality"] == "image" and row["access"] == "white-box"
 
 
+#: MI-Face from the zero image, leak rate (recognised and no farther from the private class than
+#: the uniform-noise baseline images) minus the noise images' leak rate, over the digits case
+#: retrained with seeds 0-4: +0.50..+0.70 with the descent on, -0.10..+0.10 with max_iter=1.
+MARGIN = 0.30
+
+
+def _mi_face(case, max_iter):
+    view = make_view(case.target(), "white-box", info=case.target_info())
+    knowledge = Knowledge(target_labels=list(range(10)))
+    result = MIFace(max_iter=max_iter, gamma=0.0, progress=False).run(view, knowledge, seed=0)
+    return result, {f.metric: f for f in case.evaluate(result)}
+
+
 def test_mi_face_beats_random_images_by_a_margin(digits_case):
     # one reconstruction per class from the all-zero image (the paper's start); the baseline is
     # as many uniform-noise images, judged by the same evaluation model (a CNN, not the target)
-    view = make_view(digits_case.target(), "white-box", info=digits_case.target_info())
-    knowledge = Knowledge(target_labels=list(range(10)))
-    result = MIFace(max_iter=3000, gamma=0.0, progress=False).run(view, knowledge, seed=0)
-    figs = {f.metric: f for f in digits_case.evaluate(result)}
-    top1 = figs["eval_top1"]
-    assert top1.baseline <= 0.2
-    assert top1.value >= top1.baseline + 0.4, (top1.value, top1.baseline)
+    result, figs = _mi_face(digits_case, 3000)
+    leak = figs["leak_rate"]
+    assert leak.baseline_name == "uniform noise images"
+    assert leak.value >= leak.baseline + MARGIN, (leak.value, leak.baseline)
     assert figs["knn_distance"].value < 0.6 * figs["knn_distance"].baseline
     assert result.reconstructions.shape == (10, 1, 8, 8)
     assert float(result.reconstructions.min()) >= 0.0 and float(result.reconstructions.max()) <= 1.0
     assert (result.scores > 0.99).float().mean() > 0.9  # the target is confident
+
+
+def test_the_check_fails_without_the_descent(digits_case):
+    _, figs = _mi_face(digits_case, 1)
+    leak = figs["leak_rate"]
+    assert leak.value < leak.baseline + MARGIN, (leak.value, leak.baseline)
 
 
 def test_same_seed_same_reconstructions(digits_case):
@@ -141,3 +157,15 @@ def test_mi_face_resumes_after_a_kill(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     ref = torch.load(tmp_path / "ref.pt", weights_only=True)
     assert torch.equal(ref, torch.load(tmp_path / "k.pt", weights_only=True))
+
+
+def test_mi_face_gives_the_users_model_back_as_it_was():
+    from mi_vision.models import SoftmaxRegression
+
+    torch.manual_seed(0)
+    model = SoftmaxRegression((1, 8, 8), 10)
+    info = TargetInfo(modality="image", input_shape=(1, 8, 8), num_classes=10)
+    view = make_view(model, "white-box", info=info)
+    model.train()  # whatever the user set after building the view
+    MIFace(max_iter=5, progress=False).run(view, Knowledge(target_labels=[0, 1]))
+    assert all(p.requires_grad for p in model.parameters()) and model.training

@@ -3,9 +3,11 @@ metrics, plugin registry, the ``mi`` CLI and reports."""
 
 from typing import TYPE_CHECKING, Any
 
+from mi_core.device import get_device
 from mi_core.errors import (
     AccessError,
     ConfigError,
+    DeviceUnavailable,
     MetricError,
     MIError,
     NonFiniteOutputError,
@@ -14,7 +16,7 @@ from mi_core.errors import (
 )
 from mi_core.registry import PLUGIN_API
 from mi_core.result import AttackResult
-from mi_core.seed import get_device, seed_everything
+from mi_core.seed import seed_everything
 from mi_core.threat import Access, Knowledge
 
 __version__ = "0.1.0"
@@ -89,6 +91,7 @@ __all__ = [
     "ConfigError",
     "DataDefense",
     "DefenseKind",
+    "DeviceUnavailable",
     "Knowledge",
     "MIError",
     "MetricError",

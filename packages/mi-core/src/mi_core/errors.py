@@ -11,6 +11,10 @@ class ConfigError(MIError, ValueError):
     """A configuration field or argument has a bad value."""
 
 
+class DeviceUnavailable(ConfigError):
+    """A device was asked for (``cuda``, ``cuda:N``) that this machine does not have."""
+
+
 class AccessError(MIError, PermissionError):
     """An attack asked for more access than the target view grants."""
 
@@ -34,3 +38,17 @@ class MetricError(MIError, ValueError):
 class PluginAPIError(MIError, ImportError):
     """An installed plugin package (mi-vision, mi-text, ...) supports no plugin API version that
     this mi-core offers, or declares none: it is refused rather than loaded half-working."""
+
+
+class QueryInputError(ConfigError):
+    """A query a view cannot take: a shape that does not match the target's input, an object
+    whose item count cannot be told (a generator), or a type the target does not declare."""
+
+
+class ViewPicklingError(MIError, TypeError):
+    """A target view was pickled: it holds a live model and a shared query counter, neither of
+    which may leave the process (the isolated executor serves views over a query channel)."""
+
+
+class IsolationError(MIError, RuntimeError):
+    """An attack cannot run isolated, or its child process broke the query protocol."""

@@ -221,6 +221,11 @@ def get_defense(name: str) -> Any:
     return _get(DEFENSE_GROUP, "defense", name)
 
 
+def get_case(name: str) -> Any:
+    """The audit case class registered as ``name``."""
+    return _get(CASE_GROUP, "case", name)
+
+
 def list_attacks() -> list[dict[str, str]]:
     """Metadata of every installed attack (name, modality, access, paper, summary)."""
     rows = []

@@ -66,6 +66,17 @@ class AttackResult:
     metrics: dict[str, Any] = field(default_factory=dict)
     created: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
 
+    def to_cpu(self) -> AttackResult:
+        """Move every tensor of the result (reconstructions, targets, scores, arrays) to the CPU,
+        in place; returns the result. Attacks on a GPU return CPU results through this."""
+        from mi_core.device import to_cpu
+
+        for name in ("reconstructions", "targets", "scores"):
+            if is_tensor(getattr(self, name)) or isinstance(getattr(self, name), list | tuple):
+                setattr(self, name, to_cpu(getattr(self, name)))
+        self.arrays = {k: to_cpu(v) for k, v in self.arrays.items()}
+        return self
+
     def save(self, directory: PathLike) -> Path:
         """Write the result to ``directory`` (created); every file is written atomically."""
         d = Path(directory)

@@ -1,4 +1,4 @@
-"""Seeding and device choice: the same seed gives the same numbers on the CPU.
+"""Seeding: the same seed gives the same numbers on the CPU (devices: :mod:`mi_core.device`).
 
 torch is optional (``mi-core[torch]``): it is seeded whenever it is installed, so that code
 importing it later in the run draws the same numbers, and it is imported only for that.
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mi_core.device import get_device
 from mi_core.errors import ConfigError
 from mi_core.io import torch_installed
 
@@ -40,18 +41,4 @@ def rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def get_device(device: str | torch.device | None = None) -> torch.device:
-    """``None`` / ``"auto"`` picks CUDA when present, else the CPU; otherwise validates."""
-    import torch
-
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ConfigError(
-            f"device: {device!r} is not a device; use 'cpu', 'cuda' or 'auto'"
-        ) from exc
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device: 'cuda' was asked for but no CUDA device is present; use 'cpu'")
-    return dev
+__all__ = ["get_device", "rng", "seed_everything"]

@@ -2,9 +2,11 @@
 
 * :class:`WhiteBoxView` hands out the module (weights, gradients).
 * :class:`BlackBoxView` is a callable that returns detached outputs computed under
-  ``torch.no_grad``: full scores, top-k scores or labels only. It counts queries per item (a batch
-  of 32 inputs costs 32) and raises :class:`~mi_core.errors.QueryBudgetExceeded` before a call
-  that would overspend the budget.
+  ``torch.no_grad``: full scores, top-k scores or labels only. It takes inputs on any device
+  (moved to the device of a module target) and returns outputs on the CPU; a white-box view
+  exposes its module's ``device``. It counts the answers it returns (a batch of 32 inputs costs
+  32) and raises :class:`~mi_core.errors.QueryBudgetExceeded` before a call that would overspend
+  the budget.
 
 Views are built from an ``nn.Module`` (:func:`view_from_module`), a plain Python callable such as
 a remote API client (:func:`view_from_callable`), or an sklearn estimator
@@ -12,70 +14,335 @@ a remote API client (:func:`view_from_callable`), or an sklearn estimator
 narrows to a weaker one with :meth:`TargetView.restrict` (sharing its query counter); output
 defenses wrap a black-box view with :meth:`BlackBoxView.map_outputs`.
 
-Enforcement is against honest code paths: Python has no sandbox, but no attribute of a black-box
-view leads to the module, and nothing it returns carries an autograd graph.
+**One door.** A black-box view has no method or attribute that answers without counting: the
+target, its scorer and the uncounted path live in closures that only the view's own calls,
+``restrict`` and ``map_outputs`` reach. Before the target sees a query, the input is copied into
+plain data, recursively: a ``torch.Tensor`` subclass becomes a plain tensor (its
+``__torch_function__`` never sees the model's parameters), arrays are copied, dicts / lists /
+tuples rebuilt, and any other object refused unless the target declares its type
+(``accepts=`` or a ``mi_query_types`` attribute, e.g. a graph target's query dataclasses).
+A query costs the number of answers it returns: the rows of the input, checked against the
+declared input shape (:attr:`TargetInfo.input_shape`) when known, and the rows of the output
+when the target answers more. Inputs whose item count cannot be told (generators, iterators)
+are refused. Copies of a view share its counter, pickling a view raises, and a lock makes
+charging atomic.
+
+What this guarantees: honest and buggy attack code cannot spend more than its budget or see
+more than its access releases. Malicious code in the same process can still walk closures, the
+garbage collector or the interpreter's frames; run untrusted attacks with the isolated executor
+(:mod:`mi_core.isolation`), where the model never enters the attack's process.
+
+torch is imported lazily: views of plain callables work without it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+import contextlib
+import dataclasses
+import sys
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
-import torch
-from torch import nn
 
-from mi_core.errors import AccessError, ConfigError, NonFiniteOutputError, QueryBudgetExceeded
+from mi_core.errors import (
+    AccessError,
+    ConfigError,
+    NonFiniteOutputError,
+    QueryBudgetExceeded,
+    QueryInputError,
+    ViewPicklingError,
+)
 from mi_core.threat import Access
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 Postprocess = str | Callable[[Any], Any] | None
 
 
+# lazy third-party modules: an object can only be a tensor / a frame if its library is loaded --
+def _torch() -> Any:
+    return sys.modules.get("torch")
+
+
+def _pandas() -> Any:
+    return sys.modules.get("pandas")
+
+
+def _is_tensor(x: Any) -> bool:
+    torch = _torch()
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
+def _is_module(x: Any) -> bool:
+    torch = _torch()
+    return torch is not None and isinstance(x, torch.nn.Module)
+
+
+def _is_frame(x: Any) -> bool:
+    pd = _pandas()
+    return pd is not None and isinstance(x, pd.DataFrame | pd.Series)
+
+
+def _no_grad() -> Any:
+    torch = _torch()
+    return torch.no_grad() if torch is not None else contextlib.nullcontext()
+
+
 def batch_len(x: Any) -> int:
     """Number of items in a query batch (tensor / array rows, frame rows, list items)."""
-    if isinstance(x, torch.Tensor | np.ndarray):
+    if _is_tensor(x) or isinstance(x, np.ndarray):
         return 1 if x.ndim == 0 else int(x.shape[0])
     if isinstance(x, Mapping):
         if not x:
-            raise ConfigError("query: an empty mapping has no items")
+            raise QueryInputError("query: an empty mapping has no items")
         return batch_len(next(iter(x.values())))
     if hasattr(x, "shape") and len(getattr(x, "shape", ())) >= 1:  # pandas, scipy
         return int(x.shape[0])
-    if isinstance(x, Sequence) and not isinstance(x, str | bytes):
+    if isinstance(x, list | tuple):
         return len(x)
     return 1
 
 
 class QueryCounter:
-    """Counts queried items and enforces an optional budget."""
+    """Counts queried items and enforces an optional budget; charging is atomic (a lock)."""
 
     def __init__(self, budget: int | None = None) -> None:
-        if budget is not None and (not isinstance(budget, int) or budget < 0):
+        if budget is not None and (
+            not isinstance(budget, int) or isinstance(budget, bool) or budget < 0
+        ):
             raise ConfigError(f"budget: must be a non-negative integer or None, got {budget!r}")
-        self.budget = budget
-        self.used = 0
-        self.calls = 0
+        self._budget = budget
+        self._used = 0
+        self._calls = 0
+        self._lock = threading.Lock()
+
+    @property
+    def budget(self) -> int | None:
+        return self._budget
+
+    @property
+    def used(self) -> int:
+        return self._used
+
+    @property
+    def calls(self) -> int:
+        return self._calls
 
     @property
     def remaining(self) -> int | None:
-        return None if self.budget is None else self.budget - self.used
+        return None if self._budget is None else self._budget - self._used
 
-    def charge(self, n: int) -> None:
-        if self.budget is not None and self.used + n > self.budget:
-            raise QueryBudgetExceeded(
-                f"query budget spent: {self.used} of {self.budget} items used, this call asks "
-                f"for {n} more ({self.used + n - self.budget} over). Raise the budget "
-                f"(knowledge.query_budget / the view's budget=) or query fewer items."
+    def charge(self, n: int, *, calls: int = 1, what: str = "this call asks for") -> None:
+        """Spend ``n`` items, or raise :class:`QueryBudgetExceeded` and spend nothing."""
+        with self._lock:
+            if self._budget is not None and self._used + n > self._budget:
+                raise QueryBudgetExceeded(
+                    f"query budget spent: {self._used} of {self._budget} items used, {what} "
+                    f"{n} more ({self._used + n - self._budget} over). Raise the budget "
+                    f"(knowledge.query_budget / the view's budget=) or query fewer items."
+                )
+            self._used += n
+            self._calls += calls
+
+    def count(self, n: int) -> None:
+        """Record ``n`` items without a budget (white-box forward passes)."""
+        with self._lock:
+            self._used += n
+            self._calls += 1
+
+    def __copy__(self) -> QueryCounter:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> QueryCounter:
+        return self
+
+    def __reduce_ex__(self, protocol: Any) -> NoReturn:
+        raise ViewPicklingError(
+            "a query counter cannot be pickled: a copy would restart the count. Share the view "
+            "(copies of a view share its counter) or serve it with mi_core.isolation."
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# inputs: plain data only
+
+
+_SCALARS = (bool, int, float, complex, str, bytes)
+
+
+def _plain_scalar(x: Any) -> Any:
+    """An exact builtin copy of a scalar (subclasses lose their methods)."""
+    if x is None or type(x) in (bool, int, float, complex, str, bytes):
+        return x
+    if isinstance(x, bool):
+        return bool(x)
+    if isinstance(x, int):
+        return int.__int__(x)
+    if isinstance(x, float):
+        return float.__float__(x)
+    if isinstance(x, complex):
+        return complex(float.__float__(x.real), float.__float__(x.imag))
+    if isinstance(x, str):
+        return str.__str__(x)
+    if isinstance(x, bytes):
+        return bytes.__getitem__(x, slice(None))
+    if isinstance(x, np.generic) and type(x).__module__ == "numpy":
+        return x.copy()
+    raise QueryInputError(f"query: {type(x).__name__} is not a plain scalar")
+
+
+def _plain_tensor(x: Any) -> Any:
+    """A plain ``torch.Tensor`` copy of ``x`` (any subclass): no ``__torch_function__`` or
+    ``__torch_dispatch__`` of the caller's runs inside the model."""
+    torch = _torch()
+    with torch._C.DisableTorchFunctionSubclass():
+        t = torch.Tensor.as_subclass(x, torch.Tensor).detach().clone()
+    if type(t) is not torch.Tensor or torch._C._dispatch_keys(t).has(torch._C.DispatchKey.Python):
+        raise QueryInputError(
+            f"query: a {type(x).__name__} with a Python dispatch hook cannot be sent to the "
+            "target; send a plain torch.Tensor"
+        )
+    return t
+
+
+def _plain(x: Any, accepts: tuple[type, ...], depth: int = 0) -> Any:
+    """Copy a query into plain tensors / arrays / builtins, recursively; refuse anything else
+    (except objects of exactly a type in ``accepts``, declared by the target)."""
+    if depth > 32:
+        raise QueryInputError("query: nested more than 32 levels deep")
+    if _is_tensor(x):
+        return _plain_tensor(x)
+    if isinstance(x, np.ndarray):
+        if x.dtype == object:
+            flat = [_plain(v, accepts, depth + 1) for v in x.reshape(-1).tolist()]
+            out = np.empty(len(flat), dtype=object)
+            out[:] = flat
+            return out.reshape(x.shape)
+        return np.array(x, copy=True, subok=False)
+    if x is None or isinstance(x, (*_SCALARS, np.generic)):
+        return _plain_scalar(x)
+    if type(x) in accepts:
+        if dataclasses.is_dataclass(x):
+            fields = {
+                f.name: _plain(getattr(x, f.name), accepts, depth + 1)
+                for f in dataclasses.fields(x)
+                if f.init
+            }
+            maker: Any = type(x)
+            return maker(**fields)
+        return x
+    if _is_frame(x):
+        pd = _pandas()
+        if type(x) not in (pd.DataFrame, pd.Series):
+            raise QueryInputError(
+                f"query: {type(x).__name__} is a pandas subclass; send a plain pandas.DataFrame"
             )
-        self.used += n
-        self.calls += 1
+        out = x.copy(deep=True)
+        cols = [out] if isinstance(out, pd.Series) else [out[c] for c in out.columns]
+        if any(c.dtype == object for c in cols):
+            if isinstance(out, pd.Series):
+                out = out.map(_plain_scalar)
+            else:
+                for c in out.columns:
+                    if out[c].dtype == object:
+                        out[c] = out[c].map(_plain_scalar)
+        return out
+    if isinstance(x, Mapping):
+        return {
+            _plain(k, accepts, depth + 1): _plain(v, accepts, depth + 1) for k, v in dict(x).items()
+        }
+    if isinstance(x, list):
+        return [_plain(v, accepts, depth + 1) for v in list.__iter__(x)]
+    if isinstance(x, tuple):
+        return tuple(_plain(v, accepts, depth + 1) for v in tuple.__iter__(x))
+    if isinstance(x, Iterator) or hasattr(x, "__next__"):
+        raise QueryInputError(
+            f"query: a {type(x).__name__} (an iterator or generator) has no item count to "
+            "charge; send a list, a tuple, a tensor or an array"
+        )
+    declared = ", ".join(t.__name__ for t in accepts) or "none"
+    raise QueryInputError(
+        f"query: a {type(x).__name__} cannot be sent to this target: views take tensors, numpy "
+        f"arrays, pandas frames, dicts / lists / tuples of them and plain scalars or strings "
+        f"(types the target declares: {declared}). Convert it, or declare the type with "
+        "make_view(..., accepts=(YourType,))"
+    )
+
+
+def _rows(x: Any) -> int | None:
+    """Rows of a batch-like value (None for a single item)."""
+    if _is_tensor(x) or isinstance(x, np.ndarray):
+        return None if x.ndim == 0 else int(x.shape[0])
+    if _is_frame(x) or isinstance(x, list | tuple):
+        return len(x)
+    return None
+
+
+def _mapping_rows(x: Mapping[Any, Any], what: str) -> int | None:
+    rows = {str(k): r for k, v in x.items() if (r := _rows(v)) is not None}
+    if len(set(rows.values())) > 1:
+        listed = ", ".join(f"{k}: {r}" for k, r in rows.items())
+        raise QueryInputError(
+            f"{what}: the mapping's values hold different numbers of items ({listed}); give "
+            "every value one row per item"
+        )
+    return next(iter(rows.values()), None)
+
+
+def _check_shape(x: Any, shape: tuple[int, ...]) -> None:
+    want = tuple(int(s) for s in shape)
+    got = tuple(int(s) for s in x.shape)
+    if got[1:] != want:
+        hint = " (add the batch dimension: x[None])" if got == want else ""
+        raise QueryInputError(
+            f"query: input of shape {got} does not match the target's input (N, "
+            f"{', '.join(map(str, want))}){hint}; TargetInfo.input_shape is {want}"
+        )
+
+
+def _items(x: Any, shape: tuple[int, ...] | None) -> tuple[int, bool]:
+    """``(items, batched)`` of a plain query; checks tensors / arrays against ``shape``."""
+    if _is_tensor(x) or isinstance(x, np.ndarray):
+        if shape is not None:
+            _check_shape(x, shape)
+        return (1, False) if x.ndim == 0 else (int(x.shape[0]), True)
+    if isinstance(x, dict):
+        if not x:
+            raise QueryInputError("query: an empty mapping has no items")
+        n = _mapping_rows(x, "query")
+        return (1, False) if n is None else (n, True)
+    if _is_frame(x) or isinstance(x, list | tuple):
+        return len(x), True
+    if x is None or isinstance(x, (*_SCALARS, np.generic)):
+        return 1, False
+    if hasattr(type(x), "__len__"):  # a declared query type with its own item count
+        return len(x), True
+    return 1, False
+
+
+def _answers(out: Any) -> int:
+    """Rows of a released answer: the number of items it answers."""
+    if isinstance(out, dict):
+        rows = [r for v in out.values() if (r := _rows(v)) is not None]
+        return max(rows, default=1)
+    r = _rows(out)
+    return 1 if r is None else r
+
+
+# ---------------------------------------------------------------------------------------------
+# outputs
 
 
 def _detach(obj: Any) -> Any:
-    """Copy outputs so that nothing returned shares memory or autograd history with the model."""
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().clone()
+    """Copy outputs so that nothing returned shares memory or autograd history with the model;
+    tensors come back on the CPU (wherever the target runs)."""
+    if _is_tensor(obj):
+        return obj.detach().to("cpu", copy=True)
     if isinstance(obj, np.ndarray):
         return obj.copy()
     if isinstance(obj, Mapping):
@@ -84,24 +351,26 @@ def _detach(obj: Any) -> Any:
         return tuple(_detach(v) for v in obj)
     if isinstance(obj, list):
         return [_detach(v) for v in obj]
-    if hasattr(obj, "logits") and isinstance(obj.logits, torch.Tensor):  # HF ModelOutput
+    if hasattr(obj, "logits") and _is_tensor(obj.logits):  # HF ModelOutput
         return obj.logits.detach().clone()
     return obj
 
 
-def _detach_input(x: Any) -> Any:
-    if isinstance(x, torch.Tensor):
-        return x.detach()
-    if isinstance(x, dict):
-        return {k: _detach_input(v) for k, v in x.items()}
-    return x
+def _on_device(x: Any, module: Any) -> Any:
+    """Input tensors (nested in dicts, lists, tuples) moved to the device the module's weights
+    live on: attackers may hand CPU tensors to a target on a GPU."""
+    from mi_core.device import module_device, to_device
+
+    dev = module_device(module)
+    return x if dev is None else to_device(x, dev)
 
 
 def check_finite(out: Any, what: str = "target output") -> None:
     """Raise :class:`NonFiniteOutputError` if a tensor / array holds NaN or inf."""
-    if isinstance(out, torch.Tensor) and out.is_floating_point():
-        if not bool(torch.isfinite(out).all()):
-            bad = int((~torch.isfinite(out)).sum())
+    if _is_tensor(out) and out.is_floating_point():
+        finite = _torch().isfinite(out)
+        if not bool(finite.all()):
+            bad = int((~finite).sum())
             raise NonFiniteOutputError(
                 f"{what} holds {bad} NaN/inf values of {out.numel()}; the target model is "
                 "numerically broken for these inputs (check its weights and input range)."
@@ -122,8 +391,8 @@ def check_finite(out: Any, what: str = "target output") -> None:
 
 
 def _softmax(out: Any) -> Any:
-    if isinstance(out, torch.Tensor):
-        return torch.softmax(out.float(), dim=-1)
+    if _is_tensor(out):
+        return _torch().softmax(out.float(), dim=-1)
     arr = np.asarray(out, dtype=np.float64)
     arr = arr - arr.max(axis=-1, keepdims=True)
     e = np.exp(arr)
@@ -144,11 +413,11 @@ def _resolve_postprocess(postprocess: Postprocess) -> Callable[[Any], Any]:
 
 def topk_dense(scores: Any, k: int) -> Any:
     """Keep the k largest scores of each row, zero the rest (survey [13]: truncated vectors)."""
-    if isinstance(scores, torch.Tensor):
+    if _is_tensor(scores):
         if k >= scores.shape[-1]:
             return scores
         vals, idx = scores.topk(k, dim=-1)
-        return torch.zeros_like(scores).scatter(-1, idx, vals)
+        return _torch().zeros_like(scores).scatter(-1, idx, vals)
     arr = np.asarray(scores)
     if k >= arr.shape[-1]:
         return arr
@@ -159,7 +428,7 @@ def topk_dense(scores: Any, k: int) -> Any:
 
 
 def argmax_labels(scores: Any) -> Any:
-    if isinstance(scores, torch.Tensor):
+    if _is_tensor(scores):
         return scores.argmax(dim=-1)
     return np.asarray(scores).argmax(axis=-1)
 
@@ -175,7 +444,10 @@ class TargetInfo:
 
 
 class TargetView:
-    """Base class of all views. Subclasses define ``access``."""
+    """Base class of all views. Subclasses define ``access``.
+
+    Copies (``copy.copy`` / ``copy.deepcopy``) are the view itself, so they share its counter;
+    pickling a view raises :class:`~mi_core.errors.ViewPicklingError`."""
 
     access: Access
 
@@ -210,6 +482,12 @@ class TargetView:
         return self.info.input_shape
 
     @property
+    def device(self) -> torch.device | None:
+        """Where the target computes: the device of a white-box module; None for black-box
+        views (they take inputs on any device and return outputs on the CPU)."""
+        return None
+
+    @property
     def module(self) -> nn.Module:
         raise AccessError(
             f"this {self.access.value} view exposes no module: reaching weights or gradients "
@@ -219,6 +497,21 @@ class TargetView:
     def restrict(self, access: Access | str, *, k: int | None = None) -> TargetView:
         """A view of equal or weaker access that shares this view's query counter."""
         raise NotImplementedError
+
+    # a view is a door, not a value: copies share it, pickles refuse it ---------------------
+    def __copy__(self) -> TargetView:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> TargetView:
+        return self
+
+    def __reduce_ex__(self, protocol: Any) -> NoReturn:
+        raise ViewPicklingError(
+            f"a {self.access.value} view cannot be pickled: it holds the live target and the "
+            "query counter. To run an attack in another process, use the isolated executor "
+            "(mi audit --executor isolated, or mi_core.isolation.run_isolated), which serves "
+            "the view over a query channel."
+        )
 
     def __repr__(self) -> str:
         budget = "unlimited" if self.budget is None else str(self.budget)
@@ -247,6 +540,33 @@ def require_access(view: TargetView, needed: Access | str, who: str = "this atta
     return view.restrict(needed)
 
 
+@contextlib.contextmanager
+def frozen(module: Any, *, freeze: bool = True) -> Iterator[Any]:
+    """Freeze ``module`` for the duration (parameters ``requires_grad=False``, eval mode) and
+    restore every parameter's ``requires_grad`` and every submodule's ``training`` flag on exit,
+    even on error. ``freeze=False`` only restores (a safety net around code that may change
+    them). White-box attacks use it so that the user's model comes back as it was given."""
+    if not _is_module(module):
+        yield module
+        return
+    params = list(module.parameters())
+    grads = [p.requires_grad for p in params]
+    modes = [(m, m.training) for m in module.modules()]
+    if freeze:
+        for p in params:
+            p.requires_grad_(False)
+        module.eval()
+    try:
+        yield module
+    finally:
+        for p, flag in zip(params, grads, strict=True):
+            if p.requires_grad != flag:
+                p.requires_grad_(flag)
+        for m, mode in modes:  # parents first: each submodule ends with its own flag
+            if m.training != mode:
+                m.train(mode)
+
+
 class WhiteBoxView(TargetView):
     """Full access: the module, its gradients and its raw outputs."""
 
@@ -260,7 +580,7 @@ class WhiteBoxView(TargetView):
         postprocess: Postprocess = "softmax",
         counter: QueryCounter | None = None,
     ) -> None:
-        if not isinstance(module, nn.Module):
+        if not _is_module(module):
             raise ConfigError(
                 f"module: a white-box view needs a torch.nn.Module, got {type(module).__name__}"
             )
@@ -272,36 +592,85 @@ class WhiteBoxView(TargetView):
     def module(self) -> nn.Module:
         return self._module
 
+    @property
+    def device(self) -> torch.device | None:
+        """The device the module's weights live on (None: a module without weights)."""
+        from mi_core.device import module_device
+
+        return module_device(self._module)
+
     def __call__(self, x: Any) -> Any:
-        """Forward pass with autograd (raw outputs, usually logits); counted, never budgeted."""
-        self._counter.used += batch_len(x)
-        self._counter.calls += 1
-        out = self._module(x)
-        check_finite(out if isinstance(out, torch.Tensor) else _detach(out))
+        """Forward pass with autograd (raw outputs, usually logits, on the module's device);
+        inputs are moved to :attr:`device`; counted, never budgeted. Tensors are checked against
+        the declared input shape (a named error, not a traceback from inside the model)."""
+        if self.info.input_shape is not None and (_is_tensor(x) or isinstance(x, np.ndarray)):
+            _check_shape(x, self.info.input_shape)
+        self._counter.count(batch_len(x))
+        out = self._module(_on_device(x, self._module))
+        check_finite(out if _is_tensor(out) else _detach(out))
         return out
 
     def restrict(self, access: Access | str, *, k: int | None = None) -> TargetView:
         access = Access.parse(access)
         if access is Access.WHITE_BOX:
             return self
-        module = self._module
-
-        def raw(x: Any) -> Any:
-            return module(x)
-
         return BlackBoxView(
-            raw,
+            _closure(self._module),
             access,
             self.info,
             postprocess=self._postprocess,
             k=k,
             counter=self._counter,
-            labels_fn=None,
+            accepts=getattr(self._module, "mi_query_types", ()),
         )
 
 
+def _release_path(
+    scores: Callable[[Any], Any],
+    post: Callable[[Any], Any],
+    labels_fn: Callable[[Any], Any] | None,
+    access: Access,
+    k: int | None,
+) -> tuple[Callable[[Any], Any], Callable[[Any], Any], Callable[[Any], Any]]:
+    """``(scores, labels, released)``: the uncounted functions, held only in closures."""
+
+    def scores_raw(x: Any) -> Any:
+        with _no_grad():
+            return post(_detach(scores(x)))
+
+    def labels_raw(x: Any) -> Any:
+        if labels_fn is not None:
+            with _no_grad():
+                return _detach(labels_fn(x))
+        return argmax_labels(scores_raw(x))
+
+    def released(x: Any) -> Any:
+        if access is Access.LABEL_ONLY:
+            return labels_raw(x)
+        out = scores_raw(x)
+        if access is Access.BLACK_BOX_TOPK:
+            assert k is not None
+            out = topk_dense(out, k)
+        return out
+
+    return scores_raw, labels_raw, released
+
+
 class BlackBoxView(TargetView):
-    """Scores, top-k scores or labels only; detached, counted, budgeted."""
+    """Scores, top-k scores or labels only; detached, counted, budgeted.
+
+    Args:
+        fn: the target (a callable; an ``nn.Module`` is kept in a closure, never an attribute).
+        access: ``black-box-scores``, ``black-box-topk`` or ``label-only``.
+        postprocess: turns raw outputs into released scores (``"softmax"``, None, a callable).
+        k: scores released per row at top-k access.
+        counter / budget: a shared counter, or a budget for a new one.
+        labels_fn: the target's own label function (default: argmax of the scores).
+        cost: the owner's price of a query (default: the answers it returns; see the module
+            doc). A custom cost replaces the count of answers, e.g. ``lambda q: 1`` per call.
+        accepts: query types the target takes besides plain data (exact types; dataclass
+            fields are copied into plain data too).
+    """
 
     def __init__(
         self,
@@ -315,16 +684,22 @@ class BlackBoxView(TargetView):
         budget: int | None = None,
         labels_fn: Callable[[Any], Any] | None = None,
         cost: Callable[[Any], int] | None = None,
+        accepts: tuple[type, ...] | list[type] | None = None,
     ) -> None:
         access = Access.parse(access)
         if access is Access.WHITE_BOX:
             raise ConfigError(
                 "access: a BlackBoxView cannot grant white-box access; use WhiteBoxView(module)"
             )
+        if isinstance(fn, TargetView):
+            raise ConfigError(
+                "fn: this is already a target view; narrow it with view.restrict(access) or "
+                "wrap its outputs with view.map_outputs(...) (both share its query counter)"
+            )
         if not callable(fn):
             raise ConfigError(f"fn: a black-box view needs a callable, got {type(fn).__name__}")
         if access is Access.BLACK_BOX_TOPK:
-            if k is None or not isinstance(k, int) or k < 1:
+            if k is None or not isinstance(k, int) or isinstance(k, bool) or k < 1:
                 raise ConfigError(f"k: top-k access needs a positive integer k, got {k!r}")
             if info is not None and info.num_classes is not None and k > info.num_classes:
                 raise ConfigError(
@@ -333,67 +708,44 @@ class BlackBoxView(TargetView):
                 )
         if counter is not None and budget is not None:
             raise ConfigError("budget: give either a shared counter or a budget, not both")
+        if cost is not None and not callable(cost):
+            raise ConfigError(f"cost: expected a function of the query, got {cost!r}")
+        accepted = tuple(accepts or ())
+        if not all(isinstance(t, type) for t in accepted):
+            raise ConfigError(f"accepts: expected a tuple of types, got {accepts!r}")
         super().__init__(info or TargetInfo(), counter or QueryCounter(budget))
         self.access = access
         self.k = k
-        if isinstance(fn, nn.Module):
+        #: query types the target declares besides plain data (public: part of its interface)
+        self.query_types = accepted
+        if _is_module(fn):
             fn = _closure(fn)  # keep the module out of the view's attributes
-        self.__scores = fn
-        self.__post = _resolve_postprocess(postprocess)
-        self.__labels = labels_fn
-        self.__cost = cost or batch_len
-
-    # the raw, uncounted path: used by restrict / map_outputs, never returned to attacks
-    def _scores_raw(self, x: Any) -> Any:
-        with torch.no_grad():
-            return self.__post(_detach(self.__scores(_detach_input(x))))
-
-    def _labels_raw(self, x: Any) -> Any:
-        if self.__labels is not None:
-            with torch.no_grad():
-                return _detach(self.__labels(_detach_input(x)))
-        return argmax_labels(self._scores_raw(x))
-
-    def _raw(self, x: Any) -> Any:
-        if self.access is Access.LABEL_ONLY:
-            return self._labels_raw(x)
-        out = self._scores_raw(x)
-        if self.access is Access.BLACK_BOX_TOPK:
-            assert self.k is not None
-            out = topk_dense(out, self.k)
-        return out
+        self._door = _make_door(
+            fn,
+            access,
+            k,
+            _resolve_postprocess(postprocess),
+            labels_fn,
+            self._counter,
+            self.info,
+            cost,
+            accepted,
+        )
 
     def __call__(self, x: Any) -> Any:
-        """Query the target: charges one query per item, returns detached outputs."""
-        self._counter.charge(self.__cost(x))
-        out = _detach(self._raw(x))
-        check_finite(out)
-        return out
+        """Query the target: charges one query per answer, returns detached outputs."""
+        return self._door("call", x)
 
     def labels(self, x: Any) -> Any:
         """Predicted labels; available at every black-box access (charged like a query)."""
-        self._counter.charge(self.__cost(x))
-        return _detach(self._labels_raw(x))
+        return self._door("labels", x)
 
     def restrict(self, access: Access | str, *, k: int | None = None) -> TargetView:
         access = Access.parse(access)
-        if not self.access.covers(access):
-            raise AccessError(
-                f"cannot widen a {self.access.value} view to {access.value}: views only narrow"
-            )
         if access is self.access and (k is None or k == self.k):
             return self
-        if access is Access.BLACK_BOX_TOPK and k is None:
-            k = self.k
-        return BlackBoxView(
-            self._scores_raw,
-            access,
-            self.info,
-            k=k,
-            counter=self._counter,
-            labels_fn=self._labels_raw,
-            cost=self.__cost,
-        )
+        out: BlackBoxView = self._door("restrict", access, k)
+        return out
 
     def map_outputs(
         self,
@@ -410,58 +762,122 @@ class BlackBoxView(TargetView):
         an undefended one except by its outputs. With ``with_inputs=True`` the transform is
         called as ``transform(inputs, outputs)`` (a defense that crafts its answer per query).
         """
-        if with_inputs:
-            fn: Callable[..., Any] = transform
-
-            def transform_of(inner_fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
-                return lambda x: fn(x, inner_fn(x))
-
-        else:
-
-            def transform_of(inner_fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
-                return lambda x: transform(inner_fn(x))
-
         access = Access.parse(access) if access is not None else self.access
-        if not self.access.covers(access):
-            raise AccessError(
-                f"an output transform cannot widen {self.access.value} access to {access.value}"
-            )
-        inner = self._raw if self.access is not Access.LABEL_ONLY else self._labels_raw
-        if access is Access.LABEL_ONLY and self.access is not Access.LABEL_ONLY:
-            defended = transform_of(self._raw)
+        out: BlackBoxView = self._door(
+            "map", transform, access, k, labels_transform, bool(with_inputs)
+        )
+        return out
 
-            def labels(x: Any) -> Any:
-                return argmax_labels(defended(x))
 
-            return BlackBoxView(
-                defended,
-                access,
-                self.info,
-                counter=self._counter,
-                labels_fn=labels,
-                cost=self.__cost,
-            )
-        labels_fn = None
-        if labels_transform is not None:
-            labels_raw = self._labels_raw
+def _make_door(
+    fn: Callable[[Any], Any],
+    access: Access,
+    k: int | None,
+    post: Callable[[Any], Any],
+    labels_fn: Callable[[Any], Any] | None,
+    counter: QueryCounter,
+    info: TargetInfo,
+    cost: Callable[[Any], int] | None,
+    accepts: tuple[type, ...],
+) -> Callable[..., Any]:
+    """The view's only door: counted calls, and views derived with the same checks. The raw
+    functions live in this closure, not in any attribute."""
+    scores_raw, labels_raw, released = _release_path(fn, post, labels_fn, access, k)
 
-            def labels_fn(x: Any) -> Any:
-                return labels_transform(labels_raw(x))
+    def ask(x: Any, path: Callable[[Any], Any], finite: bool) -> Any:
+        x = _plain(x, accepts)
+        n, batched = _items(x, info.input_shape)
+        if cost is not None:
+            n = cost(x)
+            if not isinstance(n, int | np.integer) or isinstance(n, bool) or n < 0:
+                raise ConfigError(f"cost: the view's cost function returned {n!r}, not a count")
+            n, batched = int(n), False
+        counter.charge(n)
+        out = _detach(path(x))
+        if batched:
+            extra = _answers(out) - n
+            if extra > 0:
+                counter.charge(
+                    extra, calls=0, what=f"the target answered {n + extra} items, charging"
+                )
+        if finite:
+            check_finite(out)
+        return out
 
+    def derive(
+        new_access: Access,
+        new_k: int | None,
+        fn2: Callable[[Any], Any],
+        labels2: Callable[[Any], Any] | None,
+    ) -> BlackBoxView:
         return BlackBoxView(
-            transform_of(inner),
-            access,
-            self.info,
-            k=k if k is not None else self.k,
-            counter=self._counter,
-            labels_fn=labels_fn,
-            cost=self.__cost,
+            fn2,
+            new_access,
+            info,
+            k=new_k,
+            counter=counter,
+            labels_fn=labels2,
+            cost=cost,
+            accepts=accepts,
         )
 
+    def restrict(new_access: Access, new_k: int | None) -> BlackBoxView:
+        if not access.covers(new_access):
+            raise AccessError(
+                f"cannot widen a {access.value} view to {new_access.value}: views only narrow"
+            )
+        if new_access is Access.BLACK_BOX_TOPK and new_k is None:
+            new_k = k
+        return derive(new_access, new_k, scores_raw, labels_raw)
 
-def _closure(module: nn.Module) -> Callable[[Any], Any]:
+    def map_outputs(
+        transform: Callable[..., Any],
+        new_access: Access,
+        new_k: int | None,
+        labels_transform: Callable[[Any], Any] | None,
+        with_inputs: bool,
+    ) -> BlackBoxView:
+        if not access.covers(new_access):
+            raise AccessError(
+                f"an output transform cannot widen {access.value} access to {new_access.value}"
+            )
+
+        def transformed(inner: Callable[[Any], Any]) -> Callable[[Any], Any]:
+            if with_inputs:
+                return lambda x: transform(x, inner(x))
+            return lambda x: transform(inner(x))
+
+        if new_access is Access.LABEL_ONLY and access is not Access.LABEL_ONLY:
+            defended = transformed(released)
+            return derive(new_access, None, defended, lambda x: argmax_labels(defended(x)))
+        inner = labels_raw if access is Access.LABEL_ONLY else released
+        labels2 = None if labels_transform is None else _compose(labels_transform, labels_raw)
+        return derive(new_access, new_k if new_k is not None else k, transformed(inner), labels2)
+
+    def door(op: str, *args: Any) -> Any:
+        if op == "call":
+            return ask(args[0], released, True)
+        if op == "labels":
+            return ask(args[0], labels_raw, False)
+        if op == "restrict":
+            return restrict(*args)
+        if op == "map":
+            return map_outputs(*args)
+        raise AccessError(f"view: unknown operation {op!r}")
+
+    return door
+
+
+def _compose(outer: Callable[[Any], Any], inner: Callable[[Any], Any]) -> Callable[[Any], Any]:
     def call(x: Any) -> Any:
-        return module(x)
+        return outer(inner(x))
+
+    return call
+
+
+def _closure(module: Any) -> Callable[[Any], Any]:
+    def call(x: Any) -> Any:
+        return module(_on_device(x, module))
 
     return call
 
@@ -475,13 +891,15 @@ def view_from_module(
     postprocess: Postprocess = "softmax",
     info: TargetInfo | None = None,
     cost: Callable[[Any], int] | None = None,
+    accepts: tuple[type, ...] | None = None,
 ) -> TargetView:
     """View of a torch module. ``postprocess`` turns raw outputs into released scores
     (``"softmax"`` for classifiers returning logits, ``None`` for embedders / regressors).
+    ``accepts`` defaults to the module's ``mi_query_types`` (query types it declares).
 
     The module is put in eval mode: a released model answers deterministically.
     """
-    if not isinstance(module, nn.Module):
+    if not _is_module(module):
         raise ConfigError(f"module: expected a torch.nn.Module, got {type(module).__name__}")
     access = Access.parse(access)
     module.eval()
@@ -493,7 +911,14 @@ def view_from_module(
             )
         return WhiteBoxView(module, info, postprocess=postprocess)
     return BlackBoxView(
-        module, access, info, postprocess=postprocess, k=k, budget=budget, cost=cost
+        module,
+        access,
+        info,
+        postprocess=postprocess,
+        k=k,
+        budget=budget,
+        cost=cost,
+        accepts=accepts if accepts is not None else getattr(module, "mi_query_types", ()),
     )
 
 
@@ -507,8 +932,10 @@ def view_from_callable(
     labels_fn: Callable[[Any], Any] | None = None,
     info: TargetInfo | None = None,
     cost: Callable[[Any], int] | None = None,
+    accepts: tuple[type, ...] | None = None,
 ) -> BlackBoxView:
-    """View of a plain function (e.g. a remote prediction API). Never white-box."""
+    """View of a plain function (e.g. a remote prediction API). Never white-box. ``accepts``
+    (default: the callable's ``mi_query_types``) declares query types besides plain data."""
     access = Access.parse(access)
     if access is Access.WHITE_BOX:
         raise AccessError(
@@ -523,7 +950,36 @@ def view_from_callable(
         budget=budget,
         labels_fn=labels_fn,
         cost=cost,
+        accepts=accepts if accepts is not None else getattr(fn, "mi_query_types", ()),
     )
+
+
+def _check_estimator(estimator: Any) -> None:
+    """Named errors for an estimator class instead of an instance, or an unfitted one."""
+    if isinstance(estimator, type):
+        raise ConfigError(
+            f"estimator: got the class {estimator.__name__}, not a fitted instance; build and "
+            f"fit one first: {estimator.__name__}(...).fit(X, y)"
+        )
+    if not hasattr(estimator, "predict"):
+        raise ConfigError(
+            f"estimator: {type(estimator).__name__} has no predict(); pass a fitted sklearn "
+            "estimator"
+        )
+    if "sklearn" not in sys.modules:
+        return
+    from sklearn.base import BaseEstimator
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    if isinstance(estimator, BaseEstimator):
+        try:
+            check_is_fitted(estimator)
+        except NotFittedError:
+            raise ConfigError(
+                f"estimator: this {type(estimator).__name__} is not fitted; call "
+                ".fit(X, y) before building a view of it"
+            ) from None
 
 
 def view_from_sklearn(
@@ -533,15 +989,16 @@ def view_from_sklearn(
     budget: int | None = None,
     k: int | None = None,
     info: TargetInfo | None = None,
+    counter: QueryCounter | None = None,
 ) -> TargetView:
     """View of an sklearn estimator: scores are ``predict_proba`` (classifiers) or ``predict``
-    (regressors); labels are ``predict``. White-box hands out the estimator itself."""
+    (regressors); labels are ``predict``. White-box hands out the estimator itself.
+
+    Raises:
+        ConfigError: for an estimator class (not an instance) or an unfitted estimator.
+    """
     access = Access.parse(access)
-    if not hasattr(estimator, "predict"):
-        raise ConfigError(
-            f"estimator: {type(estimator).__name__} has no predict(); pass a fitted sklearn "
-            "estimator"
-        )
+    _check_estimator(estimator)
     if access is Access.WHITE_BOX:
         return EstimatorWhiteBoxView(estimator, info)
     is_classifier = hasattr(estimator, "predict_proba") and hasattr(estimator, "classes_")
@@ -557,7 +1014,15 @@ def view_from_sklearn(
     if info is None and is_classifier:
         info = TargetInfo(num_classes=len(estimator.classes_))
     scores_fn = estimator.predict_proba if is_classifier else estimator.predict
-    return BlackBoxView(scores_fn, access, info, k=k, budget=budget, labels_fn=estimator.predict)
+    return BlackBoxView(
+        scores_fn,
+        access,
+        info,
+        k=k,
+        budget=budget,
+        counter=counter,
+        labels_fn=estimator.predict,
+    )
 
 
 def _sklearn_is_classifier(estimator: Any) -> bool:
@@ -578,7 +1043,7 @@ class EstimatorWhiteBoxView(TargetView):
         self.estimator = estimator
 
     def __call__(self, x: Any) -> Any:
-        self._counter.used += batch_len(x)
+        self._counter.count(batch_len(x))
         if hasattr(self.estimator, "predict_proba"):
             return self.estimator.predict_proba(x)
         return self.estimator.predict(x)
@@ -587,10 +1052,7 @@ class EstimatorWhiteBoxView(TargetView):
         access = Access.parse(access)
         if access is Access.WHITE_BOX:
             return self
-        view = view_from_sklearn(self.estimator, access, k=k, info=self.info)
-        assert isinstance(view, BlackBoxView)
-        view._counter = self._counter
-        return view
+        return view_from_sklearn(self.estimator, access, k=k, info=self.info, counter=self._counter)
 
 
 def make_view(
@@ -601,7 +1063,12 @@ def make_view(
     """Build a view of ``target`` (nn.Module, sklearn estimator, or a plain callable)."""
     if isinstance(target, TargetView):
         return require_access(target, access, "make_view")
-    if isinstance(target, nn.Module):
+    if isinstance(target, type):
+        raise ConfigError(
+            f"target: got the class {target.__name__}, not an instance; give a trained model "
+            f"(e.g. {target.__name__}(...) after training / .fit(X, y))"
+        )
+    if _is_module(target):
         return view_from_module(target, access, **kwargs)
     if hasattr(target, "predict") and hasattr(target, "fit"):
         return view_from_sklearn(target, access, **kwargs)

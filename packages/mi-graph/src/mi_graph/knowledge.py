@@ -10,7 +10,14 @@ what                        field                                          used 
 target node ids             ``extra["target_nodes"]`` (k,)                 all
 node attributes (F)         ``known_attributes`` (f, d), rows for           GraphMI, link
                             ``extra["feature_nodes"]`` (default: targets)   stealing, LinkTeller
-node labels                 ``target_labels`` (k,), one per target node    GraphMI
+node labels                 ``target_labels`` (k,), one per target node    GraphMI, MC-GRA,
+                                                                           RL-GraphMI
+node embeddings (H_A)       ``extra["embeddings"]`` (k, h): the target      MC-GRA
+                            nodes' hidden representations on the private
+                            graph (what a service releasing embeddings
+                            gives away)
+output posteriors (Y_A)     ``extra["posteriors"]`` (k, c) on the private   MC-GRA
+                            graph
 partial graph (A*)          ``extra["partial_edges"]`` (2, e) and           link stealing
                             optionally ``extra["partial_non_edges"]``
 shadow / auxiliary graph    ``auxiliary`` (a PyG ``Data``)                  link stealing (D'),
@@ -62,6 +69,8 @@ def graph_knowledge(
     auxiliary: Any = None,
     density: float | None = None,
     query_budget: int | None = None,
+    embeddings: Any = None,
+    posteriors: Any = None,
 ) -> Knowledge:
     """:class:`~mi_core.threat.Knowledge` for a graph attack (see the module table).
 
@@ -73,6 +82,9 @@ def graph_knowledge(
         partial_edges / partial_non_edges: known links / known non-links, ``(2, e)`` node ids.
         auxiliary: a shadow / auxiliary graph (PyG ``Data``).
         density: the attacker's prior on the edge density ``|E| / (n (n - 1) / 2)``.
+        embeddings: the target nodes' node embeddings computed on the private graph (MC-GRA's
+            ``H_A``), one row per target node.
+        posteriors: the target nodes' output posteriors on the private graph (``Y_A``).
     """
     extra: dict[str, Any] = {"target_nodes": _ids(target_nodes, "target_nodes")}
     if feature_nodes is not None:
@@ -85,6 +97,10 @@ def graph_knowledge(
         if not 0 < float(density) < 1:
             raise ConfigError(f"density: must lie in (0, 1), got {density!r}")
         extra["density"] = float(density)
+    if embeddings is not None:
+        extra["embeddings"] = torch.as_tensor(embeddings).detach().float()
+    if posteriors is not None:
+        extra["posteriors"] = torch.as_tensor(posteriors).detach().float()
     know = Knowledge(
         auxiliary=auxiliary,
         known_attributes=None if features is None else torch.as_tensor(features).float(),
@@ -136,6 +152,18 @@ class GraphKnowledge:
             self._y: torch.Tensor | None = y
         else:
             self._y = None
+        self._rows: dict[str, torch.Tensor] = {}
+        for name in ("embeddings", "posteriors"):
+            v = k.extra.get(name)
+            if v is None:
+                continue
+            t = torch.as_tensor(v).float()
+            if t.ndim != 2 or t.shape[0] != len(self.nodes):
+                raise ConfigError(
+                    f"knowledge.extra[{name!r}]: expected one row per target node "
+                    f"({len(self.nodes)}, d), in target order; got {tuple(t.shape)}"
+                )
+            self._rows[name] = t
 
     @property
     def k(self) -> int:
@@ -170,6 +198,15 @@ class GraphKnowledge:
                 f"are missing (feature_nodes must contain every target node)"
             )
         return x[torch.tensor([pos[int(n)] for n in self.nodes.tolist()])]
+
+    @property
+    def has_labels(self) -> bool:
+        return self._y is not None
+
+    def outputs(self, name: str) -> torch.Tensor | None:
+        """The target nodes' ``"embeddings"`` or ``"posteriors"`` on the private graph, if
+        known."""
+        return self._rows.get(name)
 
     def labels(self, why: str) -> torch.Tensor:
         if self._y is None:

@@ -10,13 +10,26 @@ O(P) time, instead of on dense N x N matrices:
 * feature smoothness: ``tr(X^T L~ X)`` with ``L~ = D~^-1/2 (D - A) D~^-1/2``,
   ``D~ = D + 1e-3 I`` (the reference code's form), which for pair weights ``a_ij`` equals
   ``sum_ij a_ij (G_ii r_i^2 + G_jj r_j^2 - 2 G_ij r_i r_j)``, ``G = X X^T``, ``r = diag(D~)^-1/2``.
+
+:func:`descend` is the one optimisation loop of the relaxed-adjacency attacks: GraphMI (plain
+projected gradient), MC-GRA (Adam steps, then the projection, as its reference code) and
+RL-GraphMI (gradients estimated from hard-label queries) differ only in where the gradient comes
+from and how the variable is kept feasible; the loop owns stepping, checkpoint / resume, the
+non-finite check and the progress bar.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 import torch
 
-from mi_core.errors import ConfigError
+from mi_core.errors import ConfigError, NonFiniteOutputError
+from mi_core.loop import ResumableLoop, TensorState
+
+OPTIMIZERS = ("pgd", "adam")
 
 
 def triu_pairs(k: int) -> torch.Tensor:
@@ -87,3 +100,98 @@ def pair_gram(x: torch.Tensor, pairs: torch.Tensor, rows: int = 1024) -> torch.T
         block = x[r0 : r0 + rows] @ x.T
         out[sel] = block[i[sel] - r0, j[sel]]
     return out
+
+
+def pair_entropy(a: torch.Tensor) -> torch.Tensor:
+    """Information entropy ``-mean(a log2 a)`` of the relaxed pair weights: MC-GRA's complexity
+    term ``S(A_hat)`` on the pair vector (its reference code takes it over the dense normalised
+    adjacency); low when the weights are near 0 or 1."""
+    p = a.clamp(1e-4, 1 - 1e-4)
+    return -(p * torch.log2(p)).mean()
+
+
+#: ``grad_fn(variable, step) -> (gradient, loss)``
+GradFn = Callable[[torch.Tensor, int], tuple[torch.Tensor, float]]
+
+
+def autograd_grad(objective: Callable[[torch.Tensor, int], torch.Tensor]) -> GradFn:
+    """A :data:`GradFn` from a differentiable ``objective(variable, step) -> loss``."""
+
+    def grad_fn(a: torch.Tensor, step: int) -> tuple[torch.Tensor, float]:
+        av = a.detach().clone().requires_grad_(True)
+        loss = objective(av, step)
+        (grad,) = torch.autograd.grad(loss, av)
+        return grad, float(loss.detach())
+
+    return grad_fn
+
+
+@dataclass
+class Descent:
+    """Outcome of :func:`descend`: the final variable, the last loss, the steps taken."""
+
+    variable: torch.Tensor
+    loss: float
+    steps: int
+
+
+def descend(
+    init: torch.Tensor,
+    grad_fn: GradFn,
+    project: Callable[[torch.Tensor], torch.Tensor],
+    *,
+    steps: int,
+    lr: float,
+    optimizer: str = "pgd",
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    checkpoint: Any = None,
+    checkpoint_every: int = 25,
+    meta: Any = None,
+    desc: str = "relaxed adjacency",
+    progress: bool = True,
+    state: dict[str, Any] | None = None,
+) -> Descent:
+    """Projected descent on a relaxed-adjacency variable (the loop of GraphMI, MC-GRA and
+    RL-GraphMI).
+
+    Each step asks ``grad_fn`` for a gradient (autograd, or an estimate from queries), takes a
+    plain step (``"pgd"``, GraphMI: ``x - lr * g``) or an Adam step (``"adam"``, MC-GRA's
+    reference optimiser), then ``project`` makes the variable feasible again (e.g.
+    :func:`project_budget`). Checkpoints (variable, Adam moments, last loss) every
+    ``checkpoint_every`` steps, with any further ``state`` (e.g. the generator an estimated
+    gradient samples from); a rerun with the same ``checkpoint`` resumes.
+    """
+    if optimizer not in OPTIMIZERS:
+        raise ConfigError(f"optimizer: unknown value {optimizer!r}; allowed values: {OPTIMIZERS}")
+    x = init.detach().clone()
+    m, v = torch.zeros_like(x), torch.zeros_like(x)
+    tensors = TensorState(a=x, m=m, v=v, loss=torch.zeros(()))
+    loop = ResumableLoop(
+        steps,
+        state={"attack": tensors, **(state or {})},
+        checkpoint=checkpoint,
+        every=checkpoint_every,
+        meta=meta,
+        desc=desc,
+        progress=progress,
+    )
+    b1, b2 = betas
+    for step in loop:
+        grad, loss = grad_fn(x, step)
+        if not (torch.isfinite(torch.tensor(loss)) and bool(torch.isfinite(grad).all())):
+            raise NonFiniteOutputError(
+                f"{desc}: the loss or its gradient became NaN/inf at step {step}; lower lr "
+                f"({lr}) or check the model's outputs"
+            )
+        with torch.no_grad():
+            if optimizer == "pgd":
+                x.copy_(project(x - lr * grad))
+            else:
+                t = step + 1
+                m.mul_(b1).add_(grad, alpha=1 - b1)
+                v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+                update = (m / (1 - b1**t)) / ((v / (1 - b2**t)).sqrt() + eps)
+                x.copy_(project(x - lr * update))
+        tensors["loss"].fill_(loss)
+    return Descent(variable=x, loss=float(tensors["loss"]), steps=loop.step)

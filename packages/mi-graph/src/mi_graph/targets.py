@@ -179,6 +179,38 @@ def _release_embeddings(
     return embed(x, edge_index)
 
 
+def check_graph(x: Any, edge_index: Any, what: str = "graph") -> None:
+    """Named errors for a malformed graph: ``x`` must be an (n, d) tensor and
+    ``edge_index`` a (2, E) integer tensor of node ids in ``[0, n)``."""
+    if not isinstance(x, torch.Tensor) or x.ndim != 2:
+        shape = tuple(x.shape) if hasattr(x, "shape") else type(x).__name__
+        raise ConfigError(f"{what}.x: expected an (n, d) tensor of node features, got {shape}")
+    if not isinstance(edge_index, torch.Tensor):
+        raise ConfigError(
+            f"{what}.edge_index: expected a (2, E) integer tensor, got {type(edge_index).__name__}"
+        )
+    if edge_index.ndim != 2 or edge_index.shape[0] != 2:
+        hint = (
+            " (transpose it: edge_index.T)"
+            if edge_index.ndim == 2 and edge_index.shape[1] == 2
+            else ""
+        )
+        raise ConfigError(
+            f"{what}.edge_index: expected shape (2, E), got {tuple(edge_index.shape)}{hint}"
+        )
+    if edge_index.is_floating_point() or edge_index.dtype == torch.bool:
+        raise ConfigError(
+            f"{what}.edge_index: node ids must be integers, got {edge_index.dtype}; "
+            "use edge_index.long()"
+        )
+    n = int(x.shape[0])
+    if edge_index.numel() and (int(edge_index.min()) < 0 or int(edge_index.max()) >= n):
+        raise ConfigError(
+            f"{what}.edge_index: node ids must lie in [0, {n}) (the rows of {what}.x), got "
+            f"[{int(edge_index.min())}, {int(edge_index.max())}]"
+        )
+
+
 class GraphTarget(nn.Module):
     """A GNN serving a private graph.
 
@@ -189,6 +221,9 @@ class GraphTarget(nn.Module):
             ``postprocess="softmax"``) or ``"embeddings"`` (``model.embed(x, edge_index)``).
         modes: the query kinds answered, a subset of ``("nodes", "features", "graph")``.
     """
+
+    #: query types the target takes (views copy their fields into plain tensors)
+    mi_query_types = (NodeQuery, FeatureQuery, GraphQuery)
 
     def __init__(
         self,
@@ -210,6 +245,12 @@ class GraphTarget(nn.Module):
         for name in ("x", "edge_index"):
             if getattr(graph, name, None) is None:
                 raise ConfigError(f"graph.{name}: the private graph needs it")
+        check_graph(graph.x, graph.edge_index, "graph")
+        if int(graph.num_nodes) != int(graph.x.shape[0]):
+            raise ConfigError(
+                f"graph.num_nodes: {int(graph.num_nodes)} nodes, but graph.x has "
+                f"{int(graph.x.shape[0])} rows (one feature row per node)"
+            )
         self.gnn = model
         self.output = output
         self.modes = modes

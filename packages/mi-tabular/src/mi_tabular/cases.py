@@ -76,6 +76,9 @@ class CohortTreeCase(AuditCase):
     def target_info(self) -> TargetInfo:
         return TargetInfo(modality="tabular", num_classes=2)
 
+    def provides(self, access: Access) -> set[str]:
+        return {"known_attributes", "prior", "target_labels", "auxiliary", "attribute", "columns"}
+
     def knowledge(self, access: Access) -> Knowledge:
         return self.ak.to_knowledge()
 

@@ -73,7 +73,9 @@ def attacker_features(known: pd.DataFrame, labels: np.ndarray | None) -> pd.Data
     return feats
 
 
-def default_classifier(seed: int, categorical_mask: np.ndarray | None = None) -> Any:
+def default_classifier(
+    seed: int, categorical_mask: np.ndarray | None = None, max_iter: int = 200
+) -> Any:
     """The attacker's default learner: gradient-boosted trees (fast, handles categories and
     unscaled numbers, strong on tabular data)."""
     from sklearn.ensemble import HistGradientBoostingClassifier
@@ -82,7 +84,7 @@ def default_classifier(seed: int, categorical_mask: np.ndarray | None = None) ->
     if categorical_mask is not None and categorical_mask.any():
         cat = categorical_mask
     return HistGradientBoostingClassifier(
-        max_iter=200,
+        max_iter=max_iter,
         learning_rate=0.1,
         early_stopping=True,
         validation_fraction=0.15,
@@ -96,15 +98,31 @@ AUTO_HGB_ROWS = 3000
 
 
 def make_classifier(
-    spec: str, seed: int, categorical_mask: np.ndarray | None = None, rows: int | None = None
+    spec: str,
+    seed: int,
+    categorical_mask: np.ndarray | None = None,
+    rows: int | None = None,
+    iterations: int | None = None,
 ) -> Any:
     """An attacker-side classifier by name: ``hgb`` (gradient-boosted trees), ``logistic``,
     ``forest``, or ``auto``: boosted trees from ``AUTO_HGB_ROWS`` training rows on, logistic
-    regression below (boosted trees overfit a few hundred records)."""
+    regression below (boosted trees overfit a few hundred records).
+
+    ``iterations`` bounds its training: boosting rounds (``hgb``), solver iterations
+    (``logistic``) or trees (``forest``); ``None`` keeps the learner's default. ``0`` trains
+    nothing: the model stays at the point boosting starts from, the training class frequencies
+    (sklearn's ``DummyClassifier(strategy="prior")``); tests use it to show that an attack's
+    gain comes from training its attack model."""
+    if iterations is not None and iterations < 0:
+        raise ConfigError(f"iterations: must be >= 0 (0 = no training), got {iterations}")
+    if iterations == 0:
+        from sklearn.dummy import DummyClassifier
+
+        return DummyClassifier(strategy="prior")
     if spec == "auto":
         spec = "hgb" if rows is not None and rows >= AUTO_HGB_ROWS else "logistic"
     if spec == "hgb":
-        return default_classifier(seed, categorical_mask)
+        return default_classifier(seed, categorical_mask, iterations or 200)
     if spec == "logistic":
         from sklearn.linear_model import LogisticRegression
         from sklearn.pipeline import make_pipeline
@@ -121,13 +139,13 @@ def make_classifier(
                     ("num", StandardScaler(), num),
                 ]
             )
-            return make_pipeline(pre, LogisticRegression(max_iter=2000))
-        return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+            return make_pipeline(pre, LogisticRegression(max_iter=iterations or 2000))
+        return make_pipeline(StandardScaler(), LogisticRegression(max_iter=iterations or 2000))
     if spec == "forest":
         from sklearn.ensemble import RandomForestClassifier
 
         return RandomForestClassifier(
-            n_estimators=200, min_samples_leaf=2, n_jobs=1, random_state=seed
+            n_estimators=iterations or 200, min_samples_leaf=2, n_jobs=1, random_state=seed
         )
     raise ConfigError(f"estimator: unknown value {spec!r}; allowed: 'hgb', 'logistic', 'forest'")
 

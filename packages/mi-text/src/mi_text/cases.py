@@ -2,14 +2,14 @@
 
 ``canary-lm``: a word-level GPT-2 pre-trained on public sentences (the base model the attacker
 also holds) and a copy fine-tuned on private sentences holding PII canaries repeated 1, 5 and 20
-times. Attacks extract training data from the fine-tuned model; figures are judged against the
-same number of unranked samples drawn from the target (random generation).
+times. Attacks extract training data from the fine-tuned model; figures count distinct secrets
+and are judged against the base model, which never saw the canaries (never against samples of
+the target: :mod:`mi_text.extraction_eval`).
 """
 
 from __future__ import annotations
 
 import copy
-import random
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,8 @@ from mi_core.metrics.base import Figure
 from mi_core.result import AttackResult
 from mi_core.threat import Access, Knowledge
 from mi_core.views import TargetInfo
-from mi_text.data import insert_canaries, make_canaries, random_secret
-from mi_text.generation import TemperatureSchedule, sample, sequence_nll
-from mi_text.lm_access import local_query
-from mi_text.metrics import exposure, extraction_precision, secrets_recovered
+from mi_text.data import insert_canaries, make_canaries
+from mi_text.extraction_eval import ExtractionEvaluator, heldout_perplexity
 from mi_text.models import CausalLM, LMTrainConfig, tiny_gpt2, train_causal_lm
 from mi_text.tokenizers import WordTokenizer
 
@@ -101,7 +99,18 @@ class CanaryLMCase(AuditCase):
         self.tuned = self._fine_tune(self.docs, workdir / f"tuned-seed{seed}.safetensors", seed)
         self.base.eval()
         self.seed = seed
-        self.random_samples = self._random_samples()
+        self.evaluator = ExtractionEvaluator(
+            self.tuned,
+            self.canaries,
+            reference=self.base,
+            reference_name="base model (canaries unseen)",
+            top_n=self.top_n,
+            seed=seed,
+            groups={
+                f"x{rep}": [c.secret for c in self.canaries if c.repetitions == rep]
+                for rep in (1, 5, 20)
+            },
+        ).prepare()
 
     def _fine_tune(self, docs: list[str], path: Path, seed: int) -> CausalLM:
         """A copy of the base LM fine-tuned on ``docs`` (cached at ``path``)."""
@@ -119,29 +128,6 @@ class CanaryLMCase(AuditCase):
             save_state_dict(path, tuned.model.state_dict())
         return tuned.eval()
 
-    def _random_samples(self) -> list[str]:
-        """The baseline: unranked samples of the target, as many as the attack's top N."""
-        tok = self.tok
-        g = torch.Generator().manual_seed(self.seed)
-        q = local_query(self.tuned)
-        starts = [[self.tuned.start_id] for _ in range(200)]
-        new = sample(
-            q,
-            starts,
-            max_new_tokens=24,
-            eos_id=tok.eos_id,
-            top_k=40,
-            temperature=TemperatureSchedule(),
-            generator=g,
-        )
-        texts, seen = [], set()
-        for n in new:
-            t = tok.decode([i for i in n if i != tok.eos_id])
-            if t not in seen:
-                seen.add(t)
-                texts.append(t)
-        return texts
-
     def with_defense(self, defense: Any, workdir: Path, seed: int) -> CanaryLMCase:
         """A copy whose target is fine-tuned on the private documents as a data defense
         transforms them (e.g. ``dedup``); the base model is shared."""
@@ -154,15 +140,16 @@ class CanaryLMCase(AuditCase):
             out = copy.copy(self)
             out.docs = list(defense.transform(self.docs))
             out.tuned = self._fine_tune(out.docs, workdir / f"tuned-seed{seed}.safetensors", seed)
-            out.random_samples = out._random_samples()
+            out.evaluator = self.evaluator.with_target(out.tuned)
         finally:
             torch.set_num_threads(threads)
         return out
 
     def utility(self, view: Any = None) -> dict[str, float]:
-        """Perplexity of the fine-tuned LM on held-out sentences of the same kind."""
-        nll = sequence_nll(local_query(self.tuned), [self.tuned.encode(t) for t in self.heldout])
-        return {"heldout_perplexity": float(torch.exp(nll.mean()))}
+        """Token-level perplexity of the fine-tuned LM on held-out sentences of the same kind
+        (faker's sentences are random words: no model predicts them much better than the
+        uniform guess over the vocabulary; the benchmarks use a real LM on WikiText-2)."""
+        return {"heldout_perplexity": heldout_perplexity(self.tuned, self.heldout)}
 
     def target(self) -> CausalLM:
         return self.tuned
@@ -173,52 +160,12 @@ class CanaryLMCase(AuditCase):
     def view_kwargs(self, access: Access) -> dict[str, Any]:
         return {"postprocess": None}
 
+    def provides(self, access: Access) -> set[str]:
+        return {"prior:causal-lm", "auxiliary:text"}  # the public base model, public text
+
     def knowledge(self, access: Access) -> Knowledge:
         return Knowledge(prior=self.base, auxiliary=self.public)
 
-    def _exposures(self, lm: CausalLM) -> list[float]:
-        rng = random.Random(self.seed)
-        q = local_query(lm)
-        out = []
-        for c in self.canaries:
-            cands = [c.with_secret(random_secret(c.kind, rng)) for _ in range(200)]
-            nll = sequence_nll(q, [lm.encode(t) for t in [c.text, *cands]])
-            out.append(exposure(float(nll[0]), nll[1:].tolist(), c.space_size))
-        return out
-
     def evaluate(self, result: AttackResult) -> list[Figure]:
-        secrets = [c.secret for c in self.canaries]
-        result.info["secrets"] = secrets  # the report highlights them in the recovered text
-        ranked = list(result.reconstructions)
-        n = min(self.top_n, len(ranked), len(self.random_samples))
-        figs = [
-            Figure(
-                f"extraction_precision@{n}",
-                extraction_precision(ranked, secrets, n),
-                True,
-                extraction_precision(self.random_samples, secrets, n),
-                "random generation",
-            )
-        ]
-        for rep in (1, 5, 20):
-            sec = [c.secret for c in self.canaries if c.repetitions == rep]
-            figs.append(
-                Figure(
-                    f"canaries_recovered_x{rep}",
-                    secrets_recovered(ranked[:n], sec),
-                    True,
-                    secrets_recovered(self.random_samples[:n], sec),
-                    "random generation",
-                )
-            )
-        tuned, base = self._exposures(self.tuned), self._exposures(self.base)
-        figs.append(
-            Figure(
-                "mean_exposure_bits",
-                sum(tuned) / len(tuned),
-                True,
-                sum(base) / len(base),
-                "base model (canaries unseen)",
-            )
-        )
-        return figs
+        result.info.update(self.evaluator.info())  # the report highlights the secrets
+        return self.evaluator.figures(list(result.reconstructions))

@@ -39,8 +39,9 @@ _TEMPLATES = {
 class Canary:
     """A synthetic private record: ``text = prefix + secret + suffix``.
 
-    ``kind`` names the secret's format (``ssn``, ``phone``, ``pin``); ``repetitions`` is how many
-    times it was put into the training data.
+    ``kind`` names the secret's format (``ssn``, ``phone``, ``pin``, or ``custom`` for a user's
+    secret, whose digits and letters are its random part); ``repetitions`` is how many times it
+    was put into the training data (0 when unknown).
     """
 
     prefix: str
@@ -55,10 +56,57 @@ class Canary:
 
     @property
     def space_size(self) -> int:
-        return SECRET_FORMATS[self.kind][1]
+        """Number of candidate secrets of the canary's format (|R| of Carlini et al. 2019)."""
+        if self.kind in SECRET_FORMATS:
+            return SECRET_FORMATS[self.kind][1]
+        return 10 ** sum(c.isdigit() for c in self.secret) * 26 ** sum(
+            c.isalpha() for c in self.secret
+        )
 
     def with_secret(self, secret: str) -> str:
         return f"{self.prefix}{secret}{self.suffix}"
+
+    def random_candidate(self, rng: random.Random) -> str:
+        """The canary's text with a uniformly random secret of its format in place of the
+        secret (a member of the candidate set R of the exposure)."""
+        if self.kind in SECRET_FORMATS:
+            return self.with_secret(random_secret(self.kind, rng))
+        return self.with_secret(random_like(self.secret, rng))
+
+
+def random_like(secret: str, rng: random.Random) -> str:
+    """``secret`` with each digit replaced by a random digit and each letter by a random letter
+    of the same case (the format of a user's secret)."""
+    out = []
+    for c in secret:
+        if c.isdigit():
+            out.append(str(rng.randrange(10)))
+        elif c.isalpha():
+            letter = chr(ord("a") + rng.randrange(26))
+            out.append(letter.upper() if c.isupper() else letter)
+        else:
+            out.append(c)
+    return "".join(out)
+
+
+def parse_canary(line: str) -> Canary:
+    """A user's canary: ``"You can reach Ann on {555-010-9999}."`` (the secret in braces, the
+    text around it the context it was planted in) or a bare secret (``"555-010-9999"``)."""
+    text = line.strip()
+    if not text:
+        raise ConfigError("canaries: an empty line is not a canary")
+    m = re.fullmatch(r"([^{}]*)\{([^{}]+)\}([^{}]*)", text)
+    if m is None:
+        if "{" in text or "}" in text:
+            raise ConfigError(
+                f"canaries: {text!r}: mark the secret with one pair of braces, e.g. "
+                "'my PIN is {123456}', or give the bare secret"
+            )
+        return Canary("", text, "", "custom", 0)
+    pre, secret, post = m.groups()
+    if not any(c.isalnum() for c in secret):
+        raise ConfigError(f"canaries: {text!r}: the secret in braces has no digit or letter")
+    return Canary(pre, secret, post, "custom", 0)
 
 
 def random_secret(kind: str, rng: random.Random) -> str:

@@ -152,12 +152,16 @@ def beam_search(
     max_new_tokens: int,
     eos_id: int | None,
     expand: int = 0,
+    top_p: float = 1.0,
     progress: bool = False,
 ) -> list[tuple[list[int], float]]:
     """Beam search maximising the sum of per-token scores ``step_score(target_lp, ref_lp)``
     ((B, V) next-token log-probabilities of the target and the reference model -> (B, V)).
 
-    ``expand`` > 0 restricts the candidates of each beam to the target's top ``expand`` tokens.
+    ``expand`` > 0 restricts the candidates of each beam to the target's top ``expand`` tokens;
+    ``top_p`` < 1 to the smallest set of its most likely tokens holding that much probability
+    (the nucleus), so that a beam ends where the target ends it instead of running on through
+    tokens neither model would produce.
     Returns the final beams (new tokens, total score), best first; beams ending in ``eos_id``
     are kept as finished.
     """
@@ -178,6 +182,10 @@ def beam_search(
             masked = torch.full_like(step, float("-inf"))
             masked.scatter_(1, keep, step.gather(1, keep))
             step = masked
+        if top_p < 1.0:
+            probs, idx = t_lp.exp().sort(dim=-1, descending=True)
+            outside = probs.cumsum(-1) - probs >= top_p  # the nucleus keeps at least one token
+            step = step.scatter(1, idx, step.gather(1, idx).masked_fill(outside, float("-inf")))
         totals = step + torch.tensor([b[1] for b in beams])[:, None]
         flat = totals.reshape(-1)
         top = flat.topk(min(beam_width, flat.numel())).indices

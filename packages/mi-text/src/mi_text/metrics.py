@@ -2,8 +2,9 @@
 
 Exact match, token F1 (SQuAD-style bag-of-tokens F1), corpus BLEU (through sacrebleu, never by
 hand), re-embedding cosine similarity, canary exposure (Carlini et al. 2019, "The secret sharer"),
-extraction precision in the top N, keyword precision / recall. A metric that cannot be computed
-raises :class:`~mi_core.errors.MetricError`.
+extraction figures counted on distinct secrets (precision of distinct samples, recall of the
+canary set in the top N, each canary's rank among all outputs), keyword precision / recall. A
+metric that cannot be computed raises :class:`~mi_core.errors.MetricError`.
 """
 
 from __future__ import annotations
@@ -145,20 +146,91 @@ def contains_secret(text: str, secret: str) -> bool:
     return squash.sub("", secret.lower()) in squash.sub("", text.lower())
 
 
+def _trigrams(text: str) -> Counter[tuple[str, ...]]:
+    w = words(text)
+    if len(w) < 3:
+        return Counter([tuple(w)]) if w else Counter()
+    return Counter(tuple(w[i : i + 3]) for i in range(len(w) - 2))
+
+
+def _near(ga: Counter[tuple[str, ...]], gb: Counter[tuple[str, ...]], a: str, b: str) -> bool:
+    if not ga or not gb:
+        return normalize_text(a) == normalize_text(b)
+    return 2 * sum((ga & gb).values()) >= min(sum(ga.values()), sum(gb.values()))
+
+
+def near_duplicate(a: str, b: str) -> bool:
+    """Carlini et al. 2021 (Sec. 5.1): two samples are near-duplicates when their word-trigram
+    multisets share at least half of the trigrams of the shorter one (texts under three words:
+    when equal after normalisation)."""
+    return _near(_trigrams(a), _trigrams(b), a, b)
+
+
+def distinct_samples(ranked_samples: Sequence[str]) -> list[int]:
+    """Indices of the samples kept when near-duplicates (:func:`near_duplicate`) are dropped,
+    in rank order: each kept sample is the highest-ranked of its group."""
+    if isinstance(ranked_samples, str):
+        raise MetricError("ranked_samples: give a list of strings, not one string")
+    kept: list[tuple[int, Counter[tuple[str, ...]]]] = []
+    seen: set[str] = set()
+    for i, s in enumerate(ranked_samples):
+        norm = normalize_text(s)
+        if norm in seen:
+            continue
+        g = _trigrams(s)
+        if not any(_near(g, h, s, ranked_samples[j]) for j, h in kept):
+            kept.append((i, g))
+            seen.add(norm)
+    return [i for i, _ in kept]
+
+
+def _check_secrets(secrets: Sequence[str], top_n: int | None = None) -> None:
+    if top_n is not None and top_n < 1:
+        raise MetricError(f"top_n: must be >= 1, got {top_n}")
+    if isinstance(secrets, str) or not secrets:
+        raise MetricError("secrets: give a non-empty list of secret strings")
+
+
+def canary_ranks(ranked_samples: Sequence[str], secrets: Sequence[str]) -> dict[str, int | None]:
+    """For each secret, the rank (1 = first) among the DISTINCT samples (near-duplicates
+    dropped, :func:`distinct_samples`) of the first sample that holds it; None when no sample
+    does. Every output is searched, not only the top N."""
+    _check_secrets(secrets)
+    distinct = [ranked_samples[i] for i in distinct_samples(ranked_samples)]
+    out: dict[str, int | None] = {}
+    for c in secrets:
+        out[c] = next((r for r, s in enumerate(distinct, 1) if contains_secret(s, c)), None)
+    return out
+
+
 @register_metric("extraction_precision", higher_is_better=True, modality="text", unit_interval=True)
 def extraction_precision(
     ranked_samples: Sequence[str], secrets: Sequence[str], top_n: int
 ) -> float:
-    """Fraction of the ``top_n`` highest-ranked samples that contain a private secret (Carlini
-    et al. 2021: precision of the top-N extracted samples)."""
-    if top_n < 1:
-        raise MetricError(f"top_n: must be >= 1, got {top_n}")
-    if len(ranked_samples) < top_n:
-        raise MetricError(f"ranked_samples: {len(ranked_samples)} samples for top_n={top_n}")
-    if not secrets:
-        raise MetricError("secrets: empty; nothing could be extracted")
-    top = ranked_samples[:top_n]
-    return float(np.mean([any(contains_secret(s, c) for c in secrets) for s in top]))
+    """Precision of the top ``top_n`` DISTINCT samples (Carlini et al. 2021 de-duplicate
+    near-identical samples, :func:`distinct_samples`): the fraction that reveal a secret not
+    revealed by a higher-ranked sample, so each secret counts once however often it was
+    generated. Fewer than ``top_n`` distinct samples count as misses."""
+    _check_secrets(secrets, top_n)
+    distinct = [ranked_samples[i] for i in distinct_samples(ranked_samples)][:top_n]
+    found: set[str] = set()
+    hits = 0
+    for s in distinct:
+        new = {c for c in secrets if c not in found and contains_secret(s, c)}
+        if new:
+            hits += 1
+            found |= new
+    return hits / top_n
+
+
+@register_metric("secret_recall", higher_is_better=True, modality="text", unit_interval=True)
+def secret_recall(ranked_samples: Sequence[str], secrets: Sequence[str], top_n: int) -> float:
+    """Recall of the canary set among the top ``top_n`` distinct samples: the fraction of the
+    (distinct) secrets that at least one of them holds."""
+    _check_secrets(secrets, top_n)
+    uniq = list(dict.fromkeys(secrets))
+    ranks = canary_ranks(ranked_samples, uniq)
+    return float(np.mean([r is not None and r <= top_n for r in ranks.values()]))
 
 
 @register_metric("secrets_recovered", higher_is_better=True, modality="text", unit_interval=True)
@@ -167,6 +239,46 @@ def secrets_recovered(samples: Sequence[str], secrets: Sequence[str]) -> float:
     if not secrets:
         raise MetricError("secrets: empty")
     return float(np.mean([any(contains_secret(s, c) for s in samples) for c in secrets]))
+
+
+def secret_space(secret: str) -> int:
+    """Size of the format of ``secret``: its digits (10 each) and letters (26 each) are the
+    random part, everything else is fixed (``123-45-6789``: 10^9)."""
+    digits = sum(ch.isdigit() for ch in secret)
+    letters = sum(ch.isalpha() for ch in secret)
+    return 10**digits * 26**letters
+
+
+def random_guess_recall(secrets: Sequence[str], guesses: int) -> float:
+    """Expected :func:`secret_recall` of ``guesses`` distinct uniform guesses of each secret's
+    format (the baseline when no reference model is given)."""
+    _check_secrets(secrets, guesses)
+    return float(np.mean([min(1.0, guesses / secret_space(c)) for c in secrets]))
+
+
+def random_guess_precision(secrets: Sequence[str]) -> float:
+    """Expected :func:`extraction_precision` of uniform guesses of the secrets' formats: the
+    chance that one guess is one of the secrets."""
+    _check_secrets(secrets)
+    return float(min(1.0, sum(1.0 / secret_space(c) for c in set(secrets))))
+
+
+def random_rank_exposure(n_candidates: int) -> float:
+    """Expected sample-estimated :func:`exposure` of a canary the model ranks uniformly at
+    random among ``n_candidates`` sampled candidates (about log2(e) = 1.44 bits): the exposure
+    of a model that never saw the canary."""
+    if n_candidates < 1:
+        raise MetricError(f"n_candidates: must be >= 1, got {n_candidates}")
+    n = n_candidates
+    return float(np.mean([-math.log2((c + 0.5) / (n + 1)) for c in range(n + 1)]))
+
+
+def perplexity(nll_sums: Sequence[float], token_counts: Sequence[int]) -> float:
+    """Token-level perplexity ``exp(sum NLL / sum tokens)`` of held-out text."""
+    total = int(sum(token_counts))
+    if total < 1:
+        raise MetricError("perplexity: no tokens scored")
+    return float(math.exp(float(sum(nll_sums)) / total))
 
 
 def keyword_scores(

@@ -20,7 +20,7 @@ cache changes speed, never what is returned or counted.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,6 +117,8 @@ class CausalLM(nn.Module):
         return self.model(**kwargs)
 
     def forward(self, sequences: Any) -> dict[str, Any]:
+        if isinstance(sequences, Mapping):
+            return self.forward_embeddings(**sequences)
         seqs = _as_id_lists(sequences)
         if not seqs:
             raise ConfigError("sequences: empty batch")
@@ -134,6 +136,61 @@ class CausalLM(nn.Module):
         return {
             "token_logprobs": [t for o in outs for t in o["token_logprobs"]],
             "next_logprobs": torch.cat([o["next_logprobs"] for o in outs]),
+        }
+
+    def input_embeddings(self) -> torch.Tensor:
+        """The model's input token-embedding table (V, d) (white-box attacks)."""
+        return self.model.get_input_embeddings().weight
+
+    def embed_ids(self, ids: torch.Tensor) -> torch.Tensor:
+        """Input embeddings of token ids (any shape) (white-box attacks)."""
+        return self.model.get_input_embeddings()(ids)
+
+    def forward_embeddings(
+        self,
+        inputs_embeds: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        *,
+        input_ids: torch.Tensor | None = None,
+        past_key_values: Any = None,
+        position_ids: torch.Tensor | None = None,
+        use_cache: bool = False,
+        last_only: bool = False,
+    ) -> dict[str, Any]:
+        """White-box path: ``{"logits": (N, T, V) next-token log-probabilities,
+        "past_key_values"}`` after each position of the input embeddings (N, T, d) (or of
+        ``input_ids`` continuing ``past_key_values``); ``attention_mask`` marks real positions
+        (left padding) over the whole sequence so far; ``position_ids`` default to the count
+        of real positions before each one; ``last_only`` keeps the last position's
+        distribution only. Gradients flow (relaxed-token and soft-prompt attacks)."""
+        x = inputs_embeds if inputs_embeds is not None else input_ids
+        if x is None:
+            raise ConfigError("inputs_embeds: give input embeddings (N, T, d) or input_ids")
+        if inputs_embeds is not None and inputs_embeds.ndim != 3:
+            raise ConfigError(
+                f"inputs_embeds: expected (N, T, d), got shape {tuple(inputs_embeds.shape)}"
+            )
+        n, t = x.shape[:2]
+        if attention_mask is None:
+            attention_mask = torch.ones((n, t), dtype=torch.long, device=x.device)
+        mask = attention_mask.long()
+        pos = ((mask.cumsum(1) - 1).clamp(min=0))[:, -t:] if position_ids is None else position_ids
+        kwargs: dict[str, Any] = {
+            "attention_mask": mask,
+            "position_ids": pos,
+            "use_cache": use_cache,
+        }
+        if inputs_embeds is not None:
+            kwargs["inputs_embeds"] = inputs_embeds
+        else:
+            kwargs["input_ids"] = input_ids
+        if past_key_values is not None:
+            kwargs["past_key_values"] = past_key_values
+        out = self.model(**kwargs)
+        logits = out.logits[:, -1:] if last_only else out.logits
+        return {
+            "logits": F.log_softmax(logits.float(), dim=-1),
+            "past_key_values": getattr(out, "past_key_values", None) if use_cache else None,
         }
 
     def _full(self, seqs: list[list[int]]) -> dict[str, Any]:
@@ -479,11 +536,34 @@ class TextClassifier(nn.Module):
             m[i, : len(s)] = True
         return x, m
 
-    def forward(self, texts: Sequence[str]) -> torch.Tensor:
+    def forward(self, texts: Sequence[str] | Mapping[str, torch.Tensor]) -> torch.Tensor:
+        if isinstance(texts, Mapping):
+            return self.forward_embeddings(texts["inputs_embeds"], texts.get("attention_mask"))
         if isinstance(texts, str):
             raise ConfigError("texts: a TextClassifier is queried with a list of strings")
         x, m = self.ids(list(texts))
-        h = self.embed(x) + self.pos(torch.arange(x.shape[1]))[None]
+        return self.forward_embeddings(self.embed(x), m)
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.embed
+
+    def forward_embeddings(
+        self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Logits from token embeddings (N, T, d) with a (N, T) mask of real positions
+        (right padding): the white-box path of the relaxed-token attack (gradients flow)."""
+        if inputs_embeds.ndim != 3 or inputs_embeds.shape[-1] != self.embed.embedding_dim:
+            raise ConfigError(
+                f"inputs_embeds: expected (N, T, {self.embed.embedding_dim}), got shape "
+                f"{tuple(inputs_embeds.shape)}"
+            )
+        n, t = inputs_embeds.shape[:2]
+        m = (
+            torch.ones((n, t), dtype=torch.bool)
+            if attention_mask is None
+            else attention_mask.bool()
+        )
+        h = inputs_embeds + self.pos(torch.arange(t))[None]
         h = self.body(h, src_key_padding_mask=~m)
         mf = m.unsqueeze(-1).float()
         return self.head((h * mf).sum(1) / mf.sum(1))

@@ -1,5 +1,5 @@
 """``hf-causal-lm``: audit your own Hugging Face causal LM for training-data extraction
-(``mi audit``; see the root README).
+(``mi audit``; see the root README; ``mi list cases --options hf-causal-lm`` lists the options).
 
     [[targets]]
     case = "hf-causal-lm"
@@ -10,47 +10,101 @@
     reference = "gpt2"                    # optional: the public base model the attacker holds
     public = "public.txt"                 # optional: public text (one document a line)
 
+``canaries``, ``public`` and ``heldout`` may also be Hugging Face datasets: a table such as
+``public = {dataset = "corpus/", split = "train", text = "text"}`` names a ``save_to_disk``
+folder or a hub name and the column holding the text.
+
 The model and tokenizer load with ``AutoModelForCausalLM`` / ``AutoTokenizer.from_pretrained``
-(hub names download once into the Hugging Face cache). The canaries never reach an attack: the
-evaluator reports which of them the attack's top-ranked outputs contain (and marks them in the
-report), beside as many unranked samples of the same model (random generation), as in the
-built-in ``canary-lm`` case.
+(hub names download once into the Hugging Face cache).
+
+A canary line is the secret itself (``555-010-9999``) or, better, the text it was planted in
+with the secret in braces (``You can reach Ann on {555-010-9999}.``): the exposure ranks the
+canary among random secrets of its format (its digits and letters redrawn) in that context.
+
+The canaries never reach an attack. The evaluator (:mod:`mi_text.extraction_eval`) searches
+every output of the attack for them, reports each one's rank and exposure (Carlini et al. 2019),
+and counts distinct secrets in the top ``top_n``, beside ``reference`` (the base model, which
+never saw them) or, without one, the format's random guess. Unranked samples of the model itself
+are never the baseline: secrets in them are reported as leakage (``random_generation_recall``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import torch
+from typing import Any, ClassVar
 
 from mi_core.audit.case import AuditCase
-from mi_core.audit.imports import check_options, option_path
-from mi_core.errors import ConfigError, MetricError
+from mi_core.audit.imports import is_dataset_option, load_dataset_option, option_path
+from mi_core.config import build_config
+from mi_core.errors import ConfigError
 from mi_core.metrics.base import Figure
 from mi_core.result import AttackResult
 from mi_core.threat import Access, Knowledge
 from mi_core.views import TargetInfo
-from mi_text.cases import CanaryLMCase
-from mi_text.generation import sequence_nll
-from mi_text.lm_access import local_query
-from mi_text.metrics import extraction_precision, secrets_recovered
+from mi_text.data import parse_canary
+from mi_text.extraction_eval import ExtractionEvaluator, heldout_perplexity
 from mi_text.models import CausalLM, load_causal_lm
 
-REQUIRED = ("model", "canaries")
-OPTIONAL = ("reference", "public", "heldout", "top_n", "max_batch")
+
+@dataclass
+class HFCausalLMOptions:
+    """Options of the ``hf-causal-lm`` case (``[targets.options]``).
+
+    Attributes:
+        model: the model under audit: a Hugging Face hub name or a local folder written with
+            ``save_pretrained`` (model and tokenizer).
+        canaries: the secrets known to be in the training data, for the evaluator only: a list
+            of strings, a ``.txt`` file (one a line) or a dataset table ``{dataset = "folder or
+            hub name", split = "train", text = "text"}``.
+        reference: the public base model the attacker holds (hub name or folder); attacks that
+            compare the target with it (difference search, reference ranking) need it.
+        public: public text the attacker holds (list, ``.txt`` file or dataset table, one
+            document a line / row), e.g. for prompts.
+        heldout: held-out text (list, ``.txt`` file or dataset table) for the model's utility
+            (perplexity).
+        top_n: how many of each attack's top-ranked outputs are searched for the canaries.
+        max_batch: the most sequences the model scores at once (memory).
+    """
+
+    model: str
+    canaries: str | list[str] | dict[str, Any]
+    reference: str | None = None
+    public: str | list[str] | dict[str, Any] | None = None
+    heldout: str | list[str] | dict[str, Any] | None = None
+    top_n: int = 20
+    max_batch: int = 64
+
+    def __post_init__(self) -> None:
+        for key in ("top_n", "max_batch"):
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{key}: a positive integer, got {getattr(self, key)!r}")
 
 
 def _lines(options: dict[str, Any], key: str) -> list[str] | None:
-    """A list of strings, or the non-empty lines of the text file the option names."""
+    """A list of strings, the non-empty lines of the text file the option names, or the text
+    column of a Hugging Face dataset (a table ``{dataset = ..., text = "text"}``)."""
     value = options.get(key)
+    if is_dataset_option(value):
+        where = f"targets.options.{key}"
+        ds, cols = load_dataset_option(value, where, {"text": "text"})
+        texts = [str(t).strip() for t in ds[cols["text"]] if t is not None and str(t).strip()]
+        if not texts:
+            raise ConfigError(f"{where}: the dataset's column {cols['text']!r} holds no text")
+        return texts
     if value is None or isinstance(value, list):
         if value is not None and not (value and all(isinstance(v, str) and v for v in value)):
             raise ConfigError(f"targets.options.{key}: a non-empty list of strings or a file")
         return value
     path = option_path(options, key, (".txt",))
     assert path is not None
-    lines = [ln.strip() for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(
+            f"targets.options.{key}: {path} is not UTF-8 text; save it as UTF-8"
+        ) from None
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     if not lines:
         raise ConfigError(f"targets.options.{key}: {path} holds no text")
     return lines
@@ -77,7 +131,11 @@ class HFCausalLMCase(AuditCase):
     name = "hf-causal-lm"
     modality = "text"
     description = "your own Hugging Face causal LM (options: model, canaries, reference, public)"
-    #: unranked samples of the target drawn for the baseline (as in ``canary-lm``)
+    Options = HFCausalLMOptions
+    knowledge_options: ClassVar[dict[str, str]] = {
+        "prior:causal-lm": "reference",
+        "auxiliary:text": "public",
+    }
     top_n = 20
 
     def __init__(self, options: dict[str, Any]) -> None:
@@ -85,16 +143,28 @@ class HFCausalLMCase(AuditCase):
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> HFCausalLMCase:
-        check_options(options, cls.name, REQUIRED, OPTIONAL)
-        _model_name(options, "model")
-        _model_name(options, "reference")
+        """Check the options and read the texts now (the audit file's read); the models load
+        when the audit runs."""
+        given = {k: v for k, v in options.items() if v is not None}
+        build_config(HFCausalLMOptions, given, where="targets.options")
+        _model_name(given, "model")
+        _model_name(given, "reference")
         for key in ("canaries", "public", "heldout"):
-            _lines(options, key)
-        for key in ("top_n", "max_batch"):
-            v = options.get(key, 1)
-            if not isinstance(v, int) or v < 1:
-                raise ConfigError(f"targets.options.{key}: a positive integer, got {v!r}")
-        return cls(dict(options))
+            _lines(given, key)
+        for line in _lines(given, "canaries") or []:
+            try:
+                parse_canary(line)
+            except ConfigError as exc:
+                raise ConfigError(f"targets.options.{exc}") from None
+        return cls(given)
+
+    def provides(self, access: Access) -> set[str]:
+        have = {"tokenizer", "start_id"}  # an open model's tokenizer is public
+        if self.options.get("reference"):
+            have.add("prior:causal-lm")
+        if self.options.get("public") is not None:
+            have.add("auxiliary:text")
+        return have
 
     def prepare(self, workdir: Path, seed: int) -> None:
         o = self.options
@@ -105,12 +175,21 @@ class HFCausalLMCase(AuditCase):
             load_causal_lm(o["reference"], max_batch=batch) if o.get("reference") else None
         )
         self.tok = self.tuned.tokenizer
-        self.secrets = _lines(o, "canaries") or []
+        self.canaries = [parse_canary(line) for line in _lines(o, "canaries") or []]
+        self.secrets = [c.secret for c in self.canaries]
         self.public = _lines(o, "public")
         self.heldout = _lines(o, "heldout")
         self.top_n = o.get("top_n", self.top_n)
-        # the baseline: unranked samples of the target, drawn as the built-in case draws them
-        self.random_samples = CanaryLMCase._random_samples(self)  # type: ignore[arg-type]
+        self.evaluator = ExtractionEvaluator(
+            self.tuned,
+            self.canaries,
+            reference=self.reference,
+            reference_name=f"reference model {o['reference']} (canaries unseen)"
+            if self.reference is not None
+            else "",
+            top_n=self.top_n,
+            seed=seed,
+        ).prepare()
 
     def target(self) -> CausalLM:
         return self.tuned
@@ -130,37 +209,11 @@ class HFCausalLMCase(AuditCase):
         )
 
     def evaluate(self, result: AttackResult) -> list[Figure]:
-        result.info["secrets"] = list(self.secrets)  # the report highlights them
-        ranked = [str(r) for r in result.reconstructions]
-        n = min(self.top_n, len(ranked), len(self.random_samples))
-        if n < 1:
-            raise MetricError("result: the attack returned no text to look for canaries in")
-        top, base = ranked[:n], self.random_samples[:n]
-        found = [s for s in self.secrets if secrets_recovered(top, [s]) > 0]
-        return [
-            Figure(
-                f"extraction_precision@{n}",
-                extraction_precision(ranked, self.secrets, n),
-                True,
-                extraction_precision(self.random_samples, self.secrets, n),
-                "random generation",
-            ),
-            Figure(
-                "canaries_recovered",
-                secrets_recovered(top, self.secrets),
-                True,
-                secrets_recovered(base, self.secrets),
-                "random generation",
-                {"recovered": found, "canaries": len(self.secrets), "top_n": n},
-            ),
-        ]
+        result.info.update(self.evaluator.info())  # the report highlights them
+        return self.evaluator.figures([str(r) for r in result.reconstructions])
 
     def utility(self, view: Any = None) -> dict[str, float]:
         """Perplexity on the ``heldout`` texts (when given)."""
         if not self.heldout:
             return {}
-        with torch.no_grad():
-            nll = sequence_nll(
-                local_query(self.tuned), [self.tuned.encode(t) for t in self.heldout]
-            )
-        return {"heldout_perplexity": float(torch.exp(nll.mean()))}
+        return {"heldout_perplexity": heldout_perplexity(self.tuned, self.heldout)}

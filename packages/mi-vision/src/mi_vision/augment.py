@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from mi_core import device as devices
 from mi_core.config import check_positive, check_range
 from mi_core.errors import ConfigError
 
@@ -39,19 +40,19 @@ class Augment:
         check_range("contrast", self.contrast, 0.0, 1.0)
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-        n = x.shape[0]
+        n, dev = x.shape[0], x.device
 
-        def u(lo: float, hi: float) -> torch.Tensor:
-            return lo + (hi - lo) * torch.rand(n, generator=generator)
+        def u(lo: float, hi: float) -> torch.Tensor:  # drawn on the CPU generator, then moved
+            return lo + (hi - lo) * devices.rand(n, generator=generator, device=dev)
 
         s = u(*self.crop_scale).sqrt()
         tx = u(-1.0, 1.0) * (1.0 - s)
         ty = u(-1.0, 1.0) * (1.0 - s)
         ang = u(-self.rotate, self.rotate) * math.pi / 180.0
         flip = (
-            torch.where(torch.rand(n, generator=generator) < 0.5, -1.0, 1.0)
+            torch.where(devices.rand(n, generator=generator, device=dev) < 0.5, -1.0, 1.0)
             if self.flip
-            else torch.ones(n)
+            else torch.ones(n, device=dev)
         )
         cos, sin = torch.cos(ang) * s, torch.sin(ang) * s
         theta = torch.stack(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -22,8 +23,23 @@ from mi_vision.models import SmallCNN, SoftmaxRegression
 from mi_vision.training import TrainConfig, accuracy, train_classifier
 
 
-def _cached(model: nn.Module, path: Path, train: Any) -> nn.Module:
-    """Load ``model``'s weights from ``path`` (safetensors) or train and save them."""
+def _artifacts(workdir: Path, case: str) -> Path:
+    """Where a built-in case keeps its seeded target and evaluation-model weights: its work
+    folder, or ``$MI_CASE_CACHE/<case>`` when that is set (processes that build the same case
+    share them, e.g. the test suite's audits, their Ray workers and CLI subprocesses; the
+    weights depend only on the case and the seed, so sharing changes no number)."""
+    shared = os.environ.get("MI_CASE_CACHE")
+    if not shared:
+        return workdir
+    path = Path(shared) / case
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _cached(model: nn.Module, path: Path, train: Any, device: Any = "cpu") -> nn.Module:
+    """Load ``model``'s weights from ``path`` (safetensors) or train and save them, on
+    ``device`` (the weights file is the same from any device)."""
+    model.to(device)
     if path.exists():
         model.load_state_dict(load_state_dict(path))
         return model.eval()
@@ -54,7 +70,7 @@ class DigitsSoftmaxCase(AuditCase):
         torch.manual_seed(seed)
         self.model = _cached(
             SoftmaxRegression((1, 8, 8), 10),
-            workdir / f"target-seed{seed}.safetensors",
+            _artifacts(workdir, self.name) / f"target-seed{seed}.safetensors",
             lambda m: train_classifier(
                 m,
                 self.x_train,
@@ -63,9 +79,10 @@ class DigitsSoftmaxCase(AuditCase):
                 seed=seed,
                 desc="target",
             ),
+            self.torch_device(),
         )
         self.eval_model, self.eval_report = load_or_train_evaluation_model(
-            workdir / f"eval-seed{seed}.safetensors",
+            _artifacts(workdir, self.name) / f"eval-seed{seed}.safetensors",
             self.x_train,
             self.y_train,
             EvalModelConfig(arch="cnn", width=16, epochs=40, augment="noflip", seed=seed + 1),
@@ -80,6 +97,9 @@ class DigitsSoftmaxCase(AuditCase):
         return TargetInfo(
             modality="image", input_shape=(1, 8, 8), num_classes=10, input_range=(0.0, 1.0)
         )
+
+    def provides(self, access: Access) -> set[str]:
+        return {"target_labels"}
 
     def knowledge(self, access: Access) -> Knowledge:
         return Knowledge(target_labels=list(range(10)))
@@ -122,8 +142,9 @@ class DigitsGANCase(AuditCase):
     """The GMI protocol at digit scale: sklearn's 8x8 digits 0-4 are private (a small CNN
     target; a ResNet evaluation model), digits 5-9 are public and train three tiny GAN priors
     (WGAN-GP with a mapping network, KEDMI's and PLG-MI's). Attacks get the general prior (in Z)
-    as ``knowledge.prior``, every prior in ``knowledge.extra["priors"]`` and the public images
-    as ``knowledge.auxiliary``."""
+    as ``knowledge.prior``, the priors their access allows in ``knowledge.extra["priors"]``
+    (the target-trained KEDMI and PLG-MI priors at white-box only) and the public images as
+    ``knowledge.auxiliary``."""
 
     name = "digits-gan"
     modality = "image"
@@ -157,7 +178,7 @@ class DigitsGANCase(AuditCase):
         torch.manual_seed(seed)
         self.model = _cached(
             SmallCNN(1, 5, width=8, feature_dim=32),
-            workdir / f"target-seed{seed}.safetensors",
+            _artifacts(workdir, self.name) / f"target-seed{seed}.safetensors",
             lambda m: train_classifier(
                 m,
                 self.x_train,
@@ -166,9 +187,10 @@ class DigitsGANCase(AuditCase):
                 seed=seed,
                 desc="target",
             ),
+            self.torch_device(),
         )
         self.eval_model, self.eval_report = load_or_train_evaluation_model(
-            workdir / f"eval-seed{seed}.safetensors",
+            _artifacts(workdir, self.name) / f"eval-seed{seed}.safetensors",
             self.x_train,
             self.y_train,
             EvalModelConfig(arch="resnet", width=8, epochs=8, augment="noflip", seed=seed + 1),
@@ -177,7 +199,7 @@ class DigitsGANCase(AuditCase):
         self.priors = self._train_priors(workdir, seed, tuple(self.PRIORS))
         gen = self.priors["gmi"]
         # the baseline of every attack: unoptimised samples of the general (public) prior
-        self.baseline = gen.sample(1000, torch.Generator().manual_seed(seed + 17))
+        self.baseline = gen.sample(1000, torch.Generator().manual_seed(seed + 17)).cpu()
         self.seed = seed
 
     def _train_priors(self, workdir: Path, seed: int, kinds: tuple[str, ...]) -> dict[str, Any]:
@@ -187,6 +209,7 @@ class DigitsGANCase(AuditCase):
 
         white = make_view(self.model, "white-box", info=self.target_info())
         common = {"lr": 1e-3, "g_width": 16, "d_width": 16, "latent_dim": 16, "progress": False}
+        common["device"] = str(self.torch_device())  # where the target is
         priors: dict[str, Any] = {}
         for kind in kinds:
             priors[kind] = load_or_train_prior(
@@ -234,12 +257,27 @@ class DigitsGANCase(AuditCase):
             modality="image", input_shape=(1, 8, 8), num_classes=5, input_range=(0.0, 1.0)
         )
 
+    def provides(self, access: Access) -> set[str]:
+        return {"target_labels", "prior", "priors", "auxiliary"}
+
     def knowledge(self, access: Access) -> Knowledge:
+        """White-box cells get every prior; weaker cells only the general (public) ones:
+        KEDMI's and PLG-MI's priors were trained through the white-box target, uncounted, so
+        they would hand a label-only or black-box attacker what its access does not release.
+        An attack that needs such a prior there trains it from ``knowledge.auxiliary`` through
+        its own view, and those queries are charged to the cell. SecretGen gets the first
+        private training image of each class with its centre masked."""
+        from mi_vision.attacks.secretgen import corrupt
+
+        priors = dict(self.priors)
+        if Access.parse(access) is not Access.WHITE_BOX:
+            priors = {k: p for k, p in priors.items() if k not in TARGET_PRIORS}
+        first = torch.stack([self.x_train[self.y_train == c][0] for c in range(5)])
         return Knowledge(
             target_labels=list(range(5)),
             prior=self.priors["gmi-z"],
             auxiliary=self.public,
-            extra={"priors": dict(self.priors)},
+            extra={"priors": priors, "corrupted": corrupt(first, torch.arange(5))},
         )
 
     def evaluate(self, result: AttackResult) -> list[Figure]:

@@ -281,7 +281,7 @@ class ImageSource:
         if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], torch.Tensor):
             data = data[0]
         if isinstance(data, np.ndarray):
-            data = torch.as_tensor(data)
+            data = torch.as_tensor(data, device="cpu")
         if isinstance(data, torch.Tensor):
             if data.ndim == 3:
                 data = data[:, None]
@@ -306,7 +306,7 @@ class ImageSource:
             raise ConfigError("data: the image source is empty")
         self.n = n
         self.size, self.channels = size, channels
-        self.shape = tuple(self.get(torch.tensor([0])).shape[1:])
+        self.shape = tuple(self.get(torch.tensor([0], device="cpu")).shape[1:])
 
     def __len__(self) -> int:
         return self.n
@@ -326,23 +326,26 @@ class ImageSource:
         return x
 
     def get(self, idx: torch.Tensor) -> torch.Tensor:
-        """The images at indices ``idx``."""
+        """The images at indices ``idx`` (on the device the data are: the CPU for datasets and
+        folders; callers move batches to their device)."""
         if self.tensor is not None:
-            return self._fix(self.tensor[idx])
+            return self._fix(self.tensor[idx.to(self.tensor.device)])
         items = [self.dataset[int(i)] for i in idx]
         imgs = [it[0] if isinstance(it, tuple | list) else it for it in items]
-        return self._fix(torch.stack([torch.as_tensor(im, dtype=torch.float32) for im in imgs]))
+        return self._fix(
+            torch.stack([torch.as_tensor(im, dtype=torch.float32, device="cpu") for im in imgs])
+        )
 
     def sample(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        return self.get(torch.randint(0, self.n, (n,), generator=generator))
+        return self.get(torch.randint(0, self.n, (n,), generator=generator, device="cpu"))
 
     def batches(self, batch_size: int = 256):
         """Every image once, in order (for scoring a public set with the target)."""
         for i in range(0, self.n, batch_size):
-            yield self.get(torch.arange(i, min(self.n, i + batch_size)))
+            yield self.get(torch.arange(i, min(self.n, i + batch_size), device="cpu"))
 
     def fingerprint(self) -> list[Any]:
         """A cheap identity of the data (size, shape, a checksum of a few images) for
         checkpoint metadata."""
-        probe = self.get(torch.linspace(0, self.n - 1, min(self.n, 16)).long())
+        probe = self.get(torch.linspace(0, self.n - 1, min(self.n, 16), device="cpu").long())
         return [self.n, list(self.shape), round(float(probe.double().sum()), 4)]

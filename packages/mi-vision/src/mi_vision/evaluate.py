@@ -95,6 +95,16 @@ def leak_rate(
     return float(leaked_mask(pred, y, knn, thresholds)[2].float().mean())
 
 
+#: arrays of a result that hold the attack's own starting point, in the order looked for, with the
+#: name its figures give them: a GAN attack's unoptimised prior samples, a pixel-space attack's
+#: initial images (DeepInversion), a model-free fit of the attacker's side knowledge (SecretGen)
+OWN_START = {
+    "prior_samples": "own prior samples (unoptimised)",
+    "initial": "own initial images (unoptimised)",
+    "no_model": "model-free fit (no target queried)",
+}
+
+
 @dataclass
 class _Set:
     """Per-item evaluation of one set of images (reconstructions or a baseline)."""
@@ -149,16 +159,18 @@ class ImageEvaluator:
         g = torch.Generator().manual_seed(self.seed)
         return torch.rand(like.shape, generator=g), "uniform noise images"
 
-    def _own(self, result: AttackResult, like: torch.Tensor) -> torch.Tensor | None:
-        own = result.arrays.get("prior_samples")
-        if not isinstance(own, torch.Tensor):
-            return None
-        if own.shape[0] < like.shape[0]:
-            raise MetricError(
-                f"arrays['prior_samples']: {own.shape[0]} images for {like.shape[0]} "
-                "reconstructions"
-            )
-        return own[: like.shape[0]].float()
+    def _own(self, result: AttackResult, like: torch.Tensor) -> tuple[torch.Tensor, str] | None:
+        """The attack's own starting point: the first of :data:`OWN_START` in its arrays."""
+        for key, name in OWN_START.items():
+            own = result.arrays.get(key)
+            if not isinstance(own, torch.Tensor):
+                continue
+            if own.shape[0] < like.shape[0]:
+                raise MetricError(
+                    f"arrays[{key!r}]: {own.shape[0]} images for {like.shape[0]} reconstructions"
+                )
+            return own[: like.shape[0]].float(), name
+        return None
 
     def _set(self, x: torch.Tensor, y: torch.Tensor) -> _Set:
         pred = predict_batched(self.eval_model, x.float()).argmax(1)
@@ -183,15 +195,9 @@ class ImageEvaluator:
             raise MetricError(f"targets: {y.numel()} labels for {x.shape[0]} reconstructions")
         self.eval_model.eval()
         general, gname = self._general(x)
-        own = self._own(result, x)
-        ref, rname = (
-            (own, "own prior samples (unoptimised)")
-            if own is not None
-            else (
-                general,
-                gname,
-            )
-        )
+        found = self._own(result, x)
+        own = None if found is None else found[0]
+        ref, rname = found if found is not None else (general, gname)
         sets = {"attack": self._set(x, y), "ref": self._set(ref, y)}
         if own is not None:
             sets["general"] = self._set(general, y)

@@ -161,8 +161,11 @@ def train_evaluation_model(
     config: EvalModelConfig | dict[str, Any] | None = None,
     *,
     progress: bool = True,
+    device: Any = "cpu",
 ) -> tuple[CalibratedClassifier, dict[str, float]]:
-    """Train and calibrate an evaluation model on the private images ``(x, y)``.
+    """Train and calibrate an evaluation model on the private images ``(x, y)``; it trains on
+    ``device`` (built on the CPU from the seeded generator) and is returned on the CPU, where
+    results are judged.
 
     Returns the calibrated model and a report: ``heldout_accuracy``, ``ece_before``,
     ``ece_after``, ``temperature``, ``train_size``, ``heldout_size``.
@@ -180,7 +183,7 @@ def train_evaluation_model(
         raise ConfigError("private data: too few images per class to hold any out for calibration")
     k = int(y.max()) + 1
     torch.manual_seed(cfg.seed)
-    model = build_eval_model(cfg.arch, x.shape[1], k, cfg.width)
+    model = build_eval_model(cfg.arch, x.shape[1], k, cfg.width).to(device)
     train_classifier(
         model,
         x[tr],
@@ -190,6 +193,7 @@ def train_evaluation_model(
         progress=progress,
         desc="evaluation model",
     )
+    model = model.cpu()
     ece_before = expected_calibration_error(model, x[ho], y[ho])
     t = fit_temperature(model, x[ho], y[ho])
     calibrated = CalibratedClassifier(model, t).eval()
@@ -210,9 +214,11 @@ def load_or_train_evaluation_model(
     config: EvalModelConfig | dict[str, Any] | None = None,
     *,
     progress: bool = True,
+    device: Any = "cpu",
 ) -> tuple[CalibratedClassifier, dict[str, float]]:
-    """:func:`train_evaluation_model`, cached: weights in ``path`` (safetensors) and the
-    calibration report beside it (``.json``); a cache written with another config is retrained."""
+    """:func:`train_evaluation_model` (on ``device``), cached: weights in ``path`` (safetensors)
+    and the calibration report beside it (``.json``); a cache written with another config is
+    retrained."""
     import json
     from dataclasses import asdict
     from pathlib import Path
@@ -231,7 +237,7 @@ def load_or_train_evaluation_model(
             )
             model.load_state_dict(load_state_dict(path))
             return model.eval(), report
-    model, report = train_evaluation_model(x, y, cfg, progress=progress)
+    model, report = train_evaluation_model(x, y, cfg, progress=progress, device=device)
     report = {**report, "config": asdict(cfg)}
     path.parent.mkdir(parents=True, exist_ok=True)
     save_state_dict(path, model.state_dict())

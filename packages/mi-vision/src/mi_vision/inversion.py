@@ -10,23 +10,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
+from mi_core import device as devices
 from mi_core.attack import BaseAttack
 from mi_core.config import check_positive
 from mi_core.errors import ConfigError
 from mi_core.result import AttackResult
 from mi_core.threat import Access, Knowledge
-from mi_core.views import TargetView
+from mi_core.views import TargetView, frozen
 from mi_vision.augment import Augment
 from mi_vision.losses import IdentityLoss, feature_regularizer
 from mi_vision.optimizers import LatentOptimizer, SearchProblem, SearchResult, run_search
 from mi_vision.priors.prior import GeneratorPrior
-from mi_vision.priors.training import PriorConfig, train_prior
+from mi_vision.priors.training import TARGET_KINDS, PriorConfig, train_prior
 from mi_vision.targets import TargetInput, input_spec, scores_fn, target_classes
 
 
@@ -44,7 +46,10 @@ def resolve_prior(
     StyleGAN-like generator object, wrapped with :meth:`GeneratorPrior.from_stylegan`); if that
     is not of a kind in ``kinds``, a fitting one of ``knowledge.extra["priors"]`` (a dict of
     named priors); else one trained here on ``knowledge.auxiliary`` (public data) with the
-    ``train`` prior config.
+    ``train`` prior config. Inside an audit, a prior trained without the target (``gmi``,
+    ``dcgan``) is shared: attacks asking for the same settings, data and seed load the one
+    trained first (:mod:`mi_core.artifacts`); a prior trained here says so in its
+    ``info["source"]`` (``trained`` or ``shared``).
 
     Raises:
         ConfigError: naming what is missing or why the given prior does not fit the attack.
@@ -64,9 +69,7 @@ def resolve_prior(
                 "GeneratorPrior, e.g. from mi_vision.priors.train_prior) or public images in "
                 "knowledge.auxiliary to train one"
             )
-        cfg = dict(train or {})
-        target = view if cfg.get("kind", "gmi") in ("kedmi", "plg-mi") else None
-        prior = train_prior(knowledge.auxiliary, cfg, target=target, seed=seed)
+        prior = _train_or_share(view, knowledge.auxiliary, dict(train or {}), seed)
     elif not isinstance(prior, GeneratorPrior):
         if hasattr(prior, "mapping") and hasattr(prior, "synthesis") and hasattr(prior, "z_dim"):
             prior = GeneratorPrior.from_stylegan(prior)
@@ -82,12 +85,43 @@ def resolve_prior(
         )
     if conditional:
         if prior.num_classes is None:
-            raise ConfigError(f"knowledge.prior: {who} needs a conditional generator (plg-mi)")
+            raise ConfigError(
+                f"knowledge.prior: {who} needs a conditional generator (plg-mi, lokt)"
+            )
         if view.num_classes is not None and prior.num_classes != view.num_classes:
             raise ConfigError(
                 f"knowledge.prior: the conditional generator has {prior.num_classes} classes, "
                 f"the target {view.num_classes}"
             )
+    return prior
+
+
+def _train_or_share(view: TargetView, data: Any, cfg: dict[str, Any], seed: int) -> GeneratorPrior:
+    """Train the prior of ``cfg`` on ``data``; a prior that does not use the target is shared
+    through the audit's artifact folder (trained once, loaded by every attack that asks). The
+    prior's ``info["source"]`` says ``trained`` or ``shared``."""
+    from mi_core.artifacts import artifact_path
+    from mi_core.config import build_config, config_to_dict
+    from mi_vision.data import ImageSource
+    from mi_vision.priors.training import load_or_train_prior
+
+    if cfg.get("kind", "gmi") in TARGET_KINDS:  # trained through the target: not shared
+        prior = train_prior(data, cfg, target=view, seed=seed)
+        prior.info["source"] = "trained"
+        return prior
+    from mi_vision.priors.training import identity
+
+    source = data if isinstance(data, ImageSource) else ImageSource(data)
+    settings = identity(config_to_dict(build_config(PriorConfig, cfg, where="prior")))
+    folder = artifact_path("gan-prior", [settings, source.fingerprint(), seed])
+    if folder is None:
+        prior = train_prior(source, cfg, seed=seed)
+        prior.info["source"] = "trained"
+        return prior
+    shared = (folder / "prior.json").exists()
+    prior = load_or_train_prior(folder, source, cfg, seed=seed)
+    prior.info["source"] = "shared" if shared else "trained"
+    prior.info["shared_path"] = str(folder)
     return prior
 
 
@@ -169,7 +203,7 @@ class GeneratorObjective:
 
     def __call__(self, latent: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
         x = self.images(latent, classes)
-        total = torch.zeros(x.shape[0])
+        total = torch.zeros(x.shape[0], device=x.device)
         reps = self.n_aug if self.augment is not None else 1
         for _ in range(reps):
             xa = self.augment(x, self.rng) if self.augment is not None else x
@@ -205,7 +239,8 @@ class ScoreObjective:
         """Target scores ``(M, K)`` of the generated images."""
         labels = classes if self.prior.num_classes is not None else None
         with torch.no_grad():
-            return self.probs(self.to_input(self.prior.generate(latent, labels)))
+            p = self.probs(self.to_input(self.prior.generate(latent, labels)))
+        return p.to(latent.device)
 
     def __call__(self, latent: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
         p = self.scores(latent, classes)
@@ -226,7 +261,8 @@ class LabelOracle:
     def __call__(self, latent: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
         lab = classes if self.prior.num_classes is not None else None
         with torch.no_grad():
-            return self.labels(self.to_input(self.prior.generate(latent, lab))) == classes
+            pred = self.labels(self.to_input(self.prior.generate(latent, lab)))
+        return pred.to(classes.device) == classes
 
 
 def generate(
@@ -266,6 +302,11 @@ class GANAttackConfig:
         prior: :class:`~mi_vision.priors.PriorConfig` fields for the prior trained on
             ``knowledge.auxiliary`` when ``knowledge.prior`` is not given.
         checkpoint: file to checkpoint the search to / resume from.
+        device: where the search (and a prior trained here) runs: ``auto`` (a white-box
+            target's device, else CUDA when present, else the CPU), ``cpu``, ``cuda``,
+            ``cuda:N``; the prior is moved there, results come back on the CPU.
+        precision: ``fp32``, or ``bf16`` / ``fp16``: the search's forward passes (and a prior
+            trained here) under ``torch.autocast``.
     """
 
     samples_per_class: int = 1
@@ -273,8 +314,12 @@ class GANAttackConfig:
     checkpoint: str | None = None
     checkpoint_every: int = 100
     progress: bool = True
+    device: str = "auto"
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
+        devices.check_device(self.device)
+        devices.check_precision(self.precision)
         check_positive("samples_per_class", self.samples_per_class)
         check_positive("checkpoint_every", self.checkpoint_every)
         if self.prior is not None:
@@ -294,6 +339,7 @@ class Context:
     prior: GeneratorPrior
     to_input: TargetInput
     rng: torch.Generator
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     info: dict[str, Any] = field(default_factory=dict)
     scratch: dict[str, Any] = field(default_factory=dict)
 
@@ -307,6 +353,37 @@ class GANInversion(BaseAttack):
     prior_kinds: ClassVar[tuple[str, ...] | None] = None
     conditional: ClassVar[bool] = False
     default_prior: ClassVar[tuple[tuple[str, Any], ...]] = (("kind", "gmi"),)
+    #: a generator prior, or public images to train one on
+    requires = ("prior|auxiliary",)
+
+    def prior_settings(self) -> dict[str, Any]:
+        """The settings of the prior this attack trains when the knowledge holds none."""
+        return {**dict(self.default_prior), **(self.config.prior or {})}
+
+    def priors_to_train(self, provided: Any) -> list[dict[str, Any]]:
+        """The prior :func:`resolve_prior` would train, given the knowledge a case provides
+        (none when it provides a fitting prior, or no public data)."""
+        from mi_core.attack import knowledge_satisfied
+
+        if provided is None:
+            return []
+        have = list(provided)
+        if knowledge_satisfied("prior", have) and self.prior_kinds is None:
+            return []
+        if self.prior_kinds is not None and knowledge_satisfied("priors", have):
+            return []  # named priors of several kinds (e.g. the digits-gan case)
+        if not knowledge_satisfied("auxiliary", have):
+            return []
+        settings = self.prior_settings()
+        steps = int(settings.get("steps", 2000))
+        return [
+            {
+                "kind": f"{settings.get('kind', 'gmi')} prior",
+                "config": settings,
+                "shared": settings.get("kind", "gmi") not in TARGET_KINDS,
+                "seconds": 10.0 + 0.1 * steps,
+            }
+        ]
 
     # hooks ------------------------------------------------------------------------------
     def _initial(self, ctx: Context) -> tuple[torch.Tensor, torch.Tensor]:
@@ -339,7 +416,14 @@ class GANInversion(BaseAttack):
 
     def _context(self, view: TargetView, knowledge: Knowledge, seed: int) -> Context:
         cfg = self.config
-        train = {**dict(self.default_prior), **(cfg.prior or {}), "progress": cfg.progress}
+        dev = devices.attack_device(cfg.device, view)
+        train = {
+            **dict(self.default_prior),
+            "precision": cfg.precision,
+            **(cfg.prior or {}),
+            "progress": cfg.progress,
+            "device": str(dev),
+        }
         t0 = time.perf_counter()
         prior = resolve_prior(
             view,
@@ -349,18 +433,16 @@ class GANInversion(BaseAttack):
             train=train,
             seed=seed,
             conditional=self.conditional,
-        )
-        if view.access is Access.WHITE_BOX:
-            for p in view.module.parameters():
-                p.requires_grad_(False)
+        ).to(dev)
         return Context(
             view=view,
             knowledge=knowledge,
             seed=seed,
-            classes=target_classes(view, knowledge),
+            classes=target_classes(view, knowledge, dev),
             prior=prior,
             to_input=target_input(view, knowledge),
-            rng=torch.Generator().manual_seed(seed),
+            rng=torch.Generator().manual_seed(seed),  # on the CPU: the same draws everywhere
+            device=dev,
             # training (or loading) the prior, reported apart from the attack's own time
             info={"prior_seconds": time.perf_counter() - t0},
         )
@@ -368,9 +450,17 @@ class GANInversion(BaseAttack):
     def _invert(
         self, view: TargetView, knowledge: Knowledge, seed: int, plugin: Any = None
     ) -> AttackResult:
+        # a white-box target is frozen while the latents are optimised, then restored
+        with frozen(view.module) if view.access is Access.WHITE_BOX else nullcontext():
+            return self._search(view, knowledge, seed, plugin)
+
+    def _search(
+        self, view: TargetView, knowledge: Knowledge, seed: int, plugin: Any
+    ) -> AttackResult:
         ctx = self._context(view, knowledge, seed)
         rows, init = self._initial(ctx)
         problem = self._problem(ctx, rows, plugin)
+        problem.precision = self.config.precision
         optimizer = self._optimizer(ctx, rows, init)
         q0 = view.queries
         search = run_search(
@@ -396,6 +486,8 @@ class GANInversion(BaseAttack):
                 "steps": search.steps,
                 "stopped": search.stopped,
                 "prior": repr(ctx.prior),
+                # given by the knowledge, trained by this attack, or shared in the audit
+                "prior_source": ctx.prior.info.get("source", "given"),
                 "classes": ctx.classes.tolist(),
             },
         )
@@ -409,5 +501,5 @@ class GANInversion(BaseAttack):
         if remaining is not None and remaining < images.shape[0]:
             ctx.info["scores"] = "not queried: the query budget is spent"
             return None
-        p = scores_fn(ctx.view)(ctx.to_input(images))
-        return p.gather(1, rows[:, None]).squeeze(1)
+        p = scores_fn(ctx.view, ctx.device)(ctx.to_input(images.to(ctx.device)))
+        return p.gather(1, rows.to(ctx.device)[:, None]).squeeze(1)

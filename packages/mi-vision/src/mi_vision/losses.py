@@ -11,8 +11,9 @@ per-sample loss ``(N,)``: attacks batch many classes and stop samples independen
 * ``logit``: ``-l_c``, the target logit without the softmax (LOMMA).
 
 Prior losses: :func:`discriminator_realism` (the GAN discriminator's realism penalty, GMI /
-KEDMI), :func:`kl_standard_normal` (KL of a latent Gaussian to the prior, VMI / KEDMI) and
-:func:`feature_regularizer` (LOMMA's penultimate-feature term).
+KEDMI), :func:`kl_standard_normal` (KL of a latent Gaussian to the prior, VMI / KEDMI),
+:func:`feature_regularizer` (LOMMA's penultimate-feature term) and
+:class:`BatchNormStatistics` (DeepInversion's match of the target's batch-norm statistics).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from mi_core.errors import ConfigError
 
@@ -95,13 +97,13 @@ def discriminator_realism(d_out: torch.Tensor, kind: str) -> torch.Tensor:
       identity term);
     * ``kedmi`` (K-way discriminator): ``-log D_real(x)`` with ``D_real = Z / (Z + 1)``,
       ``Z = sum_k exp(l_k)``, i.e. ``softplus(lse) - lse = softplus(-lse)``;
-    * ``dcgan`` / ``plg-mi`` (logit of real vs fake): ``-log sigmoid(D(x))``.
+    * ``dcgan`` / ``plg-mi`` / ``lokt`` (logit of real vs fake): ``-log sigmoid(D(x))``.
     """
     if kind == "gmi":
         return -d_out
     if kind == "kedmi":
         return F.softplus(-torch.logsumexp(d_out, dim=1))
-    if kind in ("dcgan", "plg-mi"):
+    if kind in ("dcgan", "plg-mi", "lokt"):
         return F.softplus(-d_out)
     raise ConfigError(
         f"prior.kind: no realism loss for a {kind!r} prior; set prior_weight=0 for custom priors"
@@ -118,3 +120,55 @@ def feature_regularizer(features: torch.Tensor, reference: torch.Tensor) -> torc
     """LOMMA's feature term: mean squared distance of the target's penultimate features to a
     reference (the mean public feature), per sample."""
     return (features.flatten(1) - reference.flatten()[None]).pow(2).mean(1)
+
+
+class BatchNormStatistics:
+    """DeepInversion's feature-distribution regulariser (Yin et al., CVPR 2020, Eq. 4):
+    ``sum_l ||mu_l(x) - mu_l^BN||_2 + ||sigma^2_l(x) - sigma^2_l^BN||_2`` over the target's
+    ``BatchNorm2d`` layers, the batch statistics of their inputs against the running statistics
+    stored by training. Forward hooks record the terms during the target's forward pass;
+    :meth:`pop` returns their sum (one scalar per batch) and clears them. Use as a context
+    manager so the hooks are removed.
+
+    Raises:
+        ConfigError: the module has no ``BatchNorm2d`` layer.
+    """
+
+    def __init__(self, module: nn.Module, first_weight: float = 1.0) -> None:
+        self.layers = [m for m in module.modules() if isinstance(m, nn.BatchNorm2d)]
+        if not self.layers:
+            raise ConfigError(
+                "target: no BatchNorm2d layer, so there are no batch-norm statistics to match"
+            )
+        self.first_weight = first_weight
+        self.terms: list[torch.Tensor] = []
+        self.handles = [m.register_forward_hook(self._hook) for m in self.layers]
+
+    def _hook(self, mod: nn.Module, inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+        x = inp[0]
+        mean = x.mean(dim=(0, 2, 3))
+        var = x.permute(1, 0, 2, 3).flatten(1).var(dim=1, unbiased=False)
+        assert isinstance(mod, nn.BatchNorm2d)
+        term = torch.linalg.vector_norm(mean - mod.running_mean) + torch.linalg.vector_norm(
+            var - mod.running_var
+        )
+        self.terms.append(term * (self.first_weight if not self.terms else 1.0))
+
+    def pop(self) -> torch.Tensor:
+        """The summed statistics loss of the forward passes since the last call."""
+        if not self.terms:
+            return torch.zeros((), device=self.layers[0].running_mean.device)
+        total = torch.stack(self.terms).sum()
+        self.terms = []
+        return total
+
+    def remove(self) -> None:
+        for h in self.handles:
+            h.remove()
+        self.handles = []
+
+    def __enter__(self) -> BatchNormStatistics:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.remove()

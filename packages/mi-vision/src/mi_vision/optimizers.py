@@ -11,12 +11,15 @@ are optimised in one batch. An optimizer advances its candidates one step at a t
   mutation, fitness from black-box scores (Mirror-b);
 * :class:`BoundaryRepulsion`: zeroth-order steps away from the class boundary from hard labels
   only, with a growing sphere radius (BREP-MI, survey Eq. 6);
+* :class:`ZerothOrderOptimizer`: gradient estimation from black-box losses on a sphere of fixed
+  radius, then Adam (BMI-S, survey Eq. 6 with the CE loss in place of the label indicator);
 * :class:`SoftActorCritic`: one SAC agent per row whose actions are latents, rewarded by
   black-box scores (RLB-MI); the agents of all rows are batched.
 
 :func:`run_search` drives any of them through :class:`mi_core.loop.ResumableLoop` (checkpoint,
 resume, progress), tracks the best candidate per row, applies an optional per-row stopping rule
-and stops before a query budget would be overspent.
+and stops before a query budget would be overspent. :func:`l1_ball` is a projection that keeps
+latents in an L1 ball around their start (IF-GMI).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mi_core import device as devices
 from mi_core.config import check_choice, check_positive, check_range
 from mi_core.errors import ConfigError, NonFiniteOutputError
 from mi_core.loop import GeneratorState, ResumableLoop, TensorState
@@ -52,6 +56,11 @@ class SearchProblem:
         in_class: label-only oracle ``(latents, classes) -> (M,) bool``: is the target's label
             the row's class (BREP-MI).
         remaining: items the target view may still answer (``None``: unlimited).
+        precision: ``fp32``, or ``bf16`` / ``fp16``: the loss's forward pass runs under
+            ``torch.autocast`` (:func:`mi_core.device.autocast`); losses come back in float32.
+
+    Tensors live on the device of ``classes`` (the latents' device); ``rng`` is a CPU generator
+    whose draws are moved there (the same draws on every device).
     """
 
     classes: torch.Tensor
@@ -59,11 +68,22 @@ class SearchProblem:
     loss: LossFn | None = None
     in_class: OracleFn | None = None
     remaining: Callable[[], int | None] | None = None
+    precision: str = "fp32"
 
     def need_loss(self, who: str) -> LossFn:
         if self.loss is None:
             raise ConfigError(f"{who}: needs a loss; the search problem has none")
-        return self.loss
+        loss, precision = self.loss, self.precision
+        if precision == "fp32":
+            return loss
+        device = self.classes.device
+
+        def mixed(latents: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
+            with devices.autocast(device, precision):
+                out = loss(latents, classes)
+            return out.float()
+
+        return mixed
 
 
 @dataclass
@@ -191,7 +211,7 @@ class DistributionOptimizer(LatentOptimizer):
         """``k`` latents per row, ``(len(rows) * k, *)`` grouped by row (differentiable)."""
         mu = self.mu if rows is None else self.mu[rows]
         logvar = self.logvar if rows is None else self.logvar[rows]
-        eps = torch.randn((mu.shape[0], k, *mu.shape[1:]), generator=rng)
+        eps = devices.randn((mu.shape[0], k, *mu.shape[1:]), generator=rng, device=mu.device)
         z = (mu[:, None] + (0.5 * logvar[:, None]).exp() * eps).flatten(0, 1)
         return self.project(z) if self.project is not None else z
 
@@ -253,15 +273,18 @@ class GeneticOptimizer(LatentOptimizer):
                 f"elite: must lie in [1, {p - 1}] for a population of {p}, got {elite}"
             )
         check_range("mutation_prob", mutation_prob, 0.0, 1.0)
-        if not bool((torch.as_tensor(mutation_std) >= 0).all()):
+        dev = population.device
+        if isinstance(mutation_std, torch.Tensor):
+            mutation_std = mutation_std.to(dev)
+        if not bool((torch.as_tensor(mutation_std, device=dev) >= 0).all()):
             raise ConfigError(f"mutation_std: must be >= 0, got {mutation_std!r}")
         self.pop = population.detach().clone()
-        self.fit = torch.full(self.pop.shape[:2], float("nan"))
+        self.fit = torch.full(self.pop.shape[:2], float("nan"), device=dev)
         self.elite, self.mp, self.ms, self.project = elite, mutation_prob, mutation_std, project
 
     def candidates(self) -> torch.Tensor:
         best = torch.nan_to_num(self.fit, nan=float("-inf")).argmax(1)
-        return self.pop[torch.arange(self.pop.shape[0]), best]
+        return self.pop[torch.arange(self.pop.shape[0], device=best.device), best]
 
     def _score(self, problem: SearchProblem, lat: torch.Tensor, cls: torch.Tensor) -> torch.Tensor:
         loss_fn = problem.need_loss("GeneticOptimizer")
@@ -279,15 +302,15 @@ class GeneticOptimizer(LatentOptimizer):
         pop = torch.gather(pop, 1, order.view(r, p, *([1] * (pop.ndim - 2))).expand_as(pop))
         fit = torch.gather(fit, 1, order)
         n_child, half = p - self.elite, max(2, p // 2)
-        g = problem.rng
-        pa = torch.randint(0, half, (r, n_child), generator=g)
-        pb = torch.randint(0, half, (r, n_child), generator=g)
-        idx = torch.arange(r)[:, None]
+        g, dev = problem.rng, pop.device
+        pa = devices.randint(0, half, (r, n_child), generator=g, device=dev)
+        pb = devices.randint(0, half, (r, n_child), generator=g, device=dev)
+        idx = torch.arange(r, device=dev)[:, None]
         a, b = pop[idx, pa], pop[idx, pb]
-        mask = torch.rand(a.shape, generator=g) < 0.5
+        mask = devices.rand(a.shape, generator=g, device=dev) < 0.5
         child = torch.where(mask, a, b)
-        mut = torch.rand(child.shape, generator=g) < self.mp
-        child = child + mut * self.ms * torch.randn(child.shape, generator=g)
+        mut = devices.rand(child.shape, generator=g, device=dev) < self.mp
+        child = child + mut * self.ms * devices.randn(child.shape, generator=g, device=dev)
         if self.project is not None:
             child = self.project(child.flatten(0, 1)).view_as(child)
         cls = problem.classes[rows].repeat_interleave(n_child)
@@ -339,9 +362,10 @@ class BoundaryRepulsion(LatentOptimizer):
         check_positive("patience", patience)
         n = latents.shape[0]
         self.z = latents.detach().clone()
-        self.radius = torch.full((n,), float(radius))
-        self.since = torch.zeros(n, dtype=torch.long)
-        self.finished = torch.zeros(n, dtype=torch.bool)
+        dev = self.z.device
+        self.radius = torch.full((n,), float(radius), device=dev)
+        self.since = torch.zeros(n, dtype=torch.long, device=dev)
+        self.finished = torch.zeros(n, dtype=torch.bool, device=dev)
         self.points, self.expansion, self.fraction = points, expansion, expand_fraction
         self.clip, self.patience, self.max_radius = clip, patience, max_radius
 
@@ -356,7 +380,7 @@ class BoundaryRepulsion(LatentOptimizer):
             return None
         z, r = self.z[rows], self.radius[rows]
         shape = (rows.numel(), self.points, *z.shape[1:])
-        u = torch.randn(shape, generator=problem.rng)
+        u = devices.randn(shape, generator=problem.rng, device=z.device)
         u = u / u.flatten(2).norm(dim=2).view(*shape[:2], *([1] * (z.ndim - 1)))
         rr = r.view(-1, 1, *([1] * (z.ndim - 1)))
         pts = (z[:, None] + rr * u).flatten(0, 1)
@@ -396,19 +420,123 @@ class BoundaryRepulsion(LatentOptimizer):
             getattr(self, k).copy_(state[k])
 
 
+class ZerothOrderOptimizer(LatentOptimizer):
+    """Gradient estimation from black-box losses (BMI-S, Xu et al. 2023; survey Eq. 6 with the
+    cross-entropy loss of soft labels in place of BREP-MI's label indicator and a fixed radius).
+
+    Each step samples ``points`` unit directions ``u_i`` per row, evaluates the loss at
+    ``z + r u_i`` and at ``z`` (``points + 1`` queries per row), estimates
+    ``g = d / (N r) sum_i (L(z + r u_i) - L(z)) u_i`` (the gradient of the loss smoothed over the
+    sphere) and feeds it to Adam at step ``lr``; ``project`` maps the latents back after each
+    step. The reported loss is ``L(z)``, exact for best tracking."""
+
+    def __init__(
+        self,
+        latents: torch.Tensor,
+        points: int = 16,
+        radius: float = 0.5,
+        lr: float = 0.05,
+        project: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> None:
+        check_positive("points", points)
+        check_positive("radius", radius)
+        check_positive("lr", lr)
+        self.z = latents.detach().clone().requires_grad_(True)
+        self.points, self.radius, self.project = points, radius, project
+        self.opt = torch.optim.Adam([self.z], lr=lr)
+
+    def candidates(self) -> torch.Tensor:
+        return self.z.detach()
+
+    def step(self, problem: SearchProblem, active: torch.Tensor) -> StepReport:
+        loss_fn = problem.need_loss("ZerothOrderOptimizer")
+        rows = torch.nonzero(active).flatten()
+        z = self.z.detach()[rows]
+        shape = (rows.numel(), self.points, *z.shape[1:])
+        u = devices.randn(shape, generator=problem.rng, device=z.device)
+        u = u / u.flatten(2).norm(dim=2).view(*shape[:2], *([1] * (z.ndim - 1)))
+        pts = (z[:, None] + self.radius * u).flatten(0, 1)
+        cls = problem.classes[rows]
+        with torch.no_grad():
+            here = loss_fn(z, cls)
+            around = loss_fn(pts, cls.repeat_interleave(self.points)).view(shape[:2])
+        _check_finite(around, "ZerothOrderOptimizer")
+        diff = (around - here[:, None]).view(*shape[:2], *([1] * (z.ndim - 1)))
+        dim = z[0].numel()
+        grad = torch.zeros_like(self.z)
+        grad[rows] = dim / self.radius * (diff * u).mean(1)
+        before = self.z.detach().clone()
+        self.opt.zero_grad(set_to_none=True)
+        self.z.grad = grad
+        self.opt.step()
+        with torch.no_grad():
+            keep = ~active
+            if bool(keep.any()):
+                self.z[keep] = before[keep]  # finished rows stay (Adam's momentum would move them)
+            if self.project is not None:
+                self.z.copy_(self.project(self.z))
+        return StepReport(rows, z.clone(), here)
+
+    def queries_per_step(self, n_active: int) -> int:
+        return n_active * (self.points + 1)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"z": self.z.detach().clone(), "opt": self.opt.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        with torch.no_grad():
+            self.z.copy_(state["z"])
+        self.opt.load_state_dict(state["opt"])
+
+
+def l1_ball(
+    center: torch.Tensor, radius: torch.Tensor | float
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A projection keeping each row within L1 distance ``radius`` (a float or one per row) of
+    its row of ``center`` (IF-GMI's constraint on each intermediate space; the projection onto
+    the L1 ball by sorting, Duchi et al. 2008)."""
+    c = center.detach().clone()
+    r = torch.as_tensor(radius, dtype=c.dtype, device=c.device).reshape(-1)
+    if bool((r < 0).any()):
+        raise ConfigError("radius: the L1 ball needs a radius >= 0")
+
+    def project(x: torch.Tensor) -> torch.Tensor:
+        d = (x - c).flatten(1)
+        rad = r.expand(d.shape[0])
+        a = d.abs()
+        inside = a.sum(1) <= rad
+        mu = a.sort(dim=1, descending=True).values
+        css = mu.cumsum(1)
+        j = torch.arange(1, d.shape[1] + 1, dtype=d.dtype, device=d.device)
+        cond = mu * j > (css - rad[:, None])
+        rho = cond.long().cumsum(1).argmax(1)  # the last index where cond holds
+        theta = (css.gather(1, rho[:, None]).squeeze(1) - rad) / (rho + 1).to(d.dtype)
+        proj = d.sign() * (a - theta.clamp_min(0)[:, None]).clamp_min(0)
+        d = torch.where(inside[:, None], d, proj)
+        return c + d.view_as(x)
+
+    return project
+
+
 class BatchedMLP(nn.Module):
     """``n`` independent MLPs evaluated in one batched matrix product: input ``(n, B, in)``."""
 
-    def __init__(self, n: int, sizes: list[int], generator: torch.Generator | None = None) -> None:
+    def __init__(
+        self,
+        n: int,
+        sizes: list[int],
+        generator: torch.Generator | None = None,
+        device: Any = "cpu",
+    ) -> None:
         super().__init__()
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
-        for a, b in itertools.pairwise(sizes):
+        for a, b in itertools.pairwise(sizes):  # drawn on the CPU generator, then moved
             bound = 1.0 / math.sqrt(a)
-            w = torch.empty(n, a, b).uniform_(-bound, bound, generator=generator)
-            bias = torch.empty(n, 1, b).uniform_(-bound, bound, generator=generator)
-            self.weights.append(nn.Parameter(w))
-            self.biases.append(nn.Parameter(bias))
+            w = torch.empty(n, a, b, device="cpu").uniform_(-bound, bound, generator=generator)
+            bias = torch.empty(n, 1, b, device="cpu").uniform_(-bound, bound, generator=generator)
+            self.weights.append(nn.Parameter(w.to(device)))
+            self.biases.append(nn.Parameter(bias.to(device)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         last = len(self.weights) - 1
@@ -446,6 +574,7 @@ class SoftActorCritic(LatentOptimizer):
         capacity: int = 10000,
         warmup: int = 64,
         generator: torch.Generator | None = None,
+        device: Any = "cpu",
     ) -> None:
         check_positive("hidden", hidden)
         check_positive("lr", lr)
@@ -456,22 +585,23 @@ class SoftActorCritic(LatentOptimizer):
         self.reward_fn = reward_fn
         self.alpha, self.bs = alpha, batch_size
         self.capacity, self.warmup = capacity, warmup
-        self.actor = BatchedMLP(n, [dim, hidden, hidden, 2 * dim], generator)
-        self.q1 = BatchedMLP(n, [2 * dim, hidden, hidden, 1], generator)
-        self.q2 = BatchedMLP(n, [2 * dim, hidden, hidden, 1], generator)
-        self.log_temp = torch.zeros(n, requires_grad=True)
+        dev = self.device = torch.device(device)
+        self.actor = BatchedMLP(n, [dim, hidden, hidden, 2 * dim], generator, dev)
+        self.q1 = BatchedMLP(n, [2 * dim, hidden, hidden, 1], generator, dev)
+        self.q2 = BatchedMLP(n, [2 * dim, hidden, hidden, 1], generator, dev)
+        self.log_temp = torch.zeros(n, device=dev, requires_grad=True)
         self.target_entropy = -float(dim)
         self.opt_actor = torch.optim.Adam(self.actor.parameters(), lr=lr)
         self.opt_q = torch.optim.Adam([*self.q1.parameters(), *self.q2.parameters()], lr=lr)
         self.opt_temp = torch.optim.Adam([self.log_temp], lr=lr)
         self.buf = {
-            "s": torch.zeros(n, capacity, dim),
-            "a": torch.zeros(n, capacity, dim),
-            "r": torch.zeros(n, capacity),
+            "s": torch.zeros(n, capacity, dim, device=dev),
+            "a": torch.zeros(n, capacity, dim, device=dev),
+            "r": torch.zeros(n, capacity, device=dev),
         }
-        self.count = torch.zeros((), dtype=torch.long)
-        self.best = torch.zeros(n, dim)
-        self.best_score = torch.full((n,), float("-inf"))
+        self.count = torch.zeros((), dtype=torch.long, device="cpu")  # read every step
+        self.best = torch.zeros(n, dim, device=dev)
+        self.best_score = torch.full((n,), float("-inf"), device=dev)
 
     def _policy(
         self, s: torch.Tensor, rng: torch.Generator | None, deterministic: bool = False
@@ -479,7 +609,11 @@ class SoftActorCritic(LatentOptimizer):
         out = self.actor(s)
         mean, log_std = out[..., : self.dim], out[..., self.dim :].clamp(-20, 2)
         std = log_std.exp()
-        pre = mean if deterministic else mean + std * torch.randn(mean.shape, generator=rng)
+        pre = (
+            mean
+            if deterministic
+            else mean + std * devices.randn(mean.shape, generator=rng, device=mean.device)
+        )
         a = torch.tanh(pre)
         logp = (-0.5 * ((pre - mean) / std) ** 2 - log_std - 0.5 * math.log(2 * math.pi)).sum(
             -1
@@ -496,7 +630,7 @@ class SoftActorCritic(LatentOptimizer):
 
     def step(self, problem: SearchProblem, active: torch.Tensor) -> StepReport:
         g = problem.rng
-        s = torch.randn(self.n, 1, self.dim, generator=g)
+        s = devices.randn(self.n, 1, self.dim, generator=g, device=self.device)
         with torch.no_grad():
             a, _ = self._policy(s, g)
         s2 = self.alpha * s + (1 - self.alpha) * a
@@ -514,7 +648,7 @@ class SoftActorCritic(LatentOptimizer):
 
     def _update(self, g: torch.Generator, active: torch.Tensor) -> None:
         size = min(int(self.count), self.capacity)
-        idx = torch.randint(0, size, (self.n, self.bs), generator=g)
+        idx = devices.randint(0, size, (self.n, self.bs), generator=g, device=self.device)
         s = torch.gather(self.buf["s"], 1, idx[..., None].expand(-1, -1, self.dim))
         a = torch.gather(self.buf["a"], 1, idx[..., None].expand(-1, -1, self.dim))
         r = torch.gather(self.buf["r"], 1, idx)
@@ -587,11 +721,13 @@ class StoppingRule:
     """Per-row stopping on the loss history: stop a row when its loss is no lower than the worst
     of its last ``patience`` losses, or falls to ``threshold`` (MI-Face, Algorithm 1)."""
 
-    def __init__(self, n: int, patience: int, threshold: float = float("-inf")) -> None:
+    def __init__(
+        self, n: int, patience: int, threshold: float = float("-inf"), device: Any = "cpu"
+    ) -> None:
         check_positive("patience", patience)
         self.patience, self.threshold = patience, threshold
-        self.history = torch.full((n, patience), float("inf"))
-        self.seen = torch.zeros(n, dtype=torch.long)
+        self.history = torch.full((n, patience), float("inf"), device=device)
+        self.seen = torch.zeros(n, dtype=torch.long, device=device)
 
     def __call__(self, rows: torch.Tensor, losses: torch.Tensor) -> torch.Tensor:
         """Rows (of ``rows``) that stop after recording ``losses``."""
@@ -630,11 +766,12 @@ def run_search(
     the view's query budget. Checkpoints and resumes through ``ResumableLoop``."""
     n = problem.classes.shape[0]
     cand = optimizer.candidates()
+    dev = cand.device
     track = TensorState(
         best=cand.detach().clone(),
-        best_loss=torch.full((n,), float("inf")),
-        active=torch.ones(n, dtype=torch.bool),
-        stop_step=torch.full((n,), -1, dtype=torch.long),
+        best_loss=torch.full((n,), float("inf"), device=dev),
+        active=torch.ones(n, dtype=torch.bool, device=dev),
+        stop_step=torch.full((n,), -1, dtype=torch.long, device=dev),
         stopped="steps",
         executed=0,
     )

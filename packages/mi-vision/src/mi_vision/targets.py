@@ -8,13 +8,14 @@ from the attacker's knowledge (``knowledge.extra["input_shape"]``, ``knowledge.t
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from mi_core.errors import AccessError, ConfigError
 from mi_core.threat import Access, Knowledge
-from mi_core.views import BlackBoxView, TargetView
+from mi_core.views import TargetView
 
 
 def input_spec(
@@ -33,8 +34,9 @@ def input_spec(
     return tuple(int(s) for s in shape), (float(rng[0]), float(rng[1]))
 
 
-def target_classes(view: TargetView, knowledge: Knowledge) -> torch.Tensor:
-    """The classes to invert: ``knowledge.target_labels`` or every class of the target."""
+def target_classes(view: TargetView, knowledge: Knowledge, device: Any = "cpu") -> torch.Tensor:
+    """The classes to invert (on ``device``): ``knowledge.target_labels`` or every class of the
+    target."""
     labels = knowledge.target_labels
     k = view.num_classes
     if labels is None:
@@ -42,8 +44,8 @@ def target_classes(view: TargetView, knowledge: Knowledge) -> torch.Tensor:
             raise ConfigError(
                 "target_labels: give knowledge.target_labels or the view's num_classes"
             )
-        return torch.arange(k)
-    t = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
+        return torch.arange(k, device=device)
+    t = torch.as_tensor(labels, dtype=torch.long, device=device).reshape(-1)
     if t.numel() == 0:
         raise ConfigError("knowledge.target_labels: empty; name at least one class")
     if k is not None and (int(t.min()) < 0 or int(t.max()) >= k):
@@ -77,37 +79,42 @@ class TargetInput:
         return x
 
 
-def scores_fn(view: TargetView) -> Callable[[torch.Tensor], torch.Tensor]:
+def scores_fn(view: TargetView, device: Any = None) -> Callable[[torch.Tensor], torch.Tensor]:
     """A function returning the target's class probabilities ``(N, K)`` without gradients:
     softmax of the logits for a white-box view, the released scores for a black-box view
-    (counted and budgeted by the view). Label-only views have no scores."""
+    (counted and budgeted by the view). Label-only views have no scores. The probabilities are
+    on ``device`` (default: where a white-box target computes; the CPU for black-box views)."""
     if view.access is Access.WHITE_BOX:
 
         def white(x: torch.Tensor) -> torch.Tensor:
             with torch.no_grad():
-                return torch.softmax(view(x).float(), dim=1)
+                p = torch.softmax(view(x).float(), dim=1)
+            return p if device is None else p.to(device)
 
         return white
     if view.access is Access.LABEL_ONLY:
         raise AccessError("this step needs the target's scores; a label-only view releases labels")
+    where = device if device is not None else "cpu"
 
     def black(x: torch.Tensor) -> torch.Tensor:
-        out = torch.as_tensor(view(x)).float()
-        return out
+        return torch.as_tensor(view(x), device=where).float()
 
     return black
 
 
-def labels_fn(view: TargetView) -> Callable[[torch.Tensor], torch.Tensor]:
-    """A function returning the target's predicted labels (any access; counted)."""
+def labels_fn(view: TargetView, device: Any = None) -> Callable[[torch.Tensor], torch.Tensor]:
+    """A function returning the target's predicted labels (any access; counted), on ``device``
+    (default as :func:`scores_fn`)."""
     if view.access is Access.WHITE_BOX:
 
         def white(x: torch.Tensor) -> torch.Tensor:
             with torch.no_grad():
-                return view(x).argmax(1)
+                y = view(x).argmax(1)
+            return y if device is None else y.to(device)
 
         return white
+    where = device if device is not None else "cpu"
     if view.access is Access.LABEL_ONLY:
-        return lambda x: torch.as_tensor(view(x)).long().reshape(-1)
-    assert isinstance(view, BlackBoxView)
-    return lambda x: torch.as_tensor(view.labels(x)).long().reshape(-1)
+        return lambda x: torch.as_tensor(view(x), device=where).long().reshape(-1)
+    labels = view.labels  # type: ignore[attr-defined]  # every black-box view has labels()
+    return lambda x: torch.as_tensor(labels(x), device=where).long().reshape(-1)

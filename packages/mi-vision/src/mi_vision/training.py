@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from mi_core import device as devices
 from mi_core.config import check_positive
 from mi_core.errors import ConfigError
 
@@ -43,7 +44,9 @@ def train_classifier(
     progress: bool = True,
     desc: str = "training",
 ) -> nn.Module:
-    """Train ``model`` with Adam on ``(x, y)``; returns it in eval mode."""
+    """Train ``model`` with Adam on ``(x, y)``; returns it in eval mode. Batches are moved to
+    the device of the model's weights (random batches and noise are drawn on the CPU
+    generator: the same on every device)."""
     cfg = config or TrainConfig()
     if x.shape[0] != y.shape[0]:
         raise ConfigError(f"x and y differ in length: {x.shape[0]} vs {y.shape[0]}")
@@ -55,16 +58,18 @@ def train_classifier(
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     model.train()
     n = x.shape[0]
+    dev = devices.module_device(model) or x.device
     for _ in tqdm(range(cfg.epochs), desc=desc, disable=not progress, leave=False):
-        perm = torch.randperm(n, generator=g)
+        perm = torch.randperm(n, generator=g, device="cpu")
         for i in range(0, n, cfg.batch_size):
             idx = perm[i : i + cfg.batch_size]
-            xb = x[idx]
+            xb = x[idx.to(x.device)].to(dev)
             if aug is not None:
                 xb = aug(xb, g)
             if cfg.augment_noise > 0:
-                xb = (xb + cfg.augment_noise * torch.randn(xb.shape, generator=g)).clamp(0, 1)
-            loss = F.cross_entropy(model(xb), y[idx])
+                noise = devices.randn(xb.shape, generator=g, device=dev)
+                xb = (xb + cfg.augment_noise * noise).clamp(0, 1)
+            loss = F.cross_entropy(model(xb), y[idx.to(y.device)].to(dev))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -75,8 +80,10 @@ def train_classifier(
 def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 512) -> float:
     model.eval()
     correct = 0
+    dev = devices.module_device(model) or x.device
     for i in range(0, x.shape[0], batch_size):
-        correct += int((model(x[i : i + batch_size]).argmax(1) == y[i : i + batch_size]).sum())
+        pred = model(x[i : i + batch_size].to(dev)).argmax(1)
+        correct += int((pred == y[i : i + batch_size].to(dev)).sum())
     return correct / max(1, x.shape[0])
 
 
@@ -108,12 +115,14 @@ def distill_classifier(
     opt = torch.optim.Adam(student.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     student.train()
     n = x.shape[0]
+    dev = devices.module_device(student) or x.device
     for _ in tqdm(range(cfg.epochs), desc=desc, disable=not progress, leave=False):
-        perm = torch.randperm(n, generator=g)
+        perm = torch.randperm(n, generator=g, device="cpu")
         for i in range(0, n, cfg.batch_size):
             idx = perm[i : i + cfg.batch_size]
-            logp = F.log_softmax(student(x[idx]) / temperature, dim=1)
-            loss = F.kl_div(logp, soft[idx], reduction="batchmean") * temperature**2
+            logp = F.log_softmax(student(x[idx.to(x.device)].to(dev)) / temperature, dim=1)
+            target = soft[idx.to(soft.device)].to(dev)
+            loss = F.kl_div(logp, target, reduction="batchmean") * temperature**2
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -43,6 +43,23 @@ class AuditCase:
     default_cells: ClassVar[tuple[CellDefaults, ...]] = ()
     #: (defense name, config) pairs the demo compares
     default_defenses: ClassVar[tuple[tuple[str, dict[str, Any]], ...]] = ()
+    #: the dataclass of the case's ``[targets.options]`` (fields documented under
+    #: ``Attributes:`` in its docstring; ``mi list cases --options CASE`` prints them); None:
+    #: the case takes no options
+    Options: ClassVar[type | None] = None
+    #: for skip reasons: the option that gives a piece of knowledge (``{"prior": "reference"}``)
+    knowledge_options: ClassVar[dict[str, str]] = {}
+    #: where :meth:`prepare` puts the target (and trains what it trains): ``auto``, ``cpu``,
+    #: ``cuda``, ``cuda:N``; the runner sets it from the cell before calling :meth:`prepare`
+    #: (``[audit] device``, ``[[targets]] device``, ``mi run --device``). Cases that ignore it
+    #: keep their target on the CPU; black-box views move inputs to a module's device anyway.
+    device: str = "auto"
+
+    def torch_device(self) -> Any:
+        """:attr:`device` as a ``torch.device`` (:func:`mi_core.device.get_device`)."""
+        from mi_core.device import get_device
+
+        return get_device(self.device, "device")
 
     @classmethod
     def from_options(cls, options: dict[str, Any]) -> AuditCase:
@@ -54,8 +71,16 @@ class AuditCase:
             )
         return cls()
 
+    def provides(self, access: Access) -> set[str] | None:
+        """The knowledge this case gives attacks at ``access``, named as in
+        :attr:`mi_core.attack.BaseAttack.requires` (``{"auxiliary", "prior:causal-lm", ...}``);
+        called before :meth:`prepare`, so it depends on the options only. None (the default):
+        unknown, and no attack is skipped for lack of knowledge."""
+        return None
+
     def prepare(self, workdir: Path, seed: int) -> None:
-        """Train or load (cached under ``workdir``) the target and the evaluation model."""
+        """Train or load (cached under ``workdir``) the target and the evaluation model; put
+        the target on :attr:`device`."""
         raise NotImplementedError
 
     def target(self) -> Any:

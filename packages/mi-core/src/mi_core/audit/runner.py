@@ -47,6 +47,9 @@ class CellSpec:
     options: dict[str, Any] = field(default_factory=dict)  # the case's options
     k: int | None = None  # released scores for top-k access
     shards: int = 1
+    device: str = "auto"  # where the cell computes (the case's target, the attack, defenses)
+    precision: str = "fp32"  # of attacks / priors with a precision setting
+    deterministic: bool = False  # torch's deterministic algorithms during the cell
 
     @property
     def target_name(self) -> str:
@@ -61,38 +64,51 @@ class CellSpec:
             self.defense or "none",
         ]
         slug = "__".join(re.sub(r"[^A-Za-z0-9_.-]+", "-", p) for p in parts)
-        payload = json.dumps(
-            [
-                self.case,
-                self.config,
-                self.defense_config,
-                self.budget,
-                self.seed,
-                self.options,
-                self.k,
-                self.shards,
-            ],
-            sort_keys=True,
-        )
+        fields: list[Any] = [
+            self.case,
+            self.config,
+            self.defense_config,
+            self.budget,
+            self.seed,
+            self.options,
+            self.k,
+            self.shards,
+        ]
+        if self.precision != "fp32":  # mixed precision is another result; the device is not
+            fields.append(self.precision)
+        payload = json.dumps(fields, sort_keys=True)
         return f"{slug}__{hashlib.sha1(payload.encode()).hexdigest()[:8]}"
 
 
-_CASE_CACHE: dict[tuple[str, str, str, int], Any] = {}
+_CASE_CACHE: dict[tuple[str, str, str, int, str], Any] = {}
 
 
-def load_case(name: str, workdir: Path, seed: int, options: dict[str, Any] | None = None) -> Any:
-    """Instantiate and prepare the case registered as ``name`` (cached per process)."""
+def load_case(
+    name: str,
+    workdir: Path,
+    seed: int,
+    options: dict[str, Any] | None = None,
+    device: str = "auto",
+) -> Any:
+    """Instantiate and prepare the case registered as ``name`` (cached per process). The case's
+    ``device`` attribute is set before :meth:`~mi_core.audit.case.AuditCase.prepare`: cases put
+    their target there."""
     from mi_core.registry import case_entries
 
     options = options or {}
-    key = (name, str(workdir), json.dumps(options, sort_keys=True), seed)
+    key = (name, str(workdir), json.dumps(options, sort_keys=True), seed, device)
     if key not in _CASE_CACHE:
         entries = case_entries()
         if name not in entries:
             known = ", ".join(entries) or "none installed"
             raise ConfigError(f"case: unknown case {name!r}; installed cases: {known}")
-        case = entries[name].load().from_options(options)
+        from mi_core.audit.config import built_case
+
+        case = built_case(name, options)  # built when the audit file was read, if it was
+        if case is None:
+            case = entries[name].load().from_options(options)
         suffix = hashlib.sha1(key[2].encode()).hexdigest()[:8] if options else ""
+        case.device = device
         case.prepare(workdir / "cases" / (name + (f"-{suffix}" if suffix else "")), seed)
         _CASE_CACHE[key] = case
     return _CASE_CACHE[key]
@@ -127,9 +143,10 @@ def _case_for(spec: CellSpec, root: Path) -> Any:
     from mi_core.defense import DefenseKind
     from mi_core.registry import get_defense
 
-    case = load_case(spec.case, root, spec.seed, spec.options)
+    case = load_case(spec.case, root, spec.seed, spec.options, spec.device)
     if spec.defense:
-        defense = get_defense(spec.defense)(spec.defense_config)
+        cls = get_defense(spec.defense)
+        defense = cls(with_device(cls, spec.defense_config, spec.device))
         if defense.kind is not DefenseKind.OUTPUT:
             key = (
                 "defended",
@@ -138,6 +155,7 @@ def _case_for(spec: CellSpec, root: Path) -> Any:
                 json.dumps([spec.defense_config, spec.options], sort_keys=True),
                 spec.seed,
                 str(root),
+                spec.device,
             )
             if key not in _DEFENDED:
                 tag = hashlib.sha1(json.dumps(key).encode()).hexdigest()[:8]
@@ -149,6 +167,23 @@ def _case_for(spec: CellSpec, root: Path) -> Any:
 
 
 _DEFENDED: dict[tuple[Any, ...], Any] = {}
+
+
+def with_device(
+    cls: Any, config: dict[str, Any], device: str, precision: str | None = None
+) -> dict[str, Any]:
+    """``config`` with the cell's ``device`` (and ``precision``) for a class whose ``Config``
+    has those fields and that the config does not set itself (an attack's or defense's own
+    setting wins)."""
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(cls.Config)} if hasattr(cls, "Config") else set()
+    out = dict(config)
+    if "device" in names and "device" not in out:
+        out["device"] = device
+    if precision is not None and "precision" in names and "precision" not in out:
+        out["precision"] = precision
+    return out
 
 
 def _view_for(case: Any, spec: CellSpec, *, budget: int | None) -> Any:
@@ -164,7 +199,8 @@ def _view_for(case: Any, spec: CellSpec, *, budget: int | None) -> Any:
         kwargs["k"] = spec.k
     view = make_view(case.target(), access, info=case.target_info(), **kwargs)
     if spec.defense:
-        defense = get_defense(spec.defense)(spec.defense_config)
+        cls = get_defense(spec.defense)
+        defense = cls(with_device(cls, spec.defense_config, spec.device))
         if defense.kind is DefenseKind.OUTPUT:
             view = defense.wrap(view)
     return view
@@ -185,14 +221,23 @@ def run_shard(spec_dict: dict[str, Any], index: int, workdir: str) -> dict[str, 
     if (shard_dir / "result.json").exists():
         return {"status": "ok", "result": AttackResult.load(shard_dir)}
     try:
-        case = _case_for(spec, root)
-        attack = get_attack(spec.attack)(spec.config)
-        view = _view_for(case, spec, budget=spec.budget)
-        knowledge = _shard_labels(case.knowledge(Access.parse(spec.access)), index, n)
-        result = attack.run(view, knowledge, seed=spec.seed)
+        from mi_core.artifacts import sharing
+        from mi_core.device import deterministic
+        from mi_core.device import where as resolve
+
+        where = resolve(spec.device, "cell.device")
+        with deterministic(spec.deterministic):
+            case = _case_for(spec, root)
+            cls = get_attack(spec.attack)
+            attack = cls(with_device(cls, spec.config, spec.device, spec.precision))
+            view = _view_for(case, spec, budget=spec.budget)
+            knowledge = _shard_labels(case.knowledge(Access.parse(spec.access)), index, n)
+            with sharing(root / "shared"):  # priors several attacks train alike: trained once
+                result = attack.run(view, knowledge, seed=spec.seed)
+        result.info.setdefault("device", where)
         if n > 1:
             result.save(shard_dir)
-        return {"status": "ok", "result": result}
+        return {"status": "ok", "result": result, "device": where}
     except (AccessError, NotApplicable) as exc:
         return {"status": "not-applicable", "message": str(exc)}
     except Exception as exc:
@@ -265,6 +310,9 @@ def finish_cell(
             if spec.defense and Access.parse(spec.access) is not Access.WHITE_BOX
             else None
         )
+        where = sorted({s["device"] for s in shard_outputs if s.get("device")})
+        if where:
+            record["device"] = ", ".join(where)
         record.update(
             status="ok",
             modality=case.modality,
@@ -292,13 +340,22 @@ def save_cell(workdir: str | Path, record: dict[str, Any], result: AttackResult 
     atomic_write_json(cell_dir / "cell.json", record)
 
 
-def run_cell(spec_dict: dict[str, Any], workdir: str) -> dict[str, Any]:
-    """Run one cell in this process (all its shards), save it, return its record."""
+def run_cell(
+    spec_dict: dict[str, Any],
+    workdir: str,
+    shard: Callable[[dict[str, Any], int, str], dict[str, Any]] | None = None,
+    executor: str | None = None,
+) -> dict[str, Any]:
+    """Run one cell (all its shards, each by ``shard``: :func:`run_shard` in this process by
+    default), save it, return its record (``executor`` noted in it when given)."""
     spec = CellSpec(**spec_dict)
     t0 = time.perf_counter()
-    outputs = [run_shard(spec_dict, i, workdir) for i in range(effective_shards(spec))]
+    run = shard or run_shard
+    outputs = [run(spec_dict, i, workdir) for i in range(effective_shards(spec))]
     record, result = finish_cell(spec_dict, workdir, *outputs)
     record["wall_seconds"] = time.perf_counter() - t0
+    if executor is not None:
+        record["executor"] = executor
     save_cell(workdir, record, result)
     return record
 

@@ -18,8 +18,8 @@ import torch
 from mi_core.config import check_positive
 from mi_core.errors import ConfigError
 from mi_core.views import BlackBoxView, TargetView
+from mi_defense import inversion as _inversion
 from mi_defense._util import as_float_tensor, check_scores_2d, keep_argmax, renormalize
-from mi_defense.inversion import InversionNet, batched, scores_of, train_inversion
 from mi_defense.output._learned import LearnedScoreDefense
 
 
@@ -56,7 +56,7 @@ class AdversarialNoise(LearnedScoreDefense):
 
     def build(self, meta: dict[str, Any]) -> dict[str, Any]:
         return {
-            "inversion": InversionNet(
+            "inversion": _inversion.InversionNet(
                 meta["num_classes"], tuple(meta["input_shape"]), input_range=meta["input_range"]
             )
         }
@@ -72,8 +72,8 @@ class AdversarialNoise(LearnedScoreDefense):
         """Train the defender's inversion model on ``(scores(x), x)``; ``target`` is the
         defender's model (logits) or a function releasing scores."""
         x = torch.as_tensor(x).float()
-        s = batched(scores_of(target), x)
-        net = train_inversion(
+        s = _inversion.batched(_inversion.scores_of(target), x)
+        net = _inversion.train_inversion(
             s,
             x,
             epochs=self.config.epochs,

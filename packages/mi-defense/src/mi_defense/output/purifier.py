@@ -25,8 +25,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from mi_core.config import check_positive
+from mi_defense import inversion as _inversion
 from mi_defense._util import keep_argmax
-from mi_defense.inversion import InversionNet, batched, score_features, scores_of
 from mi_defense.output._learned import LearnedScoreDefense
 
 
@@ -77,7 +77,7 @@ class PurifierNet(nn.Module):
         )
 
     def forward(self, scores: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.decoder(self.encoder(score_features(scores))), dim=-1)
+        return torch.softmax(self.decoder(self.encoder(_inversion.score_features(scores))), dim=-1)
 
 
 class Purifier(LearnedScoreDefense):
@@ -92,7 +92,7 @@ class Purifier(LearnedScoreDefense):
     def build(self, meta: dict[str, Any]) -> dict[str, nn.Module]:
         return {
             "purifier": PurifierNet(meta["num_classes"], self.config.hidden),
-            "inversion": InversionNet(
+            "inversion": _inversion.InversionNet(
                 meta["num_classes"], tuple(meta["input_shape"]), input_range=meta["input_range"]
             ),
         }
@@ -116,7 +116,7 @@ class Purifier(LearnedScoreDefense):
         ``target`` is the defender's model (logits) or a function releasing scores."""
         cfg = self.config
         x = torch.as_tensor(x).float()
-        s = batched(scores_of(target), x).float()
+        s = _inversion.batched(_inversion.scores_of(target), x).float()
         self.meta = {
             "num_classes": int(s.shape[1]),
             "input_shape": list(x.shape[1:]),

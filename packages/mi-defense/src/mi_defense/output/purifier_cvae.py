@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mi_core.config import check_positive
-from mi_defense.inversion import InversionNet, score_features
+from mi_defense import inversion as _inversion
 from mi_defense.output.purifier import Purifier, PurifierConfig
 
 
@@ -60,7 +60,7 @@ class CVAENet(nn.Module):
         self, scores: torch.Tensor, labels: torch.Tensor, *, sample: bool, generator: Any = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         y = F.one_hot(labels, self.num_classes).float()
-        h = self.enc(torch.cat([score_features(scores), y], dim=1))
+        h = self.enc(torch.cat([_inversion.score_features(scores), y], dim=1))
         mu, logvar = self.mu(h), self.logvar(h).clamp(-10, 10)
         if sample:
             eps = torch.randn(mu.shape, generator=generator)
@@ -82,7 +82,7 @@ class PurifierCVAE(Purifier):
         cfg = self.config
         return {
             "purifier": CVAENet(meta["num_classes"], cfg.hidden, cfg.latent),
-            "inversion": InversionNet(
+            "inversion": _inversion.InversionNet(
                 meta["num_classes"], tuple(meta["input_shape"]), input_range=meta["input_range"]
             ),
         }

@@ -4,7 +4,7 @@ intermediate representations, and one seeded training loop that every ``fit`` ru
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +14,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from tqdm.auto import tqdm
 
+from mi_core import device as devices
 from mi_core.config import check_positive
 from mi_core.defense import TrainingDefense
 from mi_core.errors import ConfigError
@@ -106,12 +107,35 @@ def tensor_loader(
     if x.shape[0] != y.shape[0]:
         raise ConfigError(f"x and y differ in length: {x.shape[0]} vs {y.shape[0]}")
     g = torch.Generator().manual_seed(seed)
-    return DataLoader(
-        TensorDataset(torch.as_tensor(x).float(), torch.as_tensor(y).long()),
+    return DataLoader(  # the data stay on the CPU; batches are moved to the training device
+        TensorDataset(
+            torch.as_tensor(x, device="cpu").float(), torch.as_tensor(y, device="cpu").long()
+        ),
         batch_size=batch_size,
         shuffle=shuffle,
         generator=g,
     )
+
+
+def cpu_batches(loader: Iterable[Any]) -> Iterator[Any]:
+    """The loader's batches, with the loader's own machinery (samplers, seeds, Poisson
+    sampling) running on the CPU whatever torch's default device is: a data loader samples
+    indices on the CPU; the training loop moves each batch to the device."""
+    with torch.device("cpu"):
+        it = iter(loader)
+    while True:
+        with torch.device("cpu"):
+            try:
+                batch = next(it)
+            except StopIteration:
+                return
+        yield batch
+
+
+def training_device(defense: Any) -> torch.device:
+    """The device ``defense.config.device`` names (``auto``: CUDA when present, else the CPU)."""
+    setting = getattr(defense.config, "device", "auto")
+    return devices.get_device(setting, f"{defense.name}.config.device")
 
 
 class ClassifierTrainingDefense(TrainingDefense):
@@ -154,11 +178,14 @@ class ClassifierTrainingDefense(TrainingDefense):
 
         The loop is the one a user would write around ``wrap``: build a loader and an
         optimizer, ``module, optimizer, loader = defense.wrap(...)``, then minimise
-        ``defense.loss(module(xb), yb, xb)``.
+        ``defense.loss(module(xb), yb, xb)``. The module trains on ``config.device`` (moved
+        there; it stays there), the data stay on the CPU and each batch is moved.
         """
         check_positive("epochs", epochs)
         check_positive("lr", lr)
         check_positive("batch_size", batch_size)
+        dev = training_device(self)
+        module.to(dev)
         torch.manual_seed(seed)
         loader = tensor_loader(x, y, batch_size, seed)
         self.before_fit(module, int(x.shape[0]), epochs)
@@ -176,9 +203,10 @@ class ClassifierTrainingDefense(TrainingDefense):
         model.train()
         for epoch in tqdm(range(epochs), desc=self.name, disable=not progress, leave=False):
             self.start_epoch(epoch, epochs)
-            for xb, yb in loader:
+            for xb, yb in cpu_batches(loader):
                 if xb.shape[0] == 0:  # Poisson sampling may draw an empty batch
                     continue
+                xb, yb = xb.to(dev), yb.to(dev)
                 loss = self.loss(model(xb), yb, xb)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -195,7 +223,17 @@ def rebuild_optimizer(optimizer: torch.optim.Optimizer, params: Any) -> torch.op
 
 @dataclass
 class NoConfig:
-    """No hyper-parameters."""
+    """No hyper-parameters, only where to train.
+
+    Attributes:
+        device: where to train: ``auto`` (CUDA when present, else the CPU), ``cpu``, ``cuda`` or
+            ``cuda:N``; the module is moved there and stays there.
+    """
+
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        devices.check_device(self.device)
 
 
 class PlainTraining(ClassifierTrainingDefense):

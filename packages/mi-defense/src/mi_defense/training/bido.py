@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mi_core import device as devices
 from mi_core.config import check_choice, check_positive
 from mi_core.errors import ConfigError
 from mi_defense.training._common import Capture, ClassifierTrainingDefense
@@ -33,14 +34,18 @@ class BiDOConfig:
     lambda_y: weight of d(Z_i, Y) (maximised) [lambda_y].
     measure: ``hsic`` or ``coco``.
     layers: dotted paths of the modules whose outputs are the Z_i (default: see module doc).
+    device: where to train: ``auto`` (CUDA when present, else the CPU), ``cpu``, ``cuda`` or
+        ``cuda:N``; the module is moved there and stays there.
     """
 
     lambda_x: float = 0.05
     lambda_y: float = 0.5
     measure: Literal["hsic", "coco"] = "hsic"
     layers: tuple[str, ...] = ()
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        devices.check_device(self.device)
         check_positive("lambda_x", self.lambda_x, allow_zero=True)
         check_positive("lambda_y", self.lambda_y, allow_zero=True)
         check_choice("measure", self.measure, ("hsic", "coco"))
@@ -80,7 +85,7 @@ class BiDO(ClassifierTrainingDefense):
         if outputs.shape[0] < 3:
             return ce
         y = F.one_hot(targets, outputs.shape[-1]).float()
-        reg = torch.zeros(())
+        reg = torch.zeros((), device=outputs.device)
         for z in self.capture.outputs.values():
             reg = reg + cfg.lambda_x * dependence(cfg.measure, inputs, z)
             reg = reg - cfg.lambda_y * dependence(cfg.measure, z, y, b_is_labels=True)

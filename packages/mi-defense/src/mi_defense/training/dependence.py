@@ -13,10 +13,10 @@ def gaussian_kernel(x: torch.Tensor, sigma: float | None = None) -> torch.Tensor
     sq = x.pow(2).sum(1)
     d2 = (sq[:, None] + sq[None, :] - 2 * x @ x.T).clamp_min(0)  # no sqrt: finite gradients
     if sigma is None:
-        off = d2[~torch.eye(d2.shape[0], dtype=torch.bool)]
+        off = d2[~torch.eye(d2.shape[0], dtype=torch.bool, device=d2.device)]
         s2 = off.detach().median().clamp_min(1e-6)
     else:
-        s2 = torch.tensor(float(sigma) ** 2)
+        s2 = torch.tensor(float(sigma) ** 2, device=d2.device)
     return torch.exp(-d2 / (2 * s2))
 
 

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from mi_core import device as devices
 from mi_core.config import check_positive
 from mi_core.defense import TrainingDefense
 from mi_core.errors import ConfigError
@@ -35,13 +36,17 @@ class DPGNNConfig:
     noise_multiplier: noise std / max_grad_norm (GraphMI: std 0.05 at norm 1).
     max_grad_norm: clipping bound of the full-graph gradient.
     delta: the delta of (epsilon, delta)-DP reported.
+    device: where to train: ``auto`` (CUDA when present, else the CPU), ``cpu``, ``cuda`` or
+        ``cuda:N``; the module is moved there and stays there.
     """
 
     noise_multiplier: float = 0.05
     max_grad_norm: float = 1.0
     delta: float = 1e-5
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        devices.check_device(self.device)
         check_positive("noise_multiplier", self.noise_multiplier)
         check_positive("max_grad_norm", self.max_grad_norm)
         if not 0 < self.delta < 1:
@@ -107,15 +112,18 @@ class DPGNN(TrainingDefense):
         for attr in ("x", "edge_index", "y"):
             if getattr(graph, attr, None) is None:
                 raise ConfigError(f"graph.{attr}: dp-gnn trains on a graph with x, edge_index, y")
+        dev = devices.get_device(self.config.device, "dp-gnn.config.device")
+        model.to(dev)
+        x, edge_index, y = graph.x.to(dev), graph.edge_index.to(dev), graph.y.to(dev)
         torch.manual_seed(seed)
         opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
         model, opt, _ = self.wrap(model, opt)
-        idx = torch.as_tensor(train_idx, dtype=torch.long)
+        idx = torch.as_tensor(train_idx, dtype=torch.long, device=dev)
         model.train()
         for _ in tqdm(range(epochs), desc=self.name, disable=not progress, leave=False):
             opt.zero_grad(set_to_none=True)
-            out = model(graph.x, graph.edge_index)
-            loss = F.cross_entropy(out[idx], graph.y[idx])
+            out = model(x, edge_index)
+            loss = F.cross_entropy(out[idx], y[idx])
             loss.backward()
             opt.step()
         for h in self._hooks:

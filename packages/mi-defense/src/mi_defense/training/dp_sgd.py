@@ -17,8 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from torch import nn
 
+from mi_core import device as devices
 from mi_core.config import check_positive
 from mi_core.errors import ConfigError
 from mi_defense._util import check_epsilon
@@ -37,12 +39,16 @@ def _opacus() -> Any:
 class DPSGDConfig:
     """Attributes:
     epsilon: target privacy budget (opacus picks the noise multiplier); or None.
-    noise_multiplier: noise std / max_grad_norm, when no target epsilon is given.
+    noise_multiplier: noise std / max_grad_norm, when no target epsilon is given; ``0`` clips
+        per-sample gradients without noise (no privacy: an ablation separating clipping from
+        noise; ``epsilon()`` is then infinite).
     max_grad_norm: per-sample gradient clipping bound C.
     delta: the delta of (epsilon, delta)-DP; default 1 / (10 n) for n training records.
     epochs: epochs the budget is planned for (``fit`` sets it to its own epochs).
     fix_module: replace layers opacus cannot handle (BatchNorm -> GroupNorm) instead of refusing.
     secure_mode: opacus' cryptographically secure noise (slower; for deployment, not benchmarks).
+    device: where to train: ``auto`` (CUDA when present, else the CPU), ``cpu``, ``cuda`` or
+        ``cuda:N``; the module is moved there and stays there.
     """
 
     epsilon: float | None = 8.0
@@ -52,8 +58,10 @@ class DPSGDConfig:
     epochs: int = 10
     fix_module: bool = False
     secure_mode: bool = False
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        devices.check_device(self.device)
         check_epsilon("epsilon", self.epsilon)
         if self.epsilon is None and self.noise_multiplier is None:
             raise ConfigError(
@@ -62,7 +70,7 @@ class DPSGDConfig:
         if self.epsilon is not None and self.noise_multiplier is not None:
             raise ConfigError("noise_multiplier: give either epsilon or noise_multiplier, not both")
         if self.noise_multiplier is not None:
-            check_positive("noise_multiplier", self.noise_multiplier)
+            check_positive("noise_multiplier", self.noise_multiplier, allow_zero=True)
         check_positive("max_grad_norm", self.max_grad_norm)
         if self.delta is not None and not 0 < self.delta < 1:
             raise ConfigError(f"delta: must lie in (0, 1), got {self.delta!r}")
@@ -115,7 +123,8 @@ class DPSGD(ClassifierTrainingDefense):
         """``module`` validated (or fixed, with ``fix_module``) for opacus; call before building
         the optimizer when fixing, since fixing creates new layers."""
         _opacus()
-        return check_module(module, self.config.fix_module)
+        with torch.device(devices.module_device(module) or "cpu"):  # new layers beside the old
+            return check_module(module, self.config.fix_module)
 
     @property
     def delta(self) -> float:

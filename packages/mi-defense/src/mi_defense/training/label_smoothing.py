@@ -20,6 +20,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from mi_core import device as devices
 from mi_core.config import check_range
 from mi_core.errors import ConfigError
 from mi_defense.training._common import ClassifierTrainingDefense
@@ -30,12 +31,16 @@ class NegativeLabelSmoothingConfig:
     """Attributes:
     alpha: smoothing factor; negative for the defense (the paper uses about -0.05).
     warmup: fraction of the epochs over which alpha is ramped from 0 (``fit`` only).
+    device: where to train: ``auto`` (CUDA when present, else the CPU), ``cpu``, ``cuda`` or
+        ``cuda:N``; the module is moved there and stays there.
     """
 
     alpha: float = -0.05
     warmup: float = 0.0
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        devices.check_device(self.device)
         if not -1.0 <= self.alpha < 1.0:
             raise ConfigError(f"alpha: must lie in [-1, 1), got {self.alpha!r}")
         check_range("warmup", self.warmup, 0.0, 1.0)

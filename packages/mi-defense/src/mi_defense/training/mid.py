@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mi_core import device as devices
 from mi_core.config import check_positive
 from mi_defense.training._common import ClassifierTrainingDefense, find_head, rebuild_optimizer
 
@@ -31,13 +32,17 @@ class MIDConfig:
     beta: weight of the information term [lambda of Eq. 13].
     bottleneck: size of the stochastic code Z.
     head: dotted path of the classifier's final linear layer (found when None).
+    device: where to train: ``auto`` (CUDA when present, else the CPU), ``cpu``, ``cuda`` or
+        ``cuda:N``; the module is moved there and stays there.
     """
 
     beta: float = 0.01
     bottleneck: int = 32
     head: str | None = None
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        devices.check_device(self.device)
         check_positive("beta", self.beta, allow_zero=True)
         check_positive("bottleneck", self.bottleneck)
 
@@ -77,7 +82,10 @@ class MID(ClassifierTrainingDefense):
         if isinstance(linear, VIBHead):  # already wrapped
             self.vib = linear
         else:
-            self.vib = VIBHead(linear.in_features, self.config.bottleneck, linear.out_features)
+            self.vib = devices.build(  # where the replaced layer was
+                lambda: VIBHead(linear.in_features, self.config.bottleneck, linear.out_features),
+                linear.weight.device,
+            )
             setattr(parent, attr, self.vib)
         optimizer = rebuild_optimizer(optimizer, module.parameters()) if optimizer else None
         return module, optimizer, data_loader

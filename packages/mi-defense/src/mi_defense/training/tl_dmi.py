@@ -24,11 +24,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mi_core import device as devices
 from mi_core.config import check_positive, check_range
 from mi_core.errors import ConfigError
 from mi_defense.training._common import (
     ClassifierTrainingDefense,
     PlainTraining,
+    cpu_batches,
     param_layers,
     rebuild_optimizer,
 )
@@ -41,14 +43,18 @@ class TLDMIConfig:
     fisher_share: share of the private task's Fisher information the fine-tuned layers hold.
     fisher_samples: private samples the Fisher information is estimated on.
     pretrain_epochs: epochs of pre-training on public data in ``fit`` (when given public data).
+    device: where to train: ``auto`` (CUDA when present, else the CPU), ``cpu``, ``cuda`` or
+        ``cuda:N``; the module is moved there and stays there.
     """
 
     freeze: int | None = None
     fisher_share: float = 0.5
     fisher_samples: int = 128
     pretrain_epochs: int = 30
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        devices.check_device(self.device)
         if self.freeze is not None:
             check_positive("freeze", self.freeze, allow_zero=True)
         check_range("fisher_share", self.fisher_share, 0.0, 1.0)
@@ -67,10 +73,11 @@ def fisher_information(
         raise ConfigError("x: the Fisher information needs at least one private sample")
     was_training = module.training
     module.eval()
+    dev = devices.module_device(module) or x.device
     totals = [0.0 for _ in layers]
     for i in range(n):
         module.zero_grad(set_to_none=True)
-        logp = F.log_softmax(module(x[i : i + 1]), dim=-1)[0, int(y[i])]
+        logp = F.log_softmax(module(x[i : i + 1].to(dev)), dim=-1)[0, int(y[i])]
         logp.backward()
         for j, (_, layer) in enumerate(layers):
             totals[j] += sum(
@@ -124,7 +131,7 @@ class TLDMI(ClassifierTrainingDefense):
         layers = param_layers(module)
         if self.config.freeze is None:
             xs, ys = [], []
-            for xb, yb in data_loader:
+            for xb, yb in cpu_batches(data_loader):
                 xs.append(xb)
                 ys.append(yb)
                 if sum(len(b) for b in xs) >= self.config.fisher_samples:
@@ -166,7 +173,7 @@ class TLDMI(ClassifierTrainingDefense):
         if (x_public is None) != (y_public is None):
             raise ConfigError("x_public / y_public: give both (public pre-training) or neither")
         if x_public is not None:
-            PlainTraining().fit(
+            PlainTraining(device=self.config.device).fit(
                 module, x_public, y_public, **{**kwargs, "epochs": self.config.pretrain_epochs}
             )
         return super().fit(module, x, y, **kwargs)

@@ -39,14 +39,15 @@ from torch import nn
 
 from mi_core.attack import BaseAttack
 from mi_core.config import check_choice, check_positive, check_range
-from mi_core.errors import ConfigError, NonFiniteOutputError
-from mi_core.loop import ResumableLoop, TensorState
+from mi_core.errors import ConfigError
 from mi_core.result import AttackResult
 from mi_core.threat import Access, Knowledge
 from mi_core.views import TargetView
 from mi_graph.knowledge import GraphKnowledge
 from mi_graph.metrics import feature_cosine_scores, top_m_prediction
 from mi_graph.relax import (
+    autograd_grad,
+    descend,
     feature_smoothness,
     pair_gram,
     pairs_to_matrix,
@@ -156,6 +157,12 @@ class GraphMI(BaseAttack):
     paper = "Zhang et al., IJCAI 2021"
     summary = "projected gradient on a relaxed adjacency, then a graph auto-encoder read-out"
     Config = GraphMIConfig
+    requires = ("target_nodes", "known_attributes", "target_labels", "density")
+
+    def required_knowledge(self) -> tuple[str, ...]:
+        if self.config.density is not None:  # the config gives the edge-density prior
+            return tuple(r for r in self.requires if r != "density")
+        return tuple(self.requires)
 
     def _run(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
         cfg: GraphMIConfig = self.config
@@ -180,33 +187,30 @@ class GraphMI(BaseAttack):
         for p in gnn.parameters():
             p.requires_grad_(False)
         try:
-            a = torch.zeros(n_pairs)
-            state = TensorState(a=a, loss=torch.zeros(()))
-            loop = ResumableLoop(
-                cfg.epochs,
-                state={"attack": state},
-                checkpoint=cfg.checkpoint,
-                every=cfg.checkpoint_every,
-                meta={"attack": self.name, "config": cfg, "nodes": gk.nodes, "seed": seed},
-                desc="GraphMI",
-                progress=cfg.progress,
-            )
-            for step in loop:
-                av = a.clone().requires_grad_(True)
+
+            def objective(av: torch.Tensor, step: int) -> torch.Tensor:
                 out = gnn(x, edge_index, torch.cat([av, av]))
                 loss = F.cross_entropy(out, y) + cfg.sparsity_weight * av.norm()
                 if cfg.smooth_weight > 0 and step >= cfg.smooth_after:
                     loss = loss + cfg.smooth_weight * feature_smoothness(
                         av, pairs, gram_diag, gram_pairs
                     )
-                if not bool(torch.isfinite(loss)):
-                    raise NonFiniteOutputError(
-                        f"GraphMI: the loss became NaN/inf at step {step}; lower lr ({cfg.lr}) "
-                        "or check the model's outputs"
-                    )
-                (grad,) = torch.autograd.grad(loss, av)
-                a.copy_(project_budget(a - cfg.lr * grad, budget))
-                state["loss"].fill_(float(loss.detach()))
+                return loss
+
+            run = descend(
+                torch.zeros(n_pairs),
+                autograd_grad(objective),
+                lambda v: project_budget(v, budget),
+                steps=cfg.epochs,
+                lr=cfg.lr,
+                optimizer="pgd",
+                checkpoint=cfg.checkpoint,
+                checkpoint_every=cfg.checkpoint_every,
+                meta={"attack": self.name, "config": cfg, "nodes": gk.nodes, "seed": seed},
+                desc="GraphMI",
+                progress=cfg.progress,
+            )
+            a = run.variable
             with torch.no_grad():
                 w = torch.cat([a, a])
                 fitted = float((gnn(x, edge_index, w).argmax(1) == y).float().mean())
@@ -232,7 +236,8 @@ class GraphMI(BaseAttack):
                 "pairs": n_pairs,
                 "edge_budget": budget,
                 "density_prior": density,
-                "final_loss": float(state["loss"]),
+                "final_loss": run.loss,
+                "no_model_baseline": "feature-cosine+label",
                 "label_fit": fitted,
                 "readout": cfg.readout,
             },

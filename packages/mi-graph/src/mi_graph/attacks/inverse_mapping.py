@@ -155,6 +155,7 @@ class InverseMapping(BaseAttack):
     paper = "Duddu et al., MobiQuitous 2020; Zhang et al., USENIX Security 2022"
     summary = "auto-encoder decoder, fine-tuned on (queried outputs, auxiliary graph) pairs"
     Config = InverseMappingConfig
+    requires = ("target_nodes", "auxiliary:graph")
 
     def _run(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
         cfg: InverseMappingConfig = self.config

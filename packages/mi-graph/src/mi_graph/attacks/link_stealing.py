@@ -148,6 +148,18 @@ class LinkStealing(BaseAttack):
     paper = "He et al., USENIX Security 2021"
     summary = "links from posterior (and attribute) similarity; 8 knowledge settings"
     Config = LinkStealingConfig
+    requires = ("target_nodes",)
+
+    def required_knowledge(self) -> tuple[str, ...]:
+        if self.config.setting is None:  # the setting follows the knowledge given
+            return tuple(self.requires)
+        feats, partial, shadow = NEEDS[self.config.setting]
+        return (
+            *self.requires,
+            *(["known_attributes"] if feats else []),
+            *(["partial_edges"] if partial else []),
+            *(["auxiliary:graph"] if shadow else []),
+        )
 
     def setting_for(self, gk: GraphKnowledge) -> int:
         have = (gk.has_features, gk.has_partial_graph, gk.has_auxiliary)

@@ -76,6 +76,7 @@ class LinkTeller(BaseAttack):
     paper = "Wu et al., IEEE S&P 2022"
     summary = "influence of a node's features on another's posterior reveals their edge"
     Config = LinkTellerConfig
+    requires = ("target_nodes", "known_attributes")
 
     def _run(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
         cfg: LinkTellerConfig = self.config

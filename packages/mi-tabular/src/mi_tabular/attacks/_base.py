@@ -19,6 +19,8 @@ class AttributeAttack(BaseAttack):
     """Base of the attribute-inference attacks (modality ``tabular``)."""
 
     modality = "tabular"
+    #: the known attributes of the records under attack and the sensitive attribute's prior
+    requires = ("known_attributes", "prior")
 
     def _set_access(self, output: str) -> None:
         """Attacks that read either scores or labels need the access their ``output`` implies;

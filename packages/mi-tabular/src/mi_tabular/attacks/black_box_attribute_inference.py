@@ -51,6 +51,9 @@ class BlackBoxAttributeInferenceConfig:
             logistic regression), ``hgb``, ``logistic``, ``forest``.
         candidate_features: add the model's answers for every candidate value (see module
             docstring); ``False`` is ART's feature set (known attributes + label).
+        fit_iterations: training of the attack model: boosting rounds / solver iterations /
+            trees (``None``: the learner's default); ``0`` switches training off (the attack
+            model predicts the auxiliary class frequencies; a check that the gain is learned).
         max_auxiliary: use at most this many auxiliary records (``None``: all).
         max_candidates: cap on sensitive values x unknown combinations per record.
         chunk_rows: candidate rows per model call.
@@ -60,6 +63,7 @@ class BlackBoxAttributeInferenceConfig:
     output: Literal["scores", "labels"] = "scores"
     estimator: str = "auto"
     candidate_features: bool = True
+    fit_iterations: int | None = None
     max_auxiliary: int | None = None
     max_candidates: int = 4096
     chunk_rows: int = 200_000
@@ -68,6 +72,8 @@ class BlackBoxAttributeInferenceConfig:
     def __post_init__(self) -> None:
         check_choice("output", self.output, ("scores", "labels"))
         check_choice("estimator", self.estimator, ("auto", "hgb", "logistic", "forest"))
+        if self.fit_iterations is not None:
+            check_positive("fit_iterations", self.fit_iterations, allow_zero=True)
         if self.max_auxiliary is not None:
             check_positive("max_auxiliary", self.max_auxiliary)
         check_positive("max_candidates", self.max_candidates)
@@ -82,6 +88,7 @@ class BlackBoxAttributeInference(AttributeAttack):
     paper = "Mehnaz et al., USENIX Security 2022 (learned attack); ART AttributeInferenceBlackBox"
     summary = "attack model on auxiliary data: known attributes + model answers -> attribute"
     Config = BlackBoxAttributeInferenceConfig
+    requires = ("known_attributes", "prior", "auxiliary")
 
     def __init__(self, config=None, **overrides) -> None:
         super().__init__(config, **overrides)
@@ -166,7 +173,9 @@ class BlackBoxAttributeInference(AttributeAttack):
         f_aux = self._features(view, ak, aux, aux_labels, classes)
         f_tgt = self._features(view, ak, ak.known, ak.labels, classes)
         enc = FrameEncoder().fit(f_aux)
-        clf = make_classifier(cfg.estimator, seed, enc.categorical_mask, len(f_aux))
+        clf = make_classifier(
+            cfg.estimator, seed, enc.categorical_mask, len(f_aux), cfg.fit_iterations
+        )
         proba = fit_predict_proba(
             clf, enc.transform(f_aux), target, enc.transform(f_tgt), len(ak.sensitive.values)
         )

@@ -80,6 +80,7 @@ class CSMIA(AttributeAttack):
     paper = "Mehnaz et al., USENIX Security 2022"
     summary = "pick the candidate whose query reproduces the true label most confidently"
     Config = CSMIAConfig
+    requires = ("known_attributes", "prior", "target_labels")
 
     def _run(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
         cfg: CSMIAConfig = self.config

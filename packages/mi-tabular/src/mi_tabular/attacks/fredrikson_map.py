@@ -126,6 +126,7 @@ class FredriksonMAP(AttributeAttack):
     paper = "Fredrikson et al., USENIX Security 2014"
     summary = "MAP estimate of a sensitive attribute from the output, known attributes, priors"
     Config = FredriksonMAPConfig
+    requires = ("known_attributes", "prior", "target_labels")
 
     def __init__(self, config=None, **overrides) -> None:
         super().__init__(config, **overrides)

@@ -101,6 +101,7 @@ class FredriksonTreeWhiteBox(AttributeAttack):
     paper = "Fredrikson et al., CCS 2015"
     summary = "decision-tree inversion from the paths and training counts of the tree"
     Config = FredriksonTreeConfig
+    requires = ("known_attributes", "prior", "target_labels")
 
     def _run(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
         cfg: FredriksonTreeConfig = self.config

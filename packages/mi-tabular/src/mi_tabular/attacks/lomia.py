@@ -41,6 +41,9 @@ class LOMIAConfig:
             ``forest``.
         keep_case1: keep the value found by querying for case-1 records (else the attack model
             infers every record, as a pure learned attack).
+        fit_iterations: training of the attack model: boosting rounds / solver iterations /
+            trees (``None``: the learner's default); ``0`` switches training off (the attack
+            model predicts the case-1 records' class frequencies).
         max_candidates: cap on sensitive values x unknown combinations per record.
         chunk_rows: candidate rows per model call.
         progress: show a progress bar.
@@ -48,12 +51,15 @@ class LOMIAConfig:
 
     estimator: str = "auto"
     keep_case1: bool = True
+    fit_iterations: int | None = None
     max_candidates: int = 4096
     chunk_rows: int = 200_000
     progress: bool = True
 
     def __post_init__(self) -> None:
         check_choice("estimator", self.estimator, ("auto", "hgb", "logistic", "forest"))
+        if self.fit_iterations is not None:
+            check_positive("fit_iterations", self.fit_iterations, allow_zero=True)
         check_positive("max_candidates", self.max_candidates)
         check_positive("chunk_rows", self.chunk_rows)
 
@@ -66,6 +72,7 @@ class LOMIA(AttributeAttack):
     paper = "Mehnaz et al., USENIX Security 2022"
     summary = "label-only: records a single candidate explains train an attack model"
     Config = LOMIAConfig
+    requires = ("known_attributes", "prior", "target_labels")
 
     def _run(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
         cfg: LOMIAConfig = self.config
@@ -91,7 +98,9 @@ class LOMIA(AttributeAttack):
         target = match.argmax(axis=1)
         info = {"case1": int(case1.sum()), "records": ak.n}
         if case1.sum() >= 2 and len(np.unique(target[case1])) >= 2:
-            clf = make_classifier(cfg.estimator, seed, enc.categorical_mask, int(case1.sum()))
+            clf = make_classifier(
+                cfg.estimator, seed, enc.categorical_mask, int(case1.sum()), cfg.fit_iterations
+            )
             proba = fit_predict_proba(clf, x[case1], target[case1], x, v_count)
         else:
             proba = np.tile(np.asarray(ak.sensitive.prior), (ak.n, 1))

@@ -57,7 +57,8 @@ class PoisoningInversionConfig:
 
     Attributes:
         poison_fraction: poison records per round, as a fraction of the estimated training size.
-        max_rounds: poisoning rounds at most.
+        max_rounds: poisoning rounds at most (``0``: no poisoning, only the setup's probe; the
+            inversion then reads the unpoisoned model, a check that the gain is the poison's).
         tolerance: stop once the non-sensitive part of the output varies by less than this
             fraction of its variation before poisoning.
         probe_scale: the probe record's label offset, in output standard deviations.
@@ -75,7 +76,7 @@ class PoisoningInversionConfig:
 
     def __post_init__(self) -> None:
         check_range("poison_fraction", self.poison_fraction, 1e-4, 10.0)
-        check_positive("max_rounds", self.max_rounds)
+        check_positive("max_rounds", self.max_rounds, allow_zero=True)
         check_range("tolerance", self.tolerance, 0.0, 1.0)
         check_positive("probe_scale", self.probe_scale)
         check_range("extraction_queries", self.extraction_queries, 1.0, 100.0)
@@ -158,6 +159,9 @@ class PoisoningInversion(AttributeAttack):
     paper = "Hidano et al., IEICE Trans. Inf. & Syst. 2018"
     summary = "poison an online linear regression until its output reveals the attribute"
     Config = PoisoningInversionConfig
+    #: an online regression service: a channel to contribute training records, the targets'
+    #: prediction results (e.g. mi_tabular.targets.OnlineRegressionService), public records
+    requires = ("auxiliary", "prior", "columns", "contribute", "observe")
 
     def _extract(
         self, view: TargetView, design: LinearDesign, aux: pd.DataFrame, rng: np.random.Generator
@@ -176,7 +180,12 @@ class PoisoningInversion(AttributeAttack):
         sensitive = knowledge.require("prior", "a Marginal of the sensitive attribute")
         if not isinstance(sensitive, Marginal):
             raise ConfigError("knowledge.prior: expected a mi_tabular.Marginal")
-        columns = tuple(knowledge.require("columns", "the model's input columns"))
+        ak = knowledge.extra.get("attribute")  # an AttributeKnowledge knows the input columns
+        columns = tuple(
+            knowledge.extra.get("columns")
+            or getattr(ak, "columns", None)
+            or knowledge.require("columns", "the model's input columns")
+        )
         contribute = knowledge.require("contribute", "the service's data-contribution channel")
         observe = knowledge.require("observe", "the targets' prediction results")
         if sensitive.column not in columns:

@@ -41,6 +41,8 @@ class ConfidenceSearchConfig:
         separator: string put between the prefix and each candidate.
         repeat_penalty: subtracted from the log-confidence per repeat of a candidate ([45]).
         suffix: known text after the secret (e.g. ``"."``).
+        search: False switches the search off: candidates are ranked at random (seeded), not
+            by the classifier's confidence, which gives the format's random guess.
     """
 
     n_tokens: int = 4
@@ -49,6 +51,7 @@ class ConfidenceSearchConfig:
     separator: str = " "
     repeat_penalty: float = 0.0
     suffix: str = ""
+    search: bool = True
 
     def __post_init__(self) -> None:
         check_positive("n_tokens", self.n_tokens)
@@ -66,6 +69,7 @@ class ConfidenceSearch(BaseAttack):
     paper = "Elmahdy et al. 2022; Elmahdy & Salem 2023"
     summary = "beam search over candidate tokens maximising a classifier's confidence in a label"
     Config = ConfidenceSearchConfig
+    requires = ("known_attributes:text", "target_labels", "candidates|prior:causal-lm")
 
     def _run(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
         cfg: ConfidenceSearchConfig = self.config
@@ -89,6 +93,7 @@ class ConfidenceSearch(BaseAttack):
                 "CausalLM as knowledge.prior to propose candidates"
             )
         lm_query = local_query(lm) if fixed is None else None
+        g = torch.Generator().manual_seed(seed)
         found, confs, picks = [], [], []
         for prefix, y in zip(prefixes, labels, strict=True):
             beams: list[tuple[list[str], float]] = [([], 0.0)]
@@ -112,6 +117,8 @@ class ConfidenceSearch(BaseAttack):
                         f"(shape {tuple(probs.shape)})"
                     )
                 logc = probs[:, int(y)].clamp(min=1e-12).log()
+                if not cfg.search:
+                    logc = torch.rand(len(expanded), generator=g)
                 scored = []
                 for (toks, _t), lc in zip(expanded, logc.tolist(), strict=True):
                     rep = len(toks) - len(set(toks))

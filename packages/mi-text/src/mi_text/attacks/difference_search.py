@@ -15,6 +15,11 @@ prompt, until EOS), let the base model continue the first half of each greedily 
 the sentences by ``score_r`` = how much the base model's second half differs from the target's
 (1 - token F1 of S_g[l/2:] and S_f[l/2:]), ties broken by the difference score: a sentence the
 base model cannot complete the same way was probably in the fine-tuning data.
+
+``search=False`` switches the attack's optimisation off (its own starting point, for checking
+that the search is what finds the secrets): ``beam`` returns as many top-k samples of the target
+as the search would return sequences, ``score_r`` its sampled sentences in generation order.
+Near-duplicates are dropped in rank order (:func:`~mi_text.metrics.distinct_samples`).
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from mi_core.threat import Access, Knowledge
 from mi_core.views import TargetView
 from mi_text.generation import beam_search, sample
 from mi_text.lm_access import lm_tokenizer, local_query
-from mi_text.metrics import token_f1_one
+from mi_text.metrics import distinct_samples, token_f1_one
 
 
 def difference_step(target_lp: torch.Tensor, ref_lp: torch.Tensor) -> torch.Tensor:
@@ -49,23 +54,31 @@ class DifferenceSearchConfig:
         method: ``beam`` (difference-score beam search, [93]) or ``score_r`` ([94]).
         beam_width: beams kept (``beam``); also the number of sequences returned.
         expand: candidate next tokens per beam, the target's most likely ones (0 = all).
+        top_p: candidates further restricted to the target's nucleus of this probability
+            mass, so a beam ends where the target ends it (1 = no restriction; without it the
+            beams of a strongly memorised sequence run on past its end with tokens neither
+            model produces and crowd out the other sequences of the same start).
         max_new_tokens: sequence length searched / sampled.
         prompts: prompts to search from (empty string = from the start token); one search each.
         starts: for each prompt, one beam search per each of the ``starts`` first tokens with the
             highest difference score (diverse searches instead of beams sharing one prefix).
         n_samples: sentences sampled from the target (``score_r``).
-        top_k: top-k sampling of those sentences (``score_r``).
+        top_k: top-k sampling of those sentences (``score_r``; ``beam`` with ``search=False``).
+        batch_size: sequences scored together.
+        search: False switches the search / ranking off (see the module docstring).
     """
 
     method: Literal["beam", "score_r"] = "beam"
     beam_width: int = 20
     expand: int = 50
+    top_p: float = 0.95
     max_new_tokens: int = 24
     prompts: tuple[str, ...] = ("",)
     starts: int = 8
     n_samples: int = 100
     top_k: int = 40
     batch_size: int = 32
+    search: bool = True
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -73,6 +86,8 @@ class DifferenceSearchConfig:
         for name in ("beam_width", "max_new_tokens", "n_samples", "top_k", "batch_size", "starts"):
             check_positive(name, getattr(self, name))
         check_positive("expand", self.expand, allow_zero=True)
+        if not 0.0 < self.top_p <= 1.0:
+            raise ConfigError(f"top_p: must be in (0, 1], got {self.top_p}")
         if not self.prompts:
             raise ConfigError("prompts: give at least one prompt ('' for the start token)")
 
@@ -86,15 +101,40 @@ class DifferenceSearch(BaseAttack):
     paper = "Zanella-Beguelin et al., CCS 2020; Panchendrarajan & Bhoi 2021"
     summary = "beam search on p_finetuned - p_base (or score_r) to recover fine-tuning data"
     Config = DifferenceSearchConfig
+    requires = ("prior:causal-lm",)  # the public base model the target was fine-tuned from
 
     def _run(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
         cfg: DifferenceSearchConfig = self.config
         base = knowledge.require("prior", "the public base model the target was fine-tuned from")
         ref = local_query(base)
         tok, start = lm_tokenizer(view, knowledge)
+        if cfg.method == "beam" and not cfg.search:
+            return self._unsearched(view, tok, start, seed)
         if cfg.method == "beam":
             return self._beam(view, ref, tok, start)
         return self._score_r(view, ref, tok, start, seed)
+
+    def _unsearched(self, view, tok, start, seed) -> AttackResult:  # type: ignore[no-untyped-def]
+        """The search switched off: as many top-k samples of the target per prompt as the
+        search returns sequences (``starts * beam_width``), in generation order."""
+        cfg: DifferenceSearchConfig = self.config
+        g = torch.Generator().manual_seed(seed)
+        texts: list[str] = []
+        for p in cfg.prompts:
+            prompt = [start, *tok.encode(p)]
+            new = sample(
+                view,
+                [prompt] * (cfg.starts * cfg.beam_width),
+                max_new_tokens=cfg.max_new_tokens,
+                eos_id=tok.eos_id,
+                top_k=cfg.top_k,
+                generator=g,
+            )
+            texts += [tok.decode([*prompt[1:], *[t for t in n if t != tok.eos_id]]) for n in new]
+        texts = [texts[i] for i in distinct_samples(texts)]
+        return self._result(
+            texts, scores=torch.zeros(len(texts)), info={"method": "beam", "search": False}
+        )
 
     def _beam(self, view, ref, tok, start) -> AttackResult:  # type: ignore[no-untyped-def]
         cfg: DifferenceSearchConfig = self.config
@@ -116,17 +156,16 @@ class DifferenceSearch(BaseAttack):
                     max_new_tokens=cfg.max_new_tokens - 1,
                     eos_id=tok.eos_id,
                     expand=cfg.expand,
+                    top_p=cfg.top_p,
                 )
                 for new, score in beams:
                     ids = [*prompt[1:], t0, *[t for t in new if t != tok.eos_id]]
                     found.append((tok.decode(ids), score + s0))
         found.sort(key=lambda x: -x[1])
-        seen: dict[str, float] = {}
-        for t, s in found:
-            seen.setdefault(" ".join(t.split()), s)
-        texts = list(seen)
+        keep = distinct_samples([t for t, _ in found])
+        texts = [found[i][0] for i in keep]
         return self._result(
-            texts, scores=torch.tensor(list(seen.values())), info={"method": "beam"}
+            texts, scores=torch.tensor([found[i][1] for i in keep]), info={"method": "beam"}
         )
 
     def _score_r(self, view, ref, tok, start, seed) -> AttackResult:  # type: ignore[no-untyped-def]
@@ -173,13 +212,19 @@ class DifferenceSearch(BaseAttack):
             score_r.append(1.0 - token_f1_one(tok.decode(c), tok.decode(s[h:])))
         sr = torch.tensor(score_r)
         key = sr + 1e-3 * ds / (ds.abs().max() + 1e-9)
-        order = torch.argsort(-key, stable=True).tolist()
-        texts = [tok.decode(sents[i][1:]) for i in order]
+        order = torch.argsort(-key, stable=True).tolist() if cfg.search else list(range(len(sr)))
+        unranked = [tok.decode(s[1:]) for s in sents]
+        order = [order[i] for i in distinct_samples([unranked[i] for i in order])]
+        texts = [unranked[i] for i in order]
         return self._result(
             texts,
             scores=sr[order],
             arrays={"difference_score": ds[order]},
-            info={"method": "score_r"},
+            info={
+                "method": "score_r",
+                "search": cfg.search,
+                "unranked": [unranked[i] for i in distinct_samples(unranked)],
+            },
         )
 
 

@@ -25,7 +25,13 @@ from mi_text.tokenizers import WordTokenizer
 
 @dataclass
 class GEIAConfig:
-    """Hyper-parameters: the decoder (``inverter``), decoding beams, checkpoint."""
+    """Hyper-parameters: the decoder (``inverter``), decoding beams, checkpoint.
+
+    Attributes:
+        inverter: the decoder's settings (:class:`~mi_text.inverters.InverterConfig` fields).
+        beams: beam width when decoding.
+        lowercase: lowercase the public sentences the decoder trains on.
+    """
 
     inverter: InverterConfig = field(default_factory=InverterConfig)
     beams: int = 4
@@ -71,6 +77,7 @@ class GEIA(BaseAttack):
     paper = "Li, Xu & Song, ACL 2023"
     summary = "a decoder conditioned on the sentence embedding writes the sentence back"
     Config = GEIAConfig
+    requires = ("target_labels:embeddings", "auxiliary:text")
 
     def _run(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
         cfg: GEIAConfig = self.config

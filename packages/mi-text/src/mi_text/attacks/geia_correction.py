@@ -29,7 +29,13 @@ from mi_text.embedding_access import target_embeddings
 @dataclass
 class GEIACorrectionConfig(GEIAConfig):
     """GEIA's settings plus: ``rounds`` of correction, ``candidates`` sampled per round and
-    target, ``step`` along the embedding gap."""
+    target, ``step`` along the embedding gap.
+
+    Attributes:
+        rounds: correction rounds.
+        candidates: candidate texts sampled per round and target.
+        step: step along the gap between the target embedding and the candidate's.
+    """
 
     rounds: int = 3
     candidates: int = 8

@@ -143,9 +143,15 @@ STOPWORDS = frozenset(
 
 @dataclass
 class KeywordInferenceConfig:
-    """``classifier``: ``mlp`` (3 layers, ``hidden`` units, [42]) or ``svm`` (linear);
-    ``n_keywords`` most frequent content words when no keyword list is given; ``threshold`` on
-    the predicted probability (MLP)."""
+    """Hyper-parameters.
+
+    Attributes:
+        classifier: ``mlp`` (3 layers, [42]) or ``svm`` (linear).
+        n_keywords: the most frequent content words used when no keyword list is given.
+        hidden: hidden units of the MLP.
+        max_iter: training iterations of the classifier.
+        threshold: decision threshold on the predicted probability (MLP).
+    """
 
     classifier: Literal["mlp", "svm"] = "mlp"
     n_keywords: int = 100
@@ -189,6 +195,7 @@ class KeywordInference(BaseAttack):
     paper = "Pan et al., IEEE S&P 2020; Song & Raghunathan, CCS 2020"
     summary = "MLP / linear SVM per sensitive keyword on (embedding, keyword present) pairs"
     Config = KeywordInferenceConfig
+    requires = ("target_labels:embeddings", "auxiliary:text")
 
     def _run(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
         cfg: KeywordInferenceConfig = self.config

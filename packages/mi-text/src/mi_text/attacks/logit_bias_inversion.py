@@ -31,7 +31,11 @@ from mi_text.prompt_inversion import (
 @dataclass
 class LogitBiasInversionConfig(PromptInversionConfig):
     """Settings of :class:`PromptInversionConfig` plus the search ``tolerance``; the token
-    subset defaults to 64 tokens (the search costs queries per token)."""
+    subset defaults to 64 tokens (the search costs queries per token).
+
+    Attributes:
+        tolerance: precision of the bisection on each token's logit gap.
+    """
 
     token_subset: int = 64
     tolerance: float = 0.05
@@ -94,6 +98,7 @@ class LogitBiasInversion(BaseAttack):
     paper = "Morris et al., ICLR 2024"
     summary = "estimate next-token probabilities from argmax + logit bias, then invert them"
     Config = LogitBiasInversionConfig
+    requires = ("prior:prompted-lm", "auxiliary:text", "target_labels")
 
     def _run(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
         cfg: LogitBiasInversionConfig = self.config

@@ -32,6 +32,7 @@ class LogitInversion(BaseAttack):
     paper = "Morris et al., ICLR 2024"
     summary = "an inverter reads the unrolled next-token distribution and writes the prompt"
     Config = PromptInversionConfig
+    requires = ("prior:prompted-lm", "auxiliary:text", "target_labels")
 
     def _run(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
         cfg: PromptInversionConfig = self.config

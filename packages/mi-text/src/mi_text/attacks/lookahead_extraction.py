@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mi_core.config import check_positive
 from mi_text.attacks.perplexity_extraction import (
     PerplexityExtraction,
     PerplexityExtractionConfig,
@@ -23,14 +22,11 @@ from mi_text.attacks.perplexity_extraction import (
 @dataclass
 class LookAheadExtractionConfig(PerplexityExtractionConfig):
     """As :class:`PerplexityExtractionConfig`, with ``lookahead`` on (3 tokens) and a smaller
-    candidate set (``top_k`` = 8) to bound the extra queries."""
+    candidate set (``top_k`` = 8) to bound the extra queries. ``lookahead=0`` with
+    ``ranking="none"`` switches the attack's search off (plain top-k samples, unranked)."""
 
     lookahead: int = 3
     top_k: int = 8
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        check_positive("lookahead", self.lookahead)
 
 
 class LookAheadExtraction(PerplexityExtraction):

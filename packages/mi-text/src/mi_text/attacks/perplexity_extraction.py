@@ -11,7 +11,12 @@ Sec. V-A-3a, Eq. 8).
      under the model but not trivially compressible);
    * ``lowercase``: log-perplexity of the sample over that of its lower-cased copy;
    * ``reference``: log-perplexity under the target over that under a reference model
-     (``knowledge.prior``, e.g. the public base model).
+     (``knowledge.prior``, e.g. the public base model);
+   * ``none``: no ranking, the generation order (the attack's unranked starting point).
+
+3. Drop near-duplicates (Carlini et al.'s trigram rule, :func:`~mi_text.metrics.distinct_samples`)
+   in rank order, keeping the best-ranked sample of each group, so that the top N are N
+   distinct samples. ``info["unranked"]`` holds the distinct samples in generation order.
 
 Queries (black-box scores view of a :class:`~mi_text.models.CausalLM`): one per sequence per
 call, so a sample of T generated tokens costs T, scoring it costs 1 more (2 with ``lowercase``).
@@ -35,8 +40,9 @@ from mi_core.threat import Access, Knowledge
 from mi_core.views import TargetView
 from mi_text.generation import TemperatureSchedule, sample, sequence_nll
 from mi_text.lm_access import lm_tokenizer, local_query
+from mi_text.metrics import distinct_samples
 
-RANKINGS = ("perplexity", "zlib", "lowercase", "reference")
+RANKINGS = ("perplexity", "zlib", "lowercase", "reference", "none")
 
 
 @dataclass
@@ -50,10 +56,11 @@ class PerplexityExtractionConfig:
         temperature_start / temperature_end / decay_tokens: temperature schedule (Carlini et al.
             use 10 -> 1 over the first 20 tokens; 1 / 1 is plain top-k sampling).
         prompt_words: words of public text used as an internet-style prompt (0 = empty prompt).
-        ranking: membership metric used to order the samples (see the module doc).
+        ranking: membership metric used to order the samples (see the module doc; ``none``
+            keeps the generation order: the ranking switched off).
         lookahead: tokens of greedy look-ahead per candidate (Yu et al. 2023; 0 = off).
         batch_size: samples generated together.
-        deduplicate: drop repeated samples before ranking (Carlini et al. de-duplicate too).
+        deduplicate: drop near-duplicate samples (Carlini et al. de-duplicate too).
     """
 
     n_samples: int = 200
@@ -63,7 +70,7 @@ class PerplexityExtractionConfig:
     temperature_end: float = 1.0
     decay_tokens: int = 20
     prompt_words: int = 0
-    ranking: Literal["perplexity", "zlib", "lowercase", "reference"] = "zlib"
+    ranking: Literal["perplexity", "zlib", "lowercase", "reference", "none"] = "zlib"
     lookahead: int = 0
     batch_size: int = 32
     deduplicate: bool = True
@@ -115,6 +122,16 @@ class PerplexityExtraction(BaseAttack):
         "reference ratio"
     )
     Config = PerplexityExtractionConfig
+    #: the target's tokenizer (or a reference model sharing it)
+    requires = ("tokenizer|prior:causal-lm",)
+
+    def required_knowledge(self) -> tuple[str, ...]:
+        need = list(self.requires)
+        if self.config.ranking == "reference":
+            need.append("prior:causal-lm")
+        if self.config.prompt_words > 0:
+            need.append("auxiliary:text")
+        return tuple(need)
 
     def _run(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
         cfg: PerplexityExtractionConfig = self.config
@@ -171,8 +188,16 @@ class PerplexityExtraction(BaseAttack):
         if ref_query is not None:
             ref = sequence_nll(ref_query, seqs, batch_size=cfg.batch_size)
             scores["reference"] = nll / ref.clamp(min=1e-6)
-        key = scores[cfg.ranking]
-        order = torch.argsort(key, stable=True).tolist()
+        if cfg.ranking == "none":
+            order = list(range(len(texts)))
+            key = torch.zeros(len(texts))
+        else:
+            key = scores[cfg.ranking]
+            order = torch.argsort(key, stable=True).tolist()
+        unranked = texts
+        if cfg.deduplicate:
+            order = [order[i] for i in distinct_samples([texts[i] for i in order])]
+            unranked = [texts[i] for i in distinct_samples(texts)]
         ranked = [texts[i] for i in order]
         return self._result(
             ranked,
@@ -180,7 +205,7 @@ class PerplexityExtraction(BaseAttack):
             arrays={k: v[order] for k, v in scores.items()},
             info={
                 "ranking": cfg.ranking,
-                "unranked": texts,
+                "unranked": unranked,
                 "generated": n_generated,
                 "prompts": [prompts[i] for i in order],
             },

@@ -32,8 +32,13 @@ from mi_text.models import SentenceEncoder
 
 @dataclass
 class TwoStageConfig:
-    """``alpha``: ridge penalty of the stage-1 mapping; ``max_words``: cap on recovered words;
-    ``content_only``: match only non-stop words."""
+    """Hyper-parameters.
+
+    Attributes:
+        alpha: ridge penalty of the stage-1 mapping.
+        max_words: cap on recovered words.
+        content_only: match only non-stop words.
+    """
 
     alpha: float = 1.0
     max_words: int = 30
@@ -53,6 +58,7 @@ class TwoStageInversion(BaseAttack):
     paper = "Song & Raghunathan, CCS 2020"
     summary = "map the embedding to the mean input word embedding, then match words to it"
     Config = TwoStageConfig
+    requires = ("prior:sentence-encoder", "target_labels:embeddings", "auxiliary:text")
 
     def _run(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
         cfg: TwoStageConfig = self.config

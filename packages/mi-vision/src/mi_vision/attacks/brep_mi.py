@@ -83,7 +83,7 @@ class BREPMI(GANInversion):
         cfg: BREPMIConfig = self.config
         rows = ctx.classes.repeat_interleave(cfg.samples_per_class)
         clip = self._clip(ctx)
-        label = labels_fn(ctx.view)
+        label = labels_fn(ctx.view, ctx.device)
         # one in-class starting point per class (the rows of a class share it and then diverge
         # through their own random spheres), found from random prior samples in rounds
         found: dict[int, torch.Tensor] = {}
@@ -108,11 +108,13 @@ class BREPMI(GANInversion):
         fallback = ctx.prior.to_search(ctx.prior.sample_z(rows.shape[0], ctx.rng))
         latents = torch.stack([found.get(int(c), fallback[i]) for i, c in enumerate(rows.tolist())])
         # rows without an in-class point do not move (they count as failures)
-        ctx.scratch["stuck"] = torch.tensor([int(c) not in found for c in rows.tolist()])
+        ctx.scratch["stuck"] = torch.tensor(
+            [int(c) not in found for c in rows.tolist()], device=ctx.device
+        )
         return rows, latents
 
     def _problem(self, ctx: Context, rows: torch.Tensor, plugin: object) -> SearchProblem:
-        oracle = LabelOracle(ctx.prior, ctx.to_input, labels_fn(ctx.view))
+        oracle = LabelOracle(ctx.prior, ctx.to_input, labels_fn(ctx.view, ctx.device))
         return SearchProblem(rows, ctx.rng, in_class=oracle, remaining=lambda: ctx.view.remaining)
 
     def _optimizer(

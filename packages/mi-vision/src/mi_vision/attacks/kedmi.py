@@ -61,7 +61,9 @@ class KEDMI(GMI):
 
     def _initial(self, ctx: Context) -> tuple[torch.Tensor, torch.Tensor]:
         mu = torch.zeros(
-            ctx.classes.shape[0], *ctx.prior.to_search(ctx.prior.sample_z(1)).shape[1:]
+            ctx.classes.shape[0],
+            *ctx.prior.to_search(ctx.prior.sample_z(1)).shape[1:],
+            device=ctx.device,
         )
         return ctx.classes.clone(), mu
 

@@ -23,6 +23,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from mi_core import device as devices
 from mi_core.attack import BaseAttack
 from mi_core.config import build_config, check_choice, check_positive
 from mi_core.errors import ConfigError
@@ -70,6 +71,8 @@ class LOMMAConfig:
         student_width: width of the students.
         distill_epochs, distill_lr, distill_temperature: distillation on the public images.
         public_samples: public images used for distillation and ``p_reg`` (the first ones).
+        device, precision: where the students train and the base attack searches (``auto``:
+            the white-box target's device), and the base attack's search precision.
     """
 
     base: Literal["gmi", "kedmi"] = "kedmi"
@@ -84,8 +87,12 @@ class LOMMAConfig:
     distill_temperature: float = 1.0
     public_samples: int = 5000
     progress: bool = True
+    device: str = "auto"
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
+        devices.check_device(self.device)
+        devices.check_precision(self.precision)
         check_choice("base", self.base, ("gmi", "kedmi"))
         check_positive("feature_weight", self.feature_weight, allow_zero=True)
         check_positive("augmented_models", self.augmented_models, allow_zero=True)
@@ -109,11 +116,20 @@ class LOMMA(BaseAttack):
     paper = "Nguyen et al., CVPR 2023"
     summary = "plug-in on GMI / KEDMI: logit loss + feature regulariser + distilled model ensemble"
     Config = LOMMAConfig
+    requires = ("auxiliary",)  # public images distil its augmented models
+
+    def priors_to_train(self, provided: Any) -> list[dict[str, Any]]:
+        return self.base_attack().priors_to_train(provided)
 
     def base_attack(self) -> GMI:
         cfg: LOMMAConfig = self.config
         base_cls = GMI if cfg.base == "gmi" else KEDMI
-        overrides = {"identity_loss": cfg.identity_loss, "progress": cfg.progress}
+        overrides = {
+            "identity_loss": cfg.identity_loss,
+            "progress": cfg.progress,
+            "device": cfg.device,
+            "precision": cfg.precision,
+        }
         return base_cls({**(cfg.base_config or {}), **overrides})
 
     def _public(self, knowledge: Knowledge, shape: tuple[int, ...]) -> torch.Tensor:
@@ -122,15 +138,16 @@ class LOMMA(BaseAttack):
         )
         src = aux if isinstance(aux, ImageSource) else ImageSource(aux)
         n = min(len(src), self.config.public_samples)
-        return src.get(torch.arange(n))
+        return src.get(torch.arange(n, device="cpu"))
 
     def plugin(self, view: TargetView, knowledge: Knowledge, seed: int) -> LOMMAPlugin:
         """Distil the augmented models and compute ``p_reg`` (white-box target)."""
         cfg: LOMMAConfig = self.config
         to_input = target_input(view, knowledge)
         module = view.module
-        x = to_input(self._public(knowledge, to_input.shape))
-        probs_of = scores_fn(view)
+        dev = devices.attack_device(cfg.device, view)
+        x = to_input(self._public(knowledge, to_input.shape).to(dev))
+        probs_of = scores_fn(view, dev)
         teacher = torch.cat([probs_of(x[i : i + 256]) for i in range(0, x.shape[0], 256)])
         k = teacher.shape[1]
         features = penultimate(module, view) if cfg.feature_weight > 0 else None
@@ -145,7 +162,10 @@ class LOMMA(BaseAttack):
         for i in range(cfg.augmented_models):
             arch = cfg.students[i % len(cfg.students)]
             torch.manual_seed(seed + 101 + i)
-            net = STUDENTS[arch](to_input.shape, k, cfg.student_width)  # type: ignore[arg-type]
+            net = devices.build(
+                lambda arch=arch: STUDENTS[arch](to_input.shape, k, cfg.student_width),  # type: ignore[misc,arg-type]
+                dev,
+            )
             distill_classifier(
                 net,
                 x,

@@ -26,11 +26,12 @@ from typing import Literal
 
 import torch
 
+from mi_core import device as devices
 from mi_core.attack import BaseAttack
 from mi_core.config import check_choice, check_positive
 from mi_core.result import AttackResult
 from mi_core.threat import Access, Knowledge
-from mi_core.views import TargetView
+from mi_core.views import TargetView, frozen
 from mi_vision.losses import one_minus_confidence, total_variation
 from mi_vision.optimizers import GradientOptimizer, SearchProblem, StoppingRule, run_search
 from mi_vision.targets import input_spec, target_classes
@@ -50,6 +51,10 @@ class MIFaceConfig:
         process: ``clip`` to the input range after each step, or ``none``.
         init: start from ``zeros`` (the paper), the mid-grey ``mid`` image, or ``uniform`` noise.
         checkpoint: file to checkpoint to / resume from (optional).
+        device: where the search runs: ``auto`` (the white-box target's device), ``cpu``,
+            ``cuda``, ``cuda:N``; results come back on the CPU.
+        precision: ``fp32``, or ``bf16`` / ``fp16``: the search's forward passes under
+            ``torch.autocast``.
     """
 
     max_iter: int = 5000
@@ -62,8 +67,12 @@ class MIFaceConfig:
     checkpoint: str | None = None
     checkpoint_every: int = 500
     progress: bool = True
+    device: str = "auto"
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
+        devices.check_device(self.device)
+        devices.check_precision(self.precision)
         check_positive("max_iter", self.max_iter)
         check_positive("patience", self.patience)
         check_positive("gamma", self.gamma, allow_zero=True)
@@ -85,20 +94,24 @@ class MIFace(BaseAttack):
     Config = MIFaceConfig
 
     def _run(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
+        # gradients flow to the pixels only; the user's model gets its flags back afterwards
+        with frozen(view.module):
+            return self._invert(view, knowledge, seed)
+
+    def _invert(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
         cfg: MIFaceConfig = self.config
         shape, (lo, hi) = input_spec(view, knowledge)
-        classes = target_classes(view, knowledge)
+        dev = devices.attack_device(cfg.device, view)
+        classes = target_classes(view, knowledge, dev)
         n = classes.shape[0]
-        for p in view.module.parameters():
-            p.requires_grad_(False)
 
         g = torch.Generator().manual_seed(seed)
         if cfg.init == "zeros":
-            x = torch.full((n, *shape), float(lo))
+            x = torch.full((n, *shape), float(lo), device=dev)
         elif cfg.init == "mid":
-            x = torch.full((n, *shape), (lo + hi) / 2.0)
+            x = torch.full((n, *shape), (lo + hi) / 2.0, device=dev)
         else:
-            x = lo + (hi - lo) * torch.rand((n, *shape), generator=g)
+            x = lo + (hi - lo) * devices.rand((n, *shape), generator=g, device=dev)
 
         def cost(xb: torch.Tensor, cls: torch.Tensor) -> torch.Tensor:
             c = one_minus_confidence(view(xb), cls)
@@ -115,9 +128,9 @@ class MIFace(BaseAttack):
             GradientOptimizer(
                 x, "sgd", cfg.lr, momentum=0.0, project=process if cfg.process == "clip" else None
             ),
-            SearchProblem(classes, g, loss=cost),
+            SearchProblem(classes, g, loss=cost, precision=cfg.precision),
             cfg.max_iter,
-            stopping=StoppingRule(n, cfg.patience, cfg.gamma),
+            stopping=StoppingRule(n, cfg.patience, cfg.gamma, device=dev),
             checkpoint=cfg.checkpoint,
             checkpoint_every=cfg.checkpoint_every,
             meta={"attack": self.name, "config": self.config, "classes": classes, "seed": seed},

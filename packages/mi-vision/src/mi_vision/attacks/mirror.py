@@ -103,7 +103,7 @@ class _Mirror(GANInversion):
             ctx.classes,
             per_class,
             self.config.candidates,
-            scores_fn(ctx.view),
+            scores_fn(ctx.view, ctx.device),
             ctx.to_input,
             rng=ctx.rng,
         )
@@ -113,7 +113,14 @@ class _Mirror(GANInversion):
 
 @dataclass
 class MirrorWConfig(MirrorConfig):
-    """Mirror-w: ``steps`` Adam updates of w at learning rate ``lr`` on ``identity_loss``."""
+    """Mirror-w: ``steps`` Adam updates of w at learning rate ``lr`` on ``identity_loss``.
+
+    Attributes:
+        steps: Adam updates of the latents.
+        lr: Adam learning rate.
+        identity_loss: ``ce``, ``poincare``, ``max-margin``, ``logit`` or ``1-p``.
+        augment, n_aug: augmentation preset and copies per step for the identity loss.
+    """
 
     steps: int = 200
     lr: float = 0.05
@@ -164,6 +171,7 @@ class MirrorBConfig(MirrorConfig):
     """Mirror-b: a genetic search of ``steps`` generations.
 
     Attributes:
+        steps: generations of the genetic search.
         population: latents per class (the most confident of the initial pool).
         elite: survivors per generation.
         mutation_prob, mutation_std: per-gene mutation probability and scale (times the
@@ -206,7 +214,7 @@ class MirrorB(_Mirror):
         return ctx.classes.clone(), pop
 
     def _problem(self, ctx: Context, rows: torch.Tensor, plugin: object) -> SearchProblem:
-        objective = ScoreObjective(ctx.prior, ctx.to_input, scores_fn(ctx.view))
+        objective = ScoreObjective(ctx.prior, ctx.to_input, scores_fn(ctx.view, ctx.device))
         return SearchProblem(rows, ctx.rng, loss=objective, remaining=lambda: ctx.view.remaining)
 
     def _optimizer(
@@ -228,5 +236,6 @@ class MirrorB(_Mirror):
         k = self.config.samples_per_class
         fit = torch.nan_to_num(optimizer.fit, nan=float("-inf"))
         top = fit.topk(k, dim=1).indices  # the k fittest of each class's population
-        latents = optimizer.pop[torch.arange(rows.shape[0])[:, None], top].flatten(0, 1)
+        rows_idx = torch.arange(rows.shape[0], device=top.device)[:, None]
+        latents = optimizer.pop[rows_idx, top].flatten(0, 1)
         return rows.repeat_interleave(k), latents

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
+from mi_core import device as devices
 from mi_core.config import check_positive, check_range
 from mi_core.threat import Access
 from mi_vision.inversion import Context, GANAttackConfig, GANInversion, ScoreObjective
@@ -71,10 +72,12 @@ class RLBMI(GANInversion):
 
     def _initial(self, ctx: Context) -> tuple[torch.Tensor, torch.Tensor]:
         rows = ctx.classes.clone()
-        return rows, torch.zeros(rows.shape[0], ctx.prior.latent_dim)
+        return rows, torch.zeros(rows.shape[0], ctx.prior.latent_dim, device=ctx.device)
 
     def _problem(self, ctx: Context, rows: torch.Tensor, plugin: object) -> SearchProblem:
-        ctx.scratch["objective"] = ScoreObjective(ctx.prior, ctx.to_input, scores_fn(ctx.view))
+        ctx.scratch["objective"] = ScoreObjective(
+            ctx.prior, ctx.to_input, scores_fn(ctx.view, ctx.device)
+        )
         return SearchProblem(rows, ctx.rng, remaining=lambda: ctx.view.remaining)
 
     def _reward(self, ctx: Context):  # type: ignore[no-untyped-def]
@@ -112,6 +115,7 @@ class RLBMI(GANInversion):
             capacity=min(cfg.capacity, cfg.steps),
             warmup=cfg.warmup,
             generator=ctx.rng,
+            device=ctx.device,
         )
 
     def _final(
@@ -124,7 +128,7 @@ class RLBMI(GANInversion):
         conf = [-search.best_loss[:, None]]  # best_loss is -p_c of the best next state
         remaining = ctx.view.remaining
         if remaining is None or remaining >= n * m:
-            s = torch.randn(n, m, optimizer.dim, generator=ctx.rng)
+            s = devices.randn(n, m, optimizer.dim, generator=ctx.rng, device=ctx.device)
             a = optimizer.act(s)
             lat = cfg.alpha * s + (1 - cfg.alpha) * a
             objective: ScoreObjective = ctx.scratch["objective"]
@@ -135,4 +139,5 @@ class RLBMI(GANInversion):
         allc, allp = torch.cat(cands, 1), torch.cat(conf, 1)
         k = min(cfg.samples_per_class, allc.shape[1])
         top = allp.topk(k, dim=1).indices
-        return rows.repeat_interleave(k), allc[torch.arange(n)[:, None], top].flatten(0, 1)
+        pick = allc[torch.arange(n, device=top.device)[:, None], top]
+        return rows.repeat_interleave(k), pick.flatten(0, 1)

@@ -159,6 +159,8 @@ class DCGANDiscriminator(nn.Module):
         num_classes: projection discriminator (Miyato & Koyama 2018), as in PLG-MI.
         norm: ``layer`` (group norm with one group; WGAN-GP needs no batch norm in the critic),
             ``spectral`` (spectral normalisation, PLG-MI) or ``none``.
+        aux_classes: an auxiliary classifier head ``classify(x)`` on the features (ACGAN; LOKT's
+            T-ACGAN), beside the real / fake output.
     """
 
     def __init__(
@@ -169,6 +171,7 @@ class DCGANDiscriminator(nn.Module):
         out_dim: int = 1,
         num_classes: int | None = None,
         norm: str = "layer",
+        aux_classes: int | None = None,
     ) -> None:
         super().__init__()
         n_down = _check_size(size)
@@ -182,6 +185,8 @@ class DCGANDiscriminator(nn.Module):
             "num_classes": num_classes,
             "norm": norm,
         }
+        if aux_classes is not None:
+            self.config["aux_classes"] = aux_classes
         sn = nn.utils.parametrizations.spectral_norm if norm == "spectral" else (lambda m: m)
         chs = [width * 2**i for i in range(n_down)]
         layers: list[nn.Module] = [sn(nn.Conv2d(channels, chs[0], 4, 2, 1)), nn.LeakyReLU(0.2)]
@@ -199,6 +204,16 @@ class DCGANDiscriminator(nn.Module):
         self.embed: nn.Module | None = None
         if num_classes is not None:
             self.embed = sn(nn.Embedding(num_classes, self.feature_dim))
+        self.aux_classes = aux_classes
+        self.head: nn.Module | None = None
+        if aux_classes is not None:
+            self.head = sn(nn.Linear(self.feature_dim, aux_classes))
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """Class logits of the auxiliary classifier (ACGAN's ``C o D``)."""
+        if self.head is None:
+            raise ConfigError("aux_classes: this discriminator has no auxiliary classifier head")
+        return self.head(self.body(x))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)

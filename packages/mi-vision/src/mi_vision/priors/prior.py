@@ -22,12 +22,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from mi_core import device as devices
 from mi_core.errors import ConfigError
 from mi_core.io import PathLike, atomic_write_json, load_tensors, read_json, save_tensors
 from mi_vision.priors.nets import build_net, net_spec
 
 PRIOR_FORMAT = 1
-KINDS = ("gmi", "dcgan", "kedmi", "plg-mi", "custom")
+KINDS = ("gmi", "dcgan", "kedmi", "plg-mi", "lokt", "custom")
 
 
 class GeneratorPrior:
@@ -48,6 +49,8 @@ class GeneratorPrior:
         p_space: ``(slope, gain)`` of the mapping network's last activation
             ``w = gain * leaky_relu(p, slope)``; ``None`` if there is no P space.
         blocks: callables ``[G_1, ..., G_L]`` whose composition is the synthesis network.
+        block_input: ``(latent, labels) -> h``, the input of ``G_1`` of a conditional generator
+            (e.g. the latent concatenated with the class embedding), for :meth:`stages`.
         modules: the nn.Modules behind the callables (for ``freeze`` and ``save``).
     """
 
@@ -66,6 +69,7 @@ class GeneratorPrior:
         p_space: tuple[float, float] | None = None,
         blocks: Sequence[Callable[..., torch.Tensor]] | None = None,
         modules: dict[str, nn.Module] | None = None,
+        block_input: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
         if space not in ("z", "w"):
             raise ConfigError(f"space: unknown value {space!r}; allowed: 'z', 'w'")
@@ -86,6 +90,7 @@ class GeneratorPrior:
         self.latent_clip = latent_clip
         self.p_space = p_space if mapping is not None else None
         self.blocks = list(blocks) if blocks is not None else None
+        self.block_input = block_input
         self.modules: dict[str, nn.Module] = dict(modules or {})
         self.arch: dict[str, Any] | None = None
         self.info: dict[str, Any] = {}
@@ -107,6 +112,13 @@ class GeneratorPrior:
         space = space or ("w" if mapping is not None else "z")
         blocks = getattr(synthesis, "blocks", None)
         modules = {"generator": generator}
+        embed = getattr(synthesis, "embed", None)
+        block_input = None
+        if embed is not None:
+
+            def block_input(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+                return torch.cat([z.flatten(1), embed(y)], dim=1)
+
         if discriminator is not None:
             modules["discriminator"] = discriminator
         prior = cls(
@@ -121,6 +133,7 @@ class GeneratorPrior:
             p_space=(mapping.slope, 1.0) if mapping is not None else None,
             blocks=list(blocks) if blocks is not None else None,
             modules=modules,
+            block_input=block_input,
         )
         prior.arch = {
             "generator": net_spec(generator),
@@ -160,7 +173,7 @@ class GeneratorPrior:
             if c_dim:
                 c = torch.zeros(z.shape[0], c_dim, device=z.device)
                 if labels is not None:
-                    c[torch.arange(z.shape[0]), labels] = 1.0
+                    c[torch.arange(z.shape[0], device=z.device), labels] = 1.0
             else:
                 c = None
             return generator.mapping(z, c, truncation_psi=truncation_psi)  # type: ignore[no-any-return]
@@ -183,6 +196,27 @@ class GeneratorPrior:
         )
         return prior.freeze()
 
+    # ------------------------------------------------------------------ device
+    @property
+    def device(self) -> torch.device | None:
+        """Where the generator computes (its modules' device); None for a prior of plain
+        callables without modules."""
+        for m in self.modules.values():
+            dev = devices.module_device(m)
+            if dev is not None:
+                return dev
+        return None
+
+    def to(self, device: Any) -> GeneratorPrior:
+        """Move the generator (and discriminator) to ``device``, in place; returns the prior.
+        Attacks move the prior they search to their own device."""
+        dev = devices.get_device(device) if isinstance(device, str) else torch.device(device)
+        for m in self.modules.values():
+            m.to(dev)
+        if self.discriminator is not None and self.discriminator not in self.modules.values():
+            self.discriminator.to(dev)
+        return self
+
     # ------------------------------------------------------------------ use
     def freeze(self) -> GeneratorPrior:
         """Eval mode and no parameter gradients (attacks optimise latents only)."""
@@ -192,9 +226,13 @@ class GeneratorPrior:
                 p.requires_grad_(False)
         return self
 
-    def sample_z(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n`` standard-normal input latents."""
-        return torch.randn(n, self.latent_dim, generator=generator)
+    def sample_z(
+        self, n: int, generator: torch.Generator | None = None, device: Any = None
+    ) -> torch.Tensor:
+        """``n`` standard-normal input latents, drawn on the CPU generator and moved to
+        ``device`` (default: the generator's device): the same latents on every device."""
+        where = device if device is not None else (self.device or "cpu")
+        return devices.randn(n, self.latent_dim, generator=generator, device=where)
 
     def _call(self, fn: Callable[..., torch.Tensor], x: torch.Tensor, labels: Any) -> torch.Tensor:
         if self.num_classes is not None:
@@ -296,6 +334,48 @@ class GeneratorPrior:
 
         return head, tail
 
+    def stages(
+        self, labels: torch.Tensor | None = None
+    ) -> list[Callable[[torch.Tensor], torch.Tensor]]:
+        """The generator split into blocks ``G = G_L o ... o G_1 o G_0`` for search in its
+        intermediate spaces (survey Eq. 7; IF-GMI): callables whose composition maps a
+        search-space latent to images in [0, 1]. ``G_0`` takes the latent to the input of the
+        first synthesis block: the mapping network when a mapping generator is searched in Z,
+        the class conditioning of a conditional generator (``labels``, one per row); it is left
+        out when it is the identity (a W-space or plain Z-space search). The last block ends in
+        the map to [0, 1]."""
+        if self.blocks is None:
+            raise ConfigError(
+                "blocks: this generator exposes no blocks to split; pass blocks=[G_1, ...] "
+                "(and block_input for a conditional generator) to GeneratorPrior"
+            )
+        first: list[Callable[[torch.Tensor], torch.Tensor]] = []
+        if self.space == "z" and self.mapping is not None:
+            mapping = self.mapping
+            first.append(lambda h: self._call(mapping, h, labels))
+        if self.num_classes is not None:
+            if labels is None:
+                raise ConfigError("labels: this prior is conditional; pass the class of each row")
+            if self.block_input is None:
+                raise ConfigError(
+                    "block_input: a conditional generator split into blocks needs the input of "
+                    "its first block, block_input=(latent, labels) -> h"
+                )
+            block_input = self.block_input
+            first.append(lambda h: block_input(h, labels))
+        out = list(self.blocks)
+        last = out[-1]
+        out[-1] = lambda h: self._to_unit(last(h))
+        if first:
+
+            def g0(h: torch.Tensor) -> torch.Tensor:
+                for fn in first:
+                    h = fn(h)
+                return h
+
+            out.insert(0, g0)
+        return out
+
     # ------------------------------------------------------------------ realism (prior loss)
     def realism_loss(
         self, images: torch.Tensor, labels: torch.Tensor | None = None
@@ -327,7 +407,7 @@ class GeneratorPrior:
         d.mkdir(parents=True, exist_ok=True)
         for name, mod in self.modules.items():
             save_tensors(
-                d / f"{name}.safetensors", {k: v.clone() for k, v in mod.state_dict().items()}
+                d / f"{name}.safetensors", {k: v.cpu().clone() for k, v in mod.state_dict().items()}
             )
         atomic_write_json(
             d / "prior.json",
@@ -343,8 +423,8 @@ class GeneratorPrior:
         return d
 
     @classmethod
-    def load(cls, directory: PathLike) -> GeneratorPrior:
-        """Load a prior written by :meth:`save` (safetensors, no pickle)."""
+    def load(cls, directory: PathLike, device: Any = "cpu") -> GeneratorPrior:
+        """Load a prior written by :meth:`save` (safetensors, no pickle) onto ``device``."""
         d = Path(directory)
         meta_path = d / "prior.json"
         if not meta_path.exists():
@@ -352,17 +432,17 @@ class GeneratorPrior:
         meta = read_json(meta_path)
         if meta.get("format") != PRIOR_FORMAT:
             raise ConfigError(f"prior: {meta_path} has format {meta.get('format')!r}")
-        gen = build_net(meta["arch"]["generator"])
+        gen = devices.build(lambda: build_net(meta["arch"]["generator"]), "cpu")
         gen.load_state_dict(load_tensors(d / "generator.safetensors"))
         disc = None
         if meta["arch"].get("discriminator"):
-            disc = build_net(meta["arch"]["discriminator"])
+            disc = devices.build(lambda: build_net(meta["arch"]["discriminator"]), "cpu")
             disc.load_state_dict(load_tensors(d / "discriminator.safetensors"))
         prior = cls.from_networks(
             gen, disc, kind=meta["kind"], space=meta["space"], latent_clip=meta["latent_clip"]
         )
         prior.info = dict(meta.get("info", {}))
-        return prior
+        return prior.to(device)
 
     def __repr__(self) -> str:
         cond = f", {self.num_classes} classes" if self.num_classes else ""
