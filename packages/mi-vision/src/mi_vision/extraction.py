@@ -149,8 +149,7 @@ def charge(view: TargetView, n: int) -> None:
     (guided sampling bypasses the view's forward pass, but each image is still a query)."""
     if view.access is not Access.WHITE_BOX:
         raise ConfigError("charge: black-box queries are counted by the view itself")
-    view._counter.used += n
-    view._counter.calls += 1
+    view._counter.charge(n, what="guided sampling generates")
 
 
 def query_images(
