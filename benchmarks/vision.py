@@ -507,6 +507,10 @@ def run(quick: bool, argv: list[str] | None = None) -> list[dict[str, Any]]:
     """The CPU benchmark; ``--preset paper`` (in ``argv``) runs the paper-scale GPU preset of
     ``benchmarks/vision_paper.py`` instead."""
     sys.path.insert(0, str(HERE))
+    if _preset(argv) == "diffusion":
+        import vision_diffusion
+
+        return vision_diffusion.run(quick, argv)
     if argv and "--preset" in argv:
         import vision_paper
 
@@ -656,8 +660,17 @@ def run(quick: bool, argv: list[str] | None = None) -> list[dict[str, Any]]:
     return records
 
 
+def _preset(argv: list[str] | None) -> str | None:
+    if argv and "--preset" in argv:
+        i = argv.index("--preset")
+        return argv[i + 1] if i + 1 < len(argv) else None
+    return None
+
+
 def result_name(argv: list[str]) -> str | None:
     """The result file of a run with suite options (None: the default ``vision.json``)."""
+    if _preset(argv) == "diffusion":
+        return "vision-diffusion-quick.json" if "--quick" in sys.argv else "vision-diffusion.json"
     return "vision-paper.json" if argv and "--preset" in argv else None
 
 

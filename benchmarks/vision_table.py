@@ -220,6 +220,101 @@ def _with_settings(fn: Any) -> Any:
     return lambda doc: _settings(doc) + fn(doc)
 
 
+def diffusion(doc: dict) -> str:
+    """mi-vision README: the diffusion attacks beside the best GAN attack of each access level
+    (``benchmarks/run.py vision --preset diffusion``)."""
+    by = _by(doc).get("fashion-mnist")
+    if not by:
+        return "No Fashion-MNIST records in this file."
+    seeds = next((r.get("seed") for r in doc["records"] if r["metric"] == "leak_rate"), None)
+    out = [
+        f"Fashion-MNIST (private classes 0-4, public 5-9), mean ± sd over attack seeds {seeds}; "
+        "each cell: the attack (its own prior's unoptimised samples). The diffusion prior and "
+        "the GAN priors are those of the same run (GAN priors: the quick vision run's).\n",
+        "| attack | prior | access | leak rate | search adds | top-1 | KNN dist | FID eval-feat "
+        "| verdict | s / run | queries |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for m in _attacks(by):
+        r = by[m]
+        lr, t1 = r.get("leak_rate"), r["eval_top1"]
+        adds = lr.get("search_adds") if lr else None
+
+        def cell(metric: str, nd: int = 2, r: dict = r) -> str:
+            rec = r.get(metric)
+            return "-" if rec is None else f"{_ms(rec, nd)} ({_base(rec, nd)})"
+
+        q = t1.get("queries")
+        out.append(
+            f"| {m} | {t1.get('family', '-')} | {t1.get('access')} | {cell('leak_rate')} "
+            f"| {'-' if adds is None else f'{adds:+.2f}'} | {cell('eval_top1')} "
+            f"| {cell('knn_distance', 0)} | {cell('fid_eval_features', 0)} "
+            f"| {_verdict(lr or t1)} | {_f(t1.get('seconds'), 0)} "
+            f"| {'-' if q is None else q} |"
+        )
+    p = by.get("prior:diffusion", {}).get("train_seconds")
+    if p:
+        out.append(
+            f"\nDiffusion prior: {p['notes']}; {p['value']:.0f} s, {p.get('queries')} label "
+            "queries."
+        )
+    return "\n".join(out)
+
+
+def extraction(doc: dict) -> str:
+    """mi-vision README: extraction from a DDPM and a GAN trained on repeated private images."""
+    by = _by(doc).get("fashion-mnist-extraction")
+    if not by:
+        return "No extraction records in this file."
+    out = [
+        "Generators trained on private Fashion-MNIST images of which some are repeated; each "
+        "cell: the attack (as many unfiltered random samples of the same generator), mean over "
+        "seeds. *Precision*: share of flagged images whose nearest training image lies within "
+        "the threshold; *distinct*: training images so extracted; per level: share of that "
+        "level's images extracted.\n",
+    ]
+    levels: list[str] = []
+    for m in by.values():
+        d = m.get("distinct_extracted")
+        if d and d.get("per_level"):
+            levels = list(d["per_level"])
+            break
+    out.append(
+        "| attack | generator | access | precision | distinct extracted | "
+        + " | ".join(f"{lv}" for lv in levels)
+        + " | flagged |"
+    )
+    out.append("|---|---|---|---|---|" + "---|" * len(levels) + "---|")
+    for name, m in by.items():
+        if name.startswith("prior:"):
+            continue
+        p, d = m.get("flagged_precision"), m.get("distinct_extracted")
+        if d is None:
+            continue
+        pl, bl = d.get("per_level") or {}, d.get("baseline_per_level") or {}
+        prec = "- (nothing flagged)" if p is None else f"{_ms(p, 2)} ({_base(p, 2)})"
+        out.append(
+            f"| {name} | {d.get('family')} | {d.get('access')} | {prec} "
+            f"| {_ms(d, 1)} ({_base(d, 1)}) | "
+            + " | ".join(f"{pl.get(lv, 0):.2f} ({bl.get(lv, 0):.2f})" for lv in levels)
+            + f" | {d.get('flagged')} |"
+        )
+    first = next(
+        (m.get("distinct_extracted") for m in by.values() if "distinct_extracted" in m), None
+    )
+    if first:
+        out.append(f"\n{first['notes']}.")
+    trained = [
+        f"{n.split(':', 1)[1]}: {m['train_seconds']['notes']}, "
+        f"{_f(m['train_seconds']['value'], 0)} s"
+        for n, m in by.items()
+        if n.startswith("prior:")
+    ]
+    if trained:
+        out.append("\n" + "; ".join(trained) + ".")
+    return "\n".join(out)
+
+
 #: README blocks read the quick run (3 seeds): the full run takes hours on 2 cores and was last
 #: made before the evaluation protocol (own-prior baselines, calibrated judge, leak rate)
 TABLES = {
@@ -227,6 +322,8 @@ TABLES = {
     "mi-face": ("vision-quick.json", mi_face),
     "fashion-mnist": ("vision-quick.json", _with_settings(_case("fashion-mnist"))),
     "att-faces": ("vision.json", _case("att-faces")),
+    "diffusion": ("vision-diffusion-quick.json", diffusion),
+    "extraction": ("vision-diffusion-quick.json", extraction),
 }
 
 

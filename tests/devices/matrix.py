@@ -402,11 +402,150 @@ DEFENSES = [
 ]
 
 
+# ------------------------------------------------------------------------------------------------
+# diffusion priors and the attacks that use them, extraction from generators (mi-vision)
+
+TINY_DIFFUSION = {
+    "steps": 1,
+    "batch_size": 8,
+    "channels": (8, 16),
+    "attention": False,
+    "warmup": 1,
+    "sample_steps": 2,
+    "decode_steps": 2,
+    "progress": False,
+}
+
+
+@functools.cache
+def diffusion_fixtures() -> dict[str, Any]:
+    from mi_core import make_view
+    from mi_vision.priors.diffusion import train_diffusion_prior
+
+    fx = dict(vision_fixtures())
+    labels = make_view(fx["target"], "label-only", info=fx["info"])
+    fx["conditional"] = train_diffusion_prior(fx["public"], TINY_DIFFUSION, target=labels)
+    fx["unconditional"] = train_diffusion_prior(
+        fx["public"], {**TINY_DIFFUSION, "conditional": False}
+    )
+    return fx
+
+
+def _diffusion_attack(name: str, config: dict[str, Any]) -> Callable[[str, Any], Any]:
+    def run(device: str, fx: dict[str, Any]) -> Any:
+        from mi_core import Knowledge, make_view
+        from mi_core.registry import get_attack
+
+        cls = get_attack(name)
+        view = make_view(fx["target"], cls.access, info=fx["info"])
+        knowledge = Knowledge(
+            target_labels=[0, 1, 2], prior=fx["conditional"], auxiliary=fx["public"]
+        )
+        attack = cls({**config, "device": device, "progress": False})
+        return attack.run(view, knowledge, seed=0)
+
+    return run
+
+
+def _extraction(name: str, which: str, config: dict[str, Any]) -> Callable[[str, Any], Any]:
+    def run(device: str, fx: dict[str, Any]) -> Any:
+        import copy
+
+        from mi_core import Knowledge
+        from mi_core.registry import get_attack
+        from mi_vision.extraction import generator_view
+
+        cls = get_attack(name)
+        prior = fx["priors"]["gmi"] if which == "gan" else fx[which]
+        if device != "cpu":  # a white-box generator computes where it lives
+            prior = copy.deepcopy(prior).to(device)
+        view = generator_view(prior, cls.access)
+        attack = cls({**config, "device": device, "progress": False})
+        return attack.run(view, Knowledge(), seed=0)
+
+    return run
+
+
+def _diffusion_prior(**over: Any) -> Callable[[str, Any], Any]:
+    def run(device: str, fx: dict[str, Any]) -> Any:
+        from mi_core import make_view
+        from mi_vision.priors.diffusion import train_diffusion_prior
+
+        labels = make_view(fx["target"], "label-only", info=fx["info"])
+        cfg = {**TINY_DIFFUSION, "steps": 2, "device": device, **over}
+        target = labels if cfg.get("conditional", True) else None
+        return train_diffusion_prior(fx["public"], cfg, target=target, seed=0)
+
+    return run
+
+
+EXTRACT = {"n_samples": 12, "tiles": 1, "min_size": 2, "threshold": 0.5, "batch": 8}
+DIFFUSION = [
+    Entry(
+        "attack:diffusion-mi",
+        "diffusion",
+        _diffusion_attack("diffusion-mi", {"samples_per_class": 1, "candidates": 2, "n_aug": 1}),
+    ),
+    Entry(
+        "attack:diff-mi",
+        "diffusion",
+        _diffusion_attack(
+            "diff-mi",
+            {
+                "samples_per_class": 1,
+                "finetune_steps": 1,
+                "finetune_batch": 3,
+                "finetune_sample_steps": 2,
+                "steps": 2,
+                "n_aug": 1,
+                "top_n": 2,
+            },
+        ),
+    ),
+    Entry(
+        "attack:diffusion-guidance",
+        "diffusion",
+        _diffusion_attack("diffusion-guidance", {"samples_per_class": 1, "sample_steps": 2}),
+    ),
+    Entry(
+        "attack:diffusion-extraction",
+        "diffusion",
+        _extraction("diffusion-extraction", "unconditional", EXTRACT),
+    ),
+    Entry(
+        "attack:diffusion-extraction (conditional)",
+        "diffusion",
+        _extraction("diffusion-extraction", "conditional", EXTRACT),
+    ),
+    Entry("attack:gan-extraction", "diffusion", _extraction("gan-extraction", "gan", EXTRACT)),
+    Entry(
+        "attack:side",
+        "diffusion",
+        _extraction(
+            "side",
+            "unconditional",
+            {
+                **EXTRACT,
+                "n_cluster_samples": 16,
+                "clusters": 2,
+                "pca_dim": 4,
+                "classifier_steps": 2,
+                "classifier_width": 8,
+                "sample_steps": 2,
+            },
+        ),
+    ),
+    Entry("prior:diffusion", "diffusion", _diffusion_prior()),
+    Entry("prior:diffusion (unconditional)", "diffusion", _diffusion_prior(conditional=False)),
+]
+
+
 FIXTURES: dict[str, Callable[[], dict[str, Any]]] = {
     "vision": vision_fixtures,
+    "diffusion": diffusion_fixtures,
     "defense": defense_fixtures,
 }
-ENTRIES: list[Entry] = [*VISION, *PRIORS, *DEFENSES]
+ENTRIES: list[Entry] = [*VISION, *PRIORS, *DIFFUSION, *DEFENSES]
 #: modalities whose every registered attack must have an entry (phase 2: text, graph)
 COVERED = ("image",)
 #: registered attacks of a covered modality not yet device-aware, with the reason (kept empty:

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mi_core import device as devices
 from mi_core.config import check_choice, check_positive
 from mi_core.errors import ConfigError
 from mi_core.threat import Access, Knowledge
@@ -44,6 +45,9 @@ class DiffusionAttackConfig:
             ``guidance_scale`` is the classifier-free guidance weight ``s`` of
             ``eps_u + s (eps_c - eps_u)``).
         batch: images sampled together.
+        device: where the attack (and a prior it trains) runs: ``auto`` (a white-box target's
+            device, else CUDA when present, else the CPU), ``cpu``, ``cuda``, ``cuda:N``; the
+            prior is moved there, results come back on the CPU.
     """
 
     samples_per_class: int = 4
@@ -53,8 +57,10 @@ class DiffusionAttackConfig:
     guidance_scale: float | None = None
     batch: int = 128
     progress: bool = True
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        devices.check_device(self.device)
         check_positive("samples_per_class", self.samples_per_class)
         check_positive("batch", self.batch)
         if self.sampler is not None:
@@ -85,12 +91,14 @@ def resolve_diffusion_prior(
     train: dict[str, Any] | None = None,
     seed: int = 0,
     conditional: bool = True,
+    device: Any = "cpu",
 ) -> DiffusionPrior:
     """The attacker's diffusion prior: ``knowledge.prior`` when it is a fitting
     :class:`DiffusionPrior` (a conditional one with the target's classes when ``conditional``),
     else a fitting one of ``knowledge.extra["priors"]``, else one trained here on
     ``knowledge.auxiliary`` (public images) with the ``train`` config, pseudo-labelled by the
     target through ``view`` when conditional (the labelling queries are counted by the view).
+    The prior is moved to (or trained on) ``device``.
 
     Raises:
         ConfigError: naming what is missing or why the given prior does not fit.
@@ -99,7 +107,7 @@ def resolve_diffusion_prior(
     candidates = [knowledge.prior, *(knowledge.extra.get("priors") or {}).values()]
     for p in candidates:
         if _fits(p, conditional, k):
-            return p  # type: ignore[no-any-return]
+            return p.to(device)  # type: ignore[union-attr,no-any-return]
     if knowledge.auxiliary is None:
         given = knowledge.prior
         why = f"got {given!r}, which does not fit" if given is not None else "none was given"
@@ -110,7 +118,7 @@ def resolve_diffusion_prior(
             + f" ({why}); pass one (mi_vision.priors.diffusion.train_diffusion_prior or "
             "DiffusionPrior.from_pretrained) or public images in knowledge.auxiliary to train one"
         )
-    cfg = {**(train or {}), "conditional": conditional}
+    cfg = {**(train or {}), "conditional": conditional, "device": str(device)}
     return train_diffusion_prior(
         knowledge.auxiliary, cfg, target=view if conditional else None, seed=seed
     )
@@ -258,7 +266,7 @@ def label_votes(
 ) -> torch.Tensor:
     """Fraction of the image and its ``n_aug`` augmented copies that the target labels as the
     row's class (label-only selection under augmentation; every copy is a counted query)."""
-    votes = torch.zeros(images.shape[0])
+    votes = torch.zeros(images.shape[0], device=images.device)
     reps = [None] + ([augment] * n_aug if augment is not None else [])
     for aug in reps:
         for i in range(0, images.shape[0], batch):

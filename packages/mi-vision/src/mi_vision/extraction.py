@@ -33,6 +33,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from mi_core import device as devices
 from mi_core.errors import ConfigError, MetricError, NotApplicable
 from mi_core.metrics.base import Figure, register_metric
 from mi_core.result import AttackResult
@@ -83,7 +84,7 @@ class GenerativeTarget(nn.Module):
         return torch.zeros(1, dtype=torch.long) if self.prior.num_classes is not None else None
 
     def forward(self, rows: torch.Tensor) -> torch.Tensor:
-        rows = torch.as_tensor(rows, dtype=torch.long)
+        rows = torch.as_tensor(rows, dtype=torch.long, device="cpu")
         if rows.ndim == 1:
             seeds, labels = rows, None
         elif rows.ndim == 2 and rows.shape[1] == 2:
@@ -94,11 +95,15 @@ class GenerativeTarget(nn.Module):
             )
         if labels is None and self.prior.num_classes is not None and self.family == "gan":
             raise ConfigError("query: this generator is conditional; query (seed, class) rows")
+        dev = self.prior.device or torch.device("cpu")
+        labels = labels.to(dev) if labels is not None else None
         if self.family == "diffusion":
             c, h, w = self.prior.image_shape
             noise = torch.stack(
                 [
-                    torch.randn(c, h, w, generator=torch.Generator().manual_seed(int(s)))
+                    devices.randn(
+                        c, h, w, generator=torch.Generator().manual_seed(int(s)), device=dev
+                    )
                     for s in seeds
                 ]
             )
@@ -160,8 +165,10 @@ def query_images(
     batch: int = 128,
     progress: bool = False,
     desc: str = "sampling",
+    device: Any = "cpu",
 ) -> torch.Tensor:
-    """Images for ``seeds`` (and classes) through the view, in batches (one query each)."""
+    """Images for ``seeds`` (and classes) through the view, in batches (one query each), on
+    ``device`` (where the attack computes its distances)."""
     from tqdm.auto import tqdm
 
     out = []
@@ -169,7 +176,7 @@ def query_images(
         s = seeds[i : i + batch]
         rows = s if labels is None else torch.stack([s, labels[i : i + batch]], 1)
         with torch.no_grad():
-            out.append(torch.as_tensor(view(rows)).float())
+            out.append(torch.as_tensor(view(rows), device=device).float())
     return torch.cat(out)
 
 
@@ -192,7 +199,7 @@ def tiled_l2(a: torch.Tensor, b: torch.Tensor, tiles: int = 4) -> torch.Tensor:
     if tiles < 1 or h % tiles or w % tiles:
         raise ConfigError(f"tiles: {tiles} does not divide {h}x{w} images")
     th, tw = h // tiles, w // tiles
-    out = torch.zeros(a.shape[0], b.shape[0])
+    out = torch.zeros(a.shape[0], b.shape[0], device=a.device)
     for i in range(tiles):
         for j in range(tiles):
             ta = a[..., i * th : (i + 1) * th, j * tw : (j + 1) * tw]
@@ -218,7 +225,7 @@ def find_cliques(dist: torch.Tensor, threshold: float, min_size: int) -> list[li
     adj = dist < threshold
     adj.fill_diagonal_(False)
     deg = adj.sum(1)
-    used = torch.zeros(n, dtype=torch.bool)
+    used = torch.zeros(n, dtype=torch.bool, device=dist.device)
     cliques = []
     for v in torch.argsort(deg, descending=True, stable=True).tolist():
         if used[v] or int(deg[v]) < min_size - 1:
@@ -239,7 +246,7 @@ def find_cliques(dist: torch.Tensor, threshold: float, min_size: int) -> list[li
 
 def medoid(dist: torch.Tensor, members: Sequence[int]) -> int:
     """The member with the smallest mean distance to the others."""
-    idx = torch.as_tensor(list(members))
+    idx = torch.as_tensor(list(members), device=dist.device)
     return int(idx[dist[idx][:, idx].mean(1).argmin()])
 
 
@@ -280,6 +287,9 @@ class ExtractionConfig:
             (Carlini et al.: cliques of 10 among 500 generations of a prompt).
         max_flagged: flag at most this many images (``None``: all that pass).
         batch: images generated per query batch.
+        device: where the attack computes (distances, filters; SIDE's classifier and guided
+            sampling: the white-box generator's device with ``auto``); results come back on
+            the CPU.
     """
 
     n_samples: int = 1000
@@ -289,10 +299,12 @@ class ExtractionConfig:
     max_flagged: int | None = None
     batch: int = 128
     progress: bool = True
+    device: str = "auto"
 
     def __post_init__(self) -> None:
         from mi_core.config import check_positive
 
+        devices.check_device(self.device)
         for name in ("n_samples", "threshold", "tiles", "min_size", "batch"):
             check_positive(name, getattr(self, name))
         if self.max_flagged is not None:
@@ -310,7 +322,7 @@ def extraction_result_arrays(images: torch.Tensor, flagged: list[int]) -> dict[s
     expected precision of a random sample); ``flagged_index``: where each flagged image sits."""
     return {
         "random_samples": images.clone(),
-        "flagged_index": torch.as_tensor(flagged, dtype=torch.long),
+        "flagged_index": torch.as_tensor(flagged, dtype=torch.long, device="cpu"),
     }
 
 

@@ -39,6 +39,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from mi_core import device as devices
 from mi_core.attack import BaseAttack
 from mi_core.config import check_positive, check_range
 from mi_core.result import AttackResult
@@ -143,13 +144,20 @@ class DiffMI(BaseAttack):
     def _run(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
         cfg: DiffMIConfig = self.config
         elapsed = timer()
+        dev = devices.attack_device(cfg.device, view)
         train = {"top_n": cfg.top_n, **(cfg.prior or {}), "progress": cfg.progress}
         base = resolve_diffusion_prior(
-            view, knowledge, who=f"attack {self.name!r}", train=train, seed=seed, conditional=True
+            view,
+            knowledge,
+            who=f"attack {self.name!r}",
+            train=train,
+            seed=seed,
+            conditional=True,
+            device=dev,
         )
         prior_seconds = elapsed()
         freeze_target(view)
-        classes = target_classes(view, knowledge)
+        classes = target_classes(view, knowledge, dev)
         to_input = target_input(view, knowledge)
         rows = classes.repeat_interleave(cfg.samples_per_class)
         g = torch.Generator().manual_seed(seed)
@@ -162,7 +170,7 @@ class DiffMI(BaseAttack):
         if cfg.p_reg > 0 and knowledge.auxiliary is not None:
             from mi_vision.data import ImageSource
 
-            public = torch.cat(list(ImageSource(knowledge.auxiliary).batches()))
+            public = torch.cat(list(ImageSource(knowledge.auxiliary).batches())).to(dev)
             protos = class_prototypes(features, public, to_input, k, cfg.top_n)
         augment = get_augment(cfg.augment)
 
@@ -207,10 +215,11 @@ class DiffMI(BaseAttack):
                 leave=False,
             )
             for _ in bar:
-                lab = order[torch.randperm(order.numel(), generator=g)[: cfg.finetune_batch]]
+                perm = devices.randperm(order.numel(), generator=g, device=dev)
+                lab = order[perm[: cfg.finetune_batch]]
                 trace: list[torch.Tensor] = []
                 prior.denoise(
-                    torch.randn(lab.numel(), c, h, w, generator=g),
+                    devices.randn(lab.numel(), c, h, w, generator=g, device=dev),
                     lab,
                     steps=cfg.finetune_sample_steps,
                     sampler="dpm-solver",
@@ -241,11 +250,11 @@ class DiffMI(BaseAttack):
         for i in tqdm(range(cfg.steps), desc=self.name, disable=not cfg.progress, leave=False):
             frac = 1 - i / max(1, cfg.steps)  # linearly decreasing plus a cosine wiggle
             s = frac / 1.5 + frac / 3 * math.cos(3 / (10 * math.pi) * i)
-            jitter = float(torch.empty(()).uniform_(-0.05, 0.05, generator=g))
+            jitter = float(torch.empty((), device="cpu").uniform_(-0.05, 0.05, generator=g))
             t = lo + (hi - lo) * min(1.0, s) + jitter
             t_i = int(min(T - 1, max(1, round(t * T))))
-            tt = torch.full((rows.numel(),), t_i, dtype=torch.long)
-            noise = torch.randn(img.shape, generator=g)
+            tt = torch.full((rows.numel(),), t_i, dtype=torch.long, device=dev)
+            noise = devices.randn(tuple(img.shape), generator=g, device=dev)
             e = prior.eps(prior.add_noise(img, noise, tt), tt, rows, kw["guidance_scale"])
             d_loss = F.mse_loss(e, noise)
             opt_x.zero_grad(set_to_none=True)
@@ -253,21 +262,23 @@ class DiffMI(BaseAttack):
             assert img.grad is not None
             gn = float(img.grad.norm())
             norm_track = gn if norm_track is None else 0.5 * norm_track + 0.5 * gn
-            opt_x.step()
+            with torch.device(dev):  # Adamax creates its step counter lazily
+                opt_x.step()
             with torch.no_grad():
                 img.clamp_(-1, 1)
             t_loss, _ = target_loss((img + 1) / 2, rows)
             opt_x.zero_grad(set_to_none=True)
             t_loss.mean().backward()
             torch.nn.utils.clip_grad_norm_([img], cfg.norm_ratio * norm_track)
-            opt_x.step()
+            with torch.device(dev):  # Adamax creates its step counter lazily
+                opt_x.step()
             with torch.no_grad():
                 img.clamp_(-1, 1)
         x = img.detach()
         if cfg.final_t > 0:
             t_f = round(cfg.final_t * (T - 1))
-            noise = torch.randn(x.shape, generator=g)
-            x = prior.add_noise(x, noise, torch.full((x.shape[0],), t_f))
+            noise = devices.randn(tuple(x.shape), generator=g, device=dev)
+            x = prior.add_noise(x, noise, torch.full((x.shape[0],), t_f, device=dev))
             x = prior.denoise(
                 x,
                 rows,

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import torch
 
+from mi_core import device as devices
 from mi_core.attack import BaseAttack
 from mi_core.result import AttackResult
 from mi_core.threat import Access, Knowledge
@@ -40,8 +41,12 @@ from mi_vision.extraction import (
 
 @dataclass
 class DiffusionExtractionConfig(ExtractionConfig):
-    """Carlini et al.'s generate-and-filter; ``label``: the class queried from a conditional
-    model (``None``: every class in turn, or the unconditional model)."""
+    """Carlini et al.'s generate-and-filter.
+
+    Attributes:
+        label: the class queried from a conditional model (``None``: every class in turn, or
+            the unconditional model).
+    """
 
     label: int | None = None
 
@@ -69,23 +74,30 @@ class DiffusionExtraction(BaseAttack):
     def _run(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
         cfg: DiffusionExtractionConfig = self.config
         info = require_generator(view, f"attack {self.name!r}")
+        dev = devices.attack_device(cfg.device, view)
         g = torch.Generator().manual_seed(seed)
-        seeds = torch.randint(0, 2**62, (cfg.n_samples,), generator=g)
+        seeds = devices.randint(0, 2**62, (cfg.n_samples,), generator=g, device="cpu")
         labels = None
         if info.num_classes is not None:
             labels = (
-                torch.full((cfg.n_samples,), cfg.label, dtype=torch.long)
+                torch.full((cfg.n_samples,), cfg.label, dtype=torch.long, device="cpu")
                 if cfg.label is not None
-                else torch.arange(cfg.n_samples) % info.num_classes
+                else torch.arange(cfg.n_samples, device="cpu") % info.num_classes
             )
         images = query_images(
-            view, seeds, labels=labels, batch=cfg.batch, progress=cfg.progress, desc=self.name
+            view,
+            seeds,
+            labels=labels,
+            batch=cfg.batch,
+            progress=cfg.progress,
+            desc=self.name,
+            device=dev,
         )
         flagged, sizes = filter_cliques(images, cfg)
         return self._result(
             images[flagged],
-            targets=torch.as_tensor(flagged, dtype=torch.long),
-            scores=torch.as_tensor(sizes, dtype=torch.float),
+            targets=torch.as_tensor(flagged, dtype=torch.long, device="cpu"),
+            scores=torch.as_tensor(sizes, dtype=torch.float, device="cpu"),
             arrays=extraction_result_arrays(images, flagged),
             info={
                 "generated": int(images.shape[0]),

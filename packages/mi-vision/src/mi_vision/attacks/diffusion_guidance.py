@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
+from mi_core import device as devices
 from mi_core.attack import BaseAttack
 from mi_core.config import check_positive, check_range
 from mi_core.result import AttackResult
@@ -81,6 +82,7 @@ class DiffusionGuidance(BaseAttack):
     def _run(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
         cfg: DiffusionGuidanceConfig = self.config
         elapsed = timer()
+        dev = devices.attack_device(cfg.device, view)
         prior = resolve_diffusion_prior(
             view,
             knowledge,
@@ -88,10 +90,11 @@ class DiffusionGuidance(BaseAttack):
             train={**(cfg.prior or {}), "progress": cfg.progress},
             seed=seed,
             conditional=cfg.conditional,
+            device=dev,
         )
         prior_seconds = elapsed()
         freeze_target(view)
-        classes = target_classes(view, knowledge)
+        classes = target_classes(view, knowledge, dev)
         to_input = target_input(view, knowledge)
         rows = classes.repeat_interleave(cfg.samples_per_class)
         g = torch.Generator().manual_seed(seed)

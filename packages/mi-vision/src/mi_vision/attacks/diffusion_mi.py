@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import torch
 
+from mi_core import device as devices
 from mi_core.attack import BaseAttack
 from mi_core.config import check_positive
 from mi_core.result import AttackResult
@@ -93,6 +94,7 @@ class DiffusionMI(BaseAttack):
     def _run(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
         cfg: DiffusionMIConfig = self.config
         elapsed = timer()
+        dev = devices.attack_device(cfg.device, view)
         q0 = view.queries
         prior = resolve_diffusion_prior(
             view,
@@ -101,9 +103,10 @@ class DiffusionMI(BaseAttack):
             train={**(cfg.prior or {}), "progress": cfg.progress},
             seed=seed,
             conditional=True,
+            device=dev,
         )
         prior_seconds, prior_queries = elapsed(), view.queries - q0
-        classes = target_classes(view, knowledge)
+        classes = target_classes(view, knowledge, dev)
         to_input = target_input(view, knowledge)
         g = torch.Generator().manual_seed(seed)
         kw = sampling(cfg, prior)
@@ -123,17 +126,17 @@ class DiffusionMI(BaseAttack):
             votes = label_votes(
                 images,
                 cand_rows,
-                labels_fn(view),
+                labels_fn(view, dev),
                 to_input,
                 augment=get_augment(cfg.augment),
                 n_aug=cfg.n_aug,
                 rng=g,
             )
         else:
-            votes = torch.zeros(images.shape[0])
+            votes = torch.zeros(images.shape[0], device=dev)
         keep = []
         for i in range(classes.numel()):
-            block = torch.arange(i * cfg.candidates, (i + 1) * cfg.candidates)
+            block = torch.arange(i * cfg.candidates, (i + 1) * cfg.candidates, device=dev)
             order = torch.argsort(votes[block], descending=True, stable=True)
             keep.append(block[order[: cfg.samples_per_class]])
         idx = torch.cat(keep)

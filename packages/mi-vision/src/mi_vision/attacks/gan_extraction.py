@@ -27,6 +27,7 @@ from typing import Literal
 
 import torch
 
+from mi_core import device as devices
 from mi_core.attack import BaseAttack
 from mi_core.config import check_choice, check_positive
 from mi_core.errors import ConfigError
@@ -46,10 +47,14 @@ from mi_vision.extraction import (
 
 @dataclass
 class GANExtractionConfig(ExtractionConfig):
-    """``ranking``: ``density`` or ``discriminator`` (see the module doc); ``crowd``: a flagged
-    sample's neighbourhood radius is below this fraction of the median radius (``None``: the
-    absolute ``threshold`` only); ``label``: the class queried from a conditional generator
-    (``None``: every class in turn)."""
+    """Sample, rank, suppress near-duplicates.
+
+    Attributes:
+        ranking: ``density`` (crowded neighbourhoods) or ``discriminator`` (see the module doc).
+        crowd: a flagged sample's neighbourhood radius is below this fraction of the median
+            radius (``None``: the absolute ``threshold`` only).
+        label: the class queried from a conditional generator (``None``: every class in turn).
+    """
 
     ranking: Literal["density", "discriminator"] = "density"
     crowd: float | None = 0.6
@@ -77,23 +82,34 @@ class GANExtraction(BaseAttack):
     def _run(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
         cfg: GANExtractionConfig = self.config
         info = require_generator(view, f"attack {self.name!r}")
+        dev = devices.attack_device(cfg.device, view)
         g = torch.Generator().manual_seed(seed)
-        seeds = torch.randint(0, 2**62, (cfg.n_samples,), generator=g)
+        seeds = devices.randint(0, 2**62, (cfg.n_samples,), generator=g, device="cpu")
         labels = None
         if info.num_classes is not None:
             labels = (
-                torch.full((cfg.n_samples,), cfg.label, dtype=torch.long)
+                torch.full((cfg.n_samples,), cfg.label, dtype=torch.long, device="cpu")
                 if cfg.label is not None
-                else torch.arange(cfg.n_samples) % info.num_classes
+                else torch.arange(cfg.n_samples, device="cpu") % info.num_classes
             )
         images = query_images(
-            view, seeds, labels=labels, batch=cfg.batch, progress=cfg.progress, desc=self.name
+            view,
+            seeds,
+            labels=labels,
+            batch=cfg.batch,
+            progress=cfg.progress,
+            desc=self.name,
+            device=dev,
         )
         dist = pairwise(images, cfg.tiles)
         limit: float | None = None
         if cfg.ranking == "density":
             k = max(1, cfg.min_size - 1)
-            radius = knn_radius(dist, k) if cfg.min_size > 1 else torch.zeros(images.shape[0])
+            radius = (
+                knn_radius(dist, k)
+                if cfg.min_size > 1
+                else torch.zeros(images.shape[0], device=dev)
+            )
             limit = cfg.threshold
             if cfg.crowd is not None and cfg.min_size > 1:
                 limit = min(limit, cfg.crowd * float(radius.median()))
@@ -103,12 +119,12 @@ class GANExtraction(BaseAttack):
         else:
             disc = knowledge.require("discriminator", "ranking='discriminator' scores samples")
             with torch.no_grad():
-                score = torch.as_tensor(disc(images)).float().reshape(-1)
+                score = torch.as_tensor(disc(images), device=dev).float().reshape(-1)
             order = torch.argsort(score, descending=True, stable=True).tolist()
         flagged = suppress_near_duplicates(dist, order, cfg.threshold, cfg.max_flagged)
         return self._result(
             images[flagged],
-            targets=torch.as_tensor(flagged, dtype=torch.long),
+            targets=torch.as_tensor(flagged, dtype=torch.long, device="cpu"),
             scores=score[flagged],
             arrays=extraction_result_arrays(images, flagged),
             info={

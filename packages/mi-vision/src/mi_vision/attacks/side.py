@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from mi_core import device as devices
 from mi_core.attack import BaseAttack
 from mi_core.config import check_positive
 from mi_core.errors import ConfigError, NotApplicable
@@ -117,7 +118,7 @@ def cluster_images(images: torch.Tensor, k: int, pca_dim: int, seed: int) -> tor
     dim = min(pca_dim, x.shape[0], x.shape[1])
     feats = PCA(n_components=dim, random_state=seed).fit_transform(x)
     ids = KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(feats)
-    return torch.as_tensor(ids, dtype=torch.long)
+    return torch.as_tensor(ids, dtype=torch.long, device="cpu")
 
 
 class SIDE(BaseAttack):
@@ -147,6 +148,8 @@ class SIDE(BaseAttack):
                 f"attack {self.name!r} targets unconditional diffusion models; this one is "
                 "conditional without a null class (use diffusion-extraction per class)"
             )
+        dev = devices.attack_device(cfg.device, view)
+        prior.to(dev)
         g = torch.Generator().manual_seed(seed)
         torch.manual_seed(seed)
 
@@ -166,9 +169,11 @@ class SIDE(BaseAttack):
 
         # 1. surrogate classes
         pool = generate(cfg.n_cluster_samples, desc=f"{self.name} pool")
-        ids = cluster_images(pool, cfg.clusters, cfg.pca_dim, seed)
-        # 2. time-dependent classifier on noised pool images
-        clf = TimeClassifier(pool.shape[1], cfg.clusters, cfg.classifier_width)
+        ids = cluster_images(pool.cpu(), cfg.clusters, cfg.pca_dim, seed).to(dev)
+        # 2. time-dependent classifier on noised pool images (built on the CPU, then moved)
+        clf = devices.build(
+            lambda: TimeClassifier(pool.shape[1], cfg.clusters, cfg.classifier_width), dev
+        )
         opt = torch.optim.Adam(clf.parameters(), lr=cfg.classifier_lr)
         x_pool = pool * 2 - 1
         bs = min(128, x_pool.shape[0])
@@ -179,9 +184,10 @@ class SIDE(BaseAttack):
             disable=not cfg.progress,
             leave=False,
         ):
-            pick = torch.randint(0, x_pool.shape[0], (bs,), generator=g)
-            t = torch.randint(0, prior.timesteps, (bs,), generator=g)
-            xt = prior.add_noise(x_pool[pick], torch.randn(x_pool[pick].shape, generator=g), t)
+            pick = devices.randint(0, x_pool.shape[0], (bs,), generator=g, device=dev)
+            t = devices.randint(0, prior.timesteps, (bs,), generator=g, device=dev)
+            noise = devices.randn(tuple(x_pool[pick].shape), generator=g, device=dev)
+            xt = prior.add_noise(x_pool[pick], noise, t)
             logits = clf(xt, t)
             loss = F.cross_entropy(logits, ids[pick])
             opt.zero_grad(set_to_none=True)
@@ -199,12 +205,12 @@ class SIDE(BaseAttack):
             a = prior.alphas_cumprod[int(t)]
             with torch.enable_grad():
                 xg = x.detach().requires_grad_()
-                tt = torch.full((x.shape[0],), int(t))
+                tt = torch.full((x.shape[0],), int(t), device=x.device)
                 logp = F.log_softmax(clf(xg, tt), 1).gather(1, labels[:, None]).sum()
                 (grad,) = torch.autograd.grad(logp, xg)
             return eps - cfg.guidance * (1 - a).sqrt() * grad
 
-        labels = torch.arange(cfg.n_samples) % cfg.clusters
+        labels = torch.arange(cfg.n_samples, device=dev) % cfg.clusters
         images = generate(cfg.n_samples, guide=guide, labels=labels, desc=self.name)
         # 4. the same filter as Carlini et al.
         flagged, sizes = filter_cliques(images, cfg)
@@ -215,14 +221,14 @@ class SIDE(BaseAttack):
         arrays["random_samples"] = unguided.clone()
         return self._result(
             images[flagged],
-            targets=labels[flagged] if flagged else torch.empty(0, dtype=torch.long),
-            scores=torch.as_tensor(sizes, dtype=torch.float),
+            targets=labels[flagged] if flagged else torch.empty(0, dtype=torch.long, device=dev),
+            scores=torch.as_tensor(sizes, dtype=torch.float, device="cpu"),
             arrays=arrays,
             info={
                 "generated": int(images.shape[0] + pool.shape[0]),
                 "flagged": len(flagged),
                 "clique_sizes": sizes,
-                "cluster_sizes": torch.bincount(ids, minlength=cfg.clusters).tolist(),
+                "cluster_sizes": torch.bincount(ids.cpu(), minlength=cfg.clusters).tolist(),
                 "classifier_accuracy": sum(acc[-20:]) / max(1, len(acc[-20:])),
                 "guidance": cfg.guidance,
                 "baseline": "unguided, unfiltered samples (the clustering pool)",

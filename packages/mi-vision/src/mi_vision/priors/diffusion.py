@@ -45,6 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mi_core import device as devices
 from mi_core.config import check_choice, check_positive, check_range, config_to_dict
 from mi_core.errors import AccessError, ConfigError
 from mi_core.io import PathLike, atomic_write_json, read_json
@@ -77,6 +78,9 @@ class DiffusionConfig:
             the lowest-resolution block and the middle block, or nowhere).
         train_timesteps, beta_schedule: the DDPM noise schedule.
         cond_drop: probability of training on the null class (classifier-free guidance).
+        device: where to train (``auto``: CUDA when present, else the CPU); the UNet is built
+            on the CPU from the seed and moved, and batches, noise and timesteps are drawn on
+            the CPU generator, so a GPU run sees the same draws as a CPU run.
         snr_gamma: min-SNR loss weighting (Hang et al. 2023); ``None`` for the plain DDPM loss.
         ema_decay: exponential moving average of the weights (the prior uses the EMA weights).
         hflip: random horizontal flips of the training images (faces; not digits).
@@ -108,8 +112,10 @@ class DiffusionConfig:
     checkpoint: str | None = None
     checkpoint_every: int = 100
     progress: bool = True
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        devices.check_device(self.device, "device")
         for name in ("steps", "batch_size", "lr", "layers_per_block", "norm_groups"):
             check_positive(name, getattr(self, name))
         for name in ("train_timesteps", "sample_steps", "decode_steps", "checkpoint_every"):
@@ -239,9 +245,10 @@ class DiffusionPrior(GeneratorPrior):
         )
         self.kind = "diffusion"
         self.unet = unet
-        self.noise = DDPMScheduler.from_config(dict(noise_config or {}))
+        with torch.device("cpu"):  # the schedule's tables live on the CPU
+            self.noise = DDPMScheduler.from_config(dict(noise_config or {}))
         self.noise_config = dict(self.noise.config)
-        self.alphas_cumprod = self.noise.alphas_cumprod.float()
+        self.alphas_cumprod = self.noise.alphas_cumprod.float().to(self._dev())
         self.null_class = null_class
         self.sampler = sampler
         self.sample_steps = int(sample_steps)
@@ -263,8 +270,16 @@ class DiffusionPrior(GeneratorPrior):
                     "labels: this conditional model has no null class, so it cannot sample "
                     "without a class; pass labels"
                 )
-            return torch.full((n,), self.null_class, dtype=torch.long)
-        return torch.as_tensor(labels, dtype=torch.long).reshape(-1).expand(n)
+            return torch.full((n,), self.null_class, dtype=torch.long, device=self._dev())
+        return torch.as_tensor(labels, dtype=torch.long, device=self._dev()).reshape(-1).expand(n)
+
+    def _dev(self) -> torch.device:
+        return self.device or torch.device("cpu")
+
+    def to(self, device: Any) -> DiffusionPrior:
+        super().to(device)
+        self.alphas_cumprod = self.alphas_cumprod.to(self._dev())
+        return self
 
     def eps(
         self,
@@ -277,7 +292,7 @@ class DiffusionPrior(GeneratorPrior):
         classifier-free guidance ``eps_u + s (eps_c - eps_u)`` (``s = guidance_scale``; 1 is
         the conditional model, 0 the unconditional one); ``labels=None`` is unconditional."""
         n = x.shape[0]
-        t = torch.as_tensor(t).reshape(-1)
+        t = torch.as_tensor(t, device=x.device).reshape(-1)
         t = t.expand(n) if t.numel() == 1 else t
         if self.num_classes is None:
             if labels is not None:
@@ -301,12 +316,13 @@ class DiffusionPrior(GeneratorPrior):
 
     def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """``x_t = sqrt(a_t) x0 + sqrt(1 - a_t) noise`` (the forward process)."""
-        a = self.alphas_cumprod[t.long()].view(-1, 1, 1, 1)
+        a = self.alphas_cumprod[t.long().to(self.alphas_cumprod.device)].view(-1, 1, 1, 1)
         return a.sqrt() * x0 + (1 - a).sqrt() * noise
 
     def predict_x0(self, x: torch.Tensor, eps: torch.Tensor, t: torch.Tensor | int) -> torch.Tensor:
         """The denoised estimate ``(x_t - sqrt(1 - a_t) eps) / sqrt(a_t)``."""
-        a = self.alphas_cumprod[torch.as_tensor(t).long()].reshape(-1, 1, 1, 1)
+        ac = self.alphas_cumprod
+        a = ac[torch.as_tensor(t, device=ac.device).long()].reshape(-1, 1, 1, 1)
         return (x - (1 - a).sqrt() * eps) / a.sqrt()
 
     # ------------------------------------------------------------------ the reverse process
@@ -318,14 +334,15 @@ class DiffusionPrior(GeneratorPrior):
         sampler = sampler or self.sampler
         check_choice("sampler", sampler, SAMPLERS)
         cfg = {**self.noise_config, "timestep_spacing": "trailing"}
-        if sampler == "ddim":
-            s = DDIMScheduler.from_config(cfg)
-        elif sampler == "dpm-solver":
-            cfg.pop("clip_sample", None)
-            s = DPMSolverMultistepScheduler.from_config(cfg, algorithm_type="dpmsolver++")
-        else:
-            s = DDPMScheduler.from_config(cfg)
-        s.set_timesteps(int(steps or self.sample_steps))
+        with torch.device("cpu"):  # the schedule's tables live on the CPU
+            if sampler == "ddim":
+                s = DDIMScheduler.from_config(cfg)
+            elif sampler == "dpm-solver":
+                cfg.pop("clip_sample", None)
+                s = DPMSolverMultistepScheduler.from_config(cfg, algorithm_type="dpmsolver++")
+            else:
+                s = DDPMScheduler.from_config(cfg)
+            s.set_timesteps(int(steps or self.sample_steps))
         return s
 
     def denoise(
@@ -358,7 +375,7 @@ class DiffusionPrior(GeneratorPrior):
             for t in ts:
                 e = self.eps(x, t, labels, scale)
                 if guide is not None:
-                    e = guide(x, torch.as_tensor(t), e, labels)
+                    e = guide(x, torch.as_tensor(t, device="cpu"), e, labels)
                 if x0_trace is not None:
                     x0_trace.append(self.predict_x0(x, e, t).clamp(-1, 1))
                 x = s.step(e, t, x, **kw).prev_sample
@@ -380,14 +397,14 @@ class DiffusionPrior(GeneratorPrior):
         classifier-free guidance, or unconditional samples (``labels=None``)."""
         c, h, w = self.image_shape
         if labels is not None:
-            labels = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
+            labels = torch.as_tensor(labels, dtype=torch.long, device=self._dev()).reshape(-1)
             labels = labels.expand(n) if labels.numel() == 1 else labels
             if labels.numel() != n:
                 raise ConfigError(f"labels: {labels.numel()} labels for {n} samples")
         out = []
         for i in range(0, n, batch):
             m = min(batch, n - i)
-            x = torch.randn(m, c, h, w, generator=generator)
+            x = devices.randn(m, c, h, w, generator=generator, device=self._dev())
             lab = labels[i : i + m] if labels is not None else None
             out.append(
                 self.denoise(
@@ -400,7 +417,7 @@ class DiffusionPrior(GeneratorPrior):
                     generator=generator,
                 ).detach()
             )
-        return self._to_unit(torch.cat(out)) if out else torch.empty(0, c, h, w)
+        return self._to_unit(torch.cat(out)) if out else torch.empty(0, c, h, w, device=self._dev())
 
     # ------------------------------------------------------------------ generator interface
     def _decode(self, latent: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -566,21 +583,21 @@ def pseudo_labels(
     rng = target.info.input_range or (0.0, 1.0)
     to_input = TargetInput(tuple(shape), tuple(rng))  # type: ignore[arg-type]
     if top_n is None:
-        lab = labels_fn(target)
+        lab = labels_fn(target, "cpu")
         y = torch.cat([lab(to_input(x)) for x in source.batches()])
         k = target.num_classes or int(y.max()) + 1
-        return torch.arange(len(source)), y, int(k)
+        return torch.arange(len(source), device="cpu"), y, int(k)
     if target.access is Access.LABEL_ONLY:
         raise AccessError(
             "top_n: picking the most confident public images per class needs the target's "
             "scores; a label-only view gives labels (set top_n=None to label every image)"
         )
-    probs = scores_fn(target)
+    probs = scores_fn(target, "cpu")
     p = torch.cat([probs(to_input(x)) for x in source.batches()])
     k = int(p.shape[1])
     top = min(top_n, len(source))
     idx = p.topk(top, dim=0).indices  # (top, K)
-    return idx.T.reshape(-1), torch.arange(k).repeat_interleave(top), k
+    return idx.T.reshape(-1), torch.arange(k, device="cpu").repeat_interleave(top), k
 
 
 def _lr_lambda(cfg: DiffusionConfig) -> Callable[[int], float]:
@@ -638,15 +655,16 @@ def train_diffusion_prior(
             f"data: diffusion priors generate square images; got {size}x{size2}, resize with "
             "ImageSource(data, size=...)"
         )
+    dev = devices.get_device(cfg.device, "prior.device")
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
-    idx = torch.arange(len(source))
+    idx = torch.arange(len(source), device="cpu")
     y: torch.Tensor | None = None
     num_classes: int | None = None
     queries = 0
     if cfg.conditional:
         if labels is not None:
-            y = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
+            y = torch.as_tensor(labels, dtype=torch.long, device="cpu").reshape(-1)
             if y.numel() != len(source):
                 raise ConfigError(f"labels: {y.numel()} labels for {len(source)} images")
             num_classes = int(y.max()) + 1
@@ -659,17 +677,21 @@ def train_diffusion_prior(
                 "target: a conditional diffusion prior needs labels: pass labels=... or the "
                 "target view to pseudo-label the public images (or conditional=False)"
             )
-    unet = build_unet(size, c, cfg, num_classes)
-    ema = _EMA(unet, cfg.ema_decay)
+    # built on the CPU from the seeded generator (the same initial weights on every device)
+    with torch.device("cpu"):
+        unet = build_unet(size, c, cfg, num_classes)
+        ema = _EMA(unet, cfg.ema_decay)
+    unet, ema = unet.to(dev), ema.to(dev)
     from diffusers import DDPMScheduler
 
-    noise = DDPMScheduler(**_noise_config(cfg))
-    ac = noise.alphas_cumprod.float()
+    with torch.device("cpu"):
+        noise = DDPMScheduler(**_noise_config(cfg))
+    ac = noise.alphas_cumprod.float().to(dev)
     snr = ac / (1 - ac)
     opt = torch.optim.AdamW(unet.parameters(), lr=cfg.lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, _lr_lambda(cfg))
     meta = {
-        "prior": {k: v for k, v in config_to_dict(cfg).items() if k not in ("progress",)},
+        "prior": {k: v for k, v in config_to_dict(cfg).items() if k not in ("progress", "device")},
         "data": source.fingerprint(),
         "seed": seed,
         "labels": None if y is None else [int(y.numel()), int(y.sum())],
@@ -688,19 +710,19 @@ def train_diffusion_prior(
     unet.train()
     null = num_classes if num_classes is not None else None
     for _ in loop:
-        pick = torch.randint(0, idx.numel(), (cfg.batch_size,), generator=g)
-        x0 = source.get(idx[pick]) * 2.0 - 1.0
+        pick = devices.randint(0, idx.numel(), (cfg.batch_size,), generator=g, device="cpu")
+        x0 = (source.get(idx[pick]) * 2.0 - 1.0).to(dev)
         if cfg.hflip:
-            flip = torch.rand(cfg.batch_size, generator=g) < 0.5
+            flip = devices.rand(cfg.batch_size, generator=g, device=dev) < 0.5
             x0 = torch.where(flip.view(-1, 1, 1, 1), x0.flip(-1), x0)
-        eps = torch.randn(x0.shape, generator=g)
-        t = torch.randint(0, cfg.train_timesteps, (cfg.batch_size,), generator=g)
+        eps = devices.randn(tuple(x0.shape), generator=g, device=dev)
+        t = devices.randint(0, cfg.train_timesteps, (cfg.batch_size,), generator=g, device=dev)
         a = ac[t].view(-1, 1, 1, 1)
         xt = a.sqrt() * x0 + (1 - a).sqrt() * eps
         cl = None
         if y is not None:
-            cl = y[pick].clone()
-            drop = torch.rand(cfg.batch_size, generator=g) < cfg.cond_drop
+            cl = y[pick].clone().to(dev)
+            drop = devices.rand(cfg.batch_size, generator=g, device=dev) < cfg.cond_drop
             cl[drop] = null  # type: ignore[assignment]
         pred = unet(xt, t, class_labels=cl).sample
         per = F.mse_loss(pred, eps, reduction="none").mean(dim=(1, 2, 3))
@@ -768,7 +790,9 @@ def load_or_train_diffusion_prior(
 
     def identity(c: dict[str, Any]) -> dict[str, Any]:
         return {
-            k: v for k, v in c.items() if k not in ("progress", "checkpoint", "checkpoint_every")
+            k: v
+            for k, v in c.items()
+            if k not in ("progress", "checkpoint", "checkpoint_every", "device")
         }
 
     want = identity(config_to_dict(cfg))
@@ -780,7 +804,7 @@ def load_or_train_diffusion_prior(
             and info.get("seed") == seed
             and info.get("data") == source.fingerprint()
         ):
-            return DiffusionPrior.load(d)
+            return DiffusionPrior.load(d).to(devices.get_device(cfg.device, "prior.device"))
         ck = Path(cfg.checkpoint)
         if ck.exists() and bool(load_checkpoint(ck).get("done")):
             ck.unlink()
