@@ -392,3 +392,28 @@ def test_diffusion_prior_training_resumes_after_a_kill(tmp_path):
     reference = train_diffusion_prior(DATA, SPEC, labels=LABELS, seed=0)  # uninterrupted
     ref, got = reference.unet.state_dict(), resumed.unet.state_dict()
     assert ref.keys() == got.keys() and all(torch.equal(ref[k], got[k]) for k in ref)
+
+
+def test_an_image_audit_of_all_attacks_plans_the_diffusion_and_extraction_attacks(tmp_path, capsys):
+    """``names = "all"`` on an image target plans every diffusion attack at the access it needs
+    (the extraction attacks too: on a classifier they end as not-applicable, with the reason)."""
+    from mi_core.cli import main
+
+    path = tmp_path / "audit.toml"
+    out_dir = (tmp_path / "out").as_posix()
+    path.write_text(
+        f'[audit]\nout = "{out_dir}"\n[[targets]]\ncase = "digits-gan"\n'
+        'access = ["white-box", "black-box-scores", "label-only"]\n[attacks]\nnames = "all"\n'
+    )
+    assert main(["audit", str(path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    for name, access in (
+        ("diffusion-mi", "label-only"),
+        ("diff-mi", "white-box"),
+        ("diffusion-guidance", "white-box"),
+        ("diffusion-extraction", "black-box-scores"),
+        ("gan-extraction", "black-box-scores"),
+        ("side", "white-box"),
+    ):
+        assert f"· {name} · {access} ·" in out, (name, out)
+    assert not (tmp_path / "out").exists()
