@@ -540,14 +540,104 @@ DIFFUSION = [
 ]
 
 
+# ------------------------------------------------------------------------------------------------
+# mi-graph: a small stochastic block model, a GCN trained for a few epochs
+
+
+@functools.cache
+def graph_fixtures() -> dict[str, Any]:
+    from mi_graph.attacks.mc_gra import released_outputs
+    from mi_graph.data import edge_density, sample_nodes, sbm_graph
+    from mi_graph.models import build_model
+    from mi_graph.training import TrainConfig, train_node_classifier
+
+    torch.manual_seed(0)
+    g = sbm_graph(seed=0)
+    gcn = build_model("gcn", g.x.shape[1], 4)
+    train_node_classifier(gcn, g, TrainConfig(epochs=3), seed=0, progress=False)
+    nodes = sample_nodes(g.num_nodes, 12, seed=1)
+    emb, post = released_outputs(gcn, g, nodes)
+    shadow = g.subgraph(torch.arange(200, 260))
+    return {
+        "graph": g,
+        "target": gcn,
+        "nodes": nodes,
+        "density": edge_density(g.edge_index, g.num_nodes),
+        "embeddings": emb,
+        "posteriors": post,
+        "shadow": shadow,
+    }
+
+
+def _graph_attack(name: str, config: dict[str, Any], **know: Any) -> Callable[[str, Any], Any]:
+    def run(device: str, fx: dict[str, Any]) -> Any:
+        from mi_core.registry import get_attack
+        from mi_graph.knowledge import graph_knowledge
+        from mi_graph.targets import GraphTarget, graph_view
+
+        cls = get_attack(name)
+        g, nodes = fx["graph"], fx["nodes"]
+        view = graph_view(GraphTarget(fx["target"], g), cls.access)
+        args: dict[str, Any] = {"features": g.x[nodes], "density": fx["density"]}
+        for key in know:
+            args[key] = {
+                "labels": g.y[nodes],
+                "embeddings": fx["embeddings"],
+                "posteriors": fx["posteriors"],
+                "auxiliary": fx["shadow"],
+                "partial_edges": g.edge_index[:, :0],
+            }[key]
+        attack = cls({**config, "device": device, "progress": False})
+        return attack.run(view, graph_knowledge(nodes, **args), seed=0)
+
+    return run
+
+
+GRAPH = [
+    Entry("attack:graphmi", "graph", _graph_attack("graphmi", {"epochs": 2}, labels=True)),
+    Entry(
+        "attack:mc-gra",
+        "graph",
+        _graph_attack(
+            "mc-gra",
+            {"epochs": 2, "readout": "chain"},
+            labels=True,
+            embeddings=True,
+            posteriors=True,
+        ),
+    ),
+    Entry(
+        "attack:rl-graphmi",
+        "graph",
+        _graph_attack("rl-graphmi", {"epochs": 2, "samples": 2}, labels=True),
+    ),
+    Entry(
+        "attack:inverse-mapping",
+        "graph",
+        _graph_attack("inverse-mapping", {"ae_epochs": 1, "finetune_epochs": 1}, auxiliary=True),
+    ),
+    Entry(
+        "attack:link-stealing",
+        "graph",
+        _graph_attack(
+            "link-stealing",
+            {"setting": 4, "mlp_epochs": 1, "max_shadow_edges": 50},
+            auxiliary=True,
+        ),
+    ),
+    Entry("attack:linkteller", "graph", _graph_attack("linkteller", {})),
+]
+
+
 FIXTURES: dict[str, Callable[[], dict[str, Any]]] = {
     "vision": vision_fixtures,
     "diffusion": diffusion_fixtures,
+    "graph": graph_fixtures,
     "defense": defense_fixtures,
 }
-ENTRIES: list[Entry] = [*VISION, *PRIORS, *DIFFUSION, *DEFENSES]
-#: modalities whose every registered attack must have an entry (phase 2: text, graph)
-COVERED = ("image",)
+ENTRIES: list[Entry] = [*VISION, *PRIORS, *DIFFUSION, *GRAPH, *DEFENSES]
+#: modalities whose every registered attack must have an entry (phase 2: text)
+COVERED = ("image", "graph")
 #: registered attacks of a covered modality not yet device-aware, with the reason (kept empty:
 #: a new attack joins the matrix with its first commit)
 PENDING: dict[str, str] = {}

@@ -33,7 +33,7 @@ def _data(**kwargs: Any) -> Any:
 
 def clean_edge_index(edge_index: torch.Tensor, num_nodes: int) -> torch.Tensor:
     """Undirected, loop-free, duplicate-free ``edge_index`` (both directions), sorted."""
-    ei = torch.as_tensor(edge_index, dtype=torch.long)
+    ei = torch.as_tensor(edge_index, dtype=torch.long, device="cpu")
     if ei.ndim != 2 or ei.shape[0] != 2:
         raise ConfigError(f"edge_index: expected shape (2, E), got {tuple(ei.shape)}")
     if ei.numel() and (int(ei.min()) < 0 or int(ei.max()) >= num_nodes):
@@ -95,8 +95,10 @@ def load_npz(path: str | Path) -> Any:
         labels = z.get("labels")
     coo = adj.tocoo()
     ei = clean_edge_index(torch.from_numpy(np.vstack([coo.row, coo.col]).astype(np.int64)), n)
-    y = torch.as_tensor(labels, dtype=torch.long) if labels is not None else None
-    return _data(x=torch.as_tensor(x, dtype=torch.float32), edge_index=ei, y=y, num_nodes=n)
+    y = torch.as_tensor(labels, dtype=torch.long, device="cpu") if labels is not None else None
+    return _data(
+        x=torch.as_tensor(x, dtype=torch.float32, device="cpu"), edge_index=ei, y=y, num_nodes=n
+    )
 
 
 def load_planetoid(name: str, root: str | Path) -> Any:
@@ -205,10 +207,10 @@ def karate_club() -> Any:
 
 def induced_subgraph(data: Any, nodes: torch.Tensor) -> Any:
     """The subgraph on ``nodes`` (relabelled ``0..len(nodes)-1`` in the given order)."""
-    nodes = torch.as_tensor(nodes, dtype=torch.long)
+    nodes = torch.as_tensor(nodes, dtype=torch.long, device="cpu")
     n = int(data.num_nodes)
-    pos = torch.full((n,), -1, dtype=torch.long)
-    pos[nodes] = torch.arange(len(nodes))
+    pos = torch.full((n,), -1, dtype=torch.long, device="cpu")
+    pos[nodes] = torch.arange(len(nodes), device="cpu")
     u, v = data.edge_index
     keep = (pos[u] >= 0) & (pos[v] >= 0)
     ei = torch.stack([pos[u[keep]], pos[v[keep]]])
@@ -219,12 +221,12 @@ def induced_subgraph(data: Any, nodes: torch.Tensor) -> Any:
 def dense_adjacency(edge_index: torch.Tensor, nodes: torch.Tensor, num_nodes: int) -> torch.Tensor:
     """Boolean ``(k, k)`` adjacency among ``nodes`` (in their order): the ground truth of a
     link-recovery attack on those nodes."""
-    nodes = torch.as_tensor(nodes, dtype=torch.long)
-    pos = torch.full((num_nodes,), -1, dtype=torch.long)
-    pos[nodes] = torch.arange(len(nodes))
+    nodes = torch.as_tensor(nodes, dtype=torch.long, device="cpu")
+    pos = torch.full((num_nodes,), -1, dtype=torch.long, device="cpu")
+    pos[nodes] = torch.arange(len(nodes), device="cpu")
     u, v = edge_index
     keep = (pos[u] >= 0) & (pos[v] >= 0)
-    out = torch.zeros(len(nodes), len(nodes), dtype=torch.bool)
+    out = torch.zeros(len(nodes), len(nodes), dtype=torch.bool, device="cpu")
     out[pos[u[keep]], pos[v[keep]]] = True
     out.fill_diagonal_(False)
     return out | out.T

@@ -41,7 +41,7 @@ from mi_core.threat import Knowledge
 
 
 def _ids(value: Any, name: str) -> torch.Tensor:
-    ids = torch.as_tensor(value, dtype=torch.long).reshape(-1)
+    ids = torch.as_tensor(value, dtype=torch.long, device="cpu").reshape(-1)
     if ids.numel() == 0:
         raise ConfigError(f"{name}: empty; give at least one node id")
     if int(ids.min()) < 0:
@@ -52,7 +52,7 @@ def _ids(value: Any, name: str) -> torch.Tensor:
 
 
 def _pairs(value: Any, name: str) -> torch.Tensor:
-    ei = torch.as_tensor(value, dtype=torch.long)
+    ei = torch.as_tensor(value, dtype=torch.long, device="cpu")
     if ei.ndim != 2 or ei.shape[0] != 2:
         raise ConfigError(f"{name}: expected shape (2, E) of node-id pairs, got {tuple(ei.shape)}")
     return ei
@@ -98,13 +98,17 @@ def graph_knowledge(
             raise ConfigError(f"density: must lie in (0, 1), got {density!r}")
         extra["density"] = float(density)
     if embeddings is not None:
-        extra["embeddings"] = torch.as_tensor(embeddings).detach().float()
+        extra["embeddings"] = torch.as_tensor(embeddings, device="cpu").detach().float()
     if posteriors is not None:
-        extra["posteriors"] = torch.as_tensor(posteriors).detach().float()
+        extra["posteriors"] = torch.as_tensor(posteriors, device="cpu").detach().float()
     know = Knowledge(
         auxiliary=auxiliary,
-        known_attributes=None if features is None else torch.as_tensor(features).float(),
-        target_labels=None if labels is None else torch.as_tensor(labels, dtype=torch.long),
+        known_attributes=None
+        if features is None
+        else torch.as_tensor(features, device="cpu").float(),
+        target_labels=None
+        if labels is None
+        else torch.as_tensor(labels, dtype=torch.long, device="cpu"),
         query_budget=query_budget,
         extra=extra,
     )
@@ -133,7 +137,7 @@ class GraphKnowledge:
             self.nodes if fn is None else _ids(fn, "knowledge.extra['feature_nodes']")
         )
         if k.known_attributes is not None:
-            x = torch.as_tensor(k.known_attributes).float()
+            x = torch.as_tensor(k.known_attributes, device="cpu").float()
             if x.ndim != 2 or x.shape[0] != len(self.feature_nodes):
                 raise ConfigError(
                     f"knowledge.known_attributes: expected one feature row per feature node "
@@ -143,7 +147,7 @@ class GraphKnowledge:
         else:
             self._x = None
         if k.target_labels is not None:
-            y = torch.as_tensor(k.target_labels, dtype=torch.long).reshape(-1)
+            y = torch.as_tensor(k.target_labels, dtype=torch.long, device="cpu").reshape(-1)
             if y.numel() != len(self.nodes):
                 raise ConfigError(
                     f"knowledge.target_labels: expected one label per target node "
@@ -157,7 +161,7 @@ class GraphKnowledge:
             v = k.extra.get(name)
             if v is None:
                 continue
-            t = torch.as_tensor(v).float()
+            t = torch.as_tensor(v, device="cpu").float()
             if t.ndim != 2 or t.shape[0] != len(self.nodes):
                 raise ConfigError(
                     f"knowledge.extra[{name!r}]: expected one row per target node "
@@ -197,7 +201,7 @@ class GraphKnowledge:
                 f"knowledge.known_attributes: {why}; features of target nodes {missing[:5]} "
                 f"are missing (feature_nodes must contain every target node)"
             )
-        return x[torch.tensor([pos[int(n)] for n in self.nodes.tolist()])]
+        return x[torch.tensor([pos[int(n)] for n in self.nodes.tolist()], device="cpu")]
 
     @property
     def has_labels(self) -> bool:
@@ -225,8 +229,8 @@ class GraphKnowledge:
     def partial_pairs(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Known edges and known non-edges as ``(2, e)`` *positions* among the target nodes;
         pairs touching other nodes are dropped."""
-        pos = torch.full((int(self.nodes.max()) + 1,), -1, dtype=torch.long)
-        pos[self.nodes] = torch.arange(self.k)
+        pos = torch.full((int(self.nodes.max()) + 1,), -1, dtype=torch.long, device="cpu")
+        pos[self.nodes] = torch.arange(self.k, device="cpu")
 
         def local(ei: torch.Tensor) -> torch.Tensor:
             ei = _pairs(ei, "partial graph")

@@ -34,7 +34,7 @@ from mi_graph.pairs import pairwise_distance
 
 
 def _square(m: Any, name: str) -> torch.Tensor:
-    t = torch.as_tensor(m)
+    t = torch.as_tensor(m, device="cpu")
     if t.ndim != 2 or t.shape[0] != t.shape[1]:
         raise MetricError(f"{name}: expected a square (k, k) matrix, got shape {tuple(t.shape)}")
     return t
@@ -108,14 +108,18 @@ def top_m_prediction(scores: Any, m: int, exclude: Any = None) -> torch.Tensor:
     broken by pair order."""
     s = _square(scores, "scores").double()
     k = s.shape[0]
-    iu = torch.triu_indices(k, k, 1)
+    iu = torch.triu_indices(k, k, 1, device="cpu")
     v = s[iu[0], iu[1]].clone()
     if exclude is not None:
         ex = _square(exclude, "exclude").bool()
         v[(ex | ex.T)[iu[0], iu[1]]] = -float("inf")
     m = int(max(0, min(m, v.numel())))
-    top = torch.topk(v, m, sorted=False).indices if m else torch.empty(0, dtype=torch.long)
-    out = torch.zeros(k, k, dtype=torch.bool)
+    top = (
+        torch.topk(v, m, sorted=False).indices
+        if m
+        else torch.empty(0, dtype=torch.long, device="cpu")
+    )
+    out = torch.zeros(k, k, dtype=torch.bool, device="cpu")
     out[iu[0, top], iu[1, top]] = True
     return out | out.T
 
@@ -135,26 +139,26 @@ def precision_at_density(scores: Any, truth: Any, *, exclude: Any = None) -> flo
 
 def edge_recovery(predicted: Any, truth: Any, *, exclude: Any = None) -> dict[str, float]:
     """Precision, recall and F1 of a predicted edge set (a boolean ``(k, k)`` matrix)."""
-    p, t = pair_vectors(torch.as_tensor(predicted).double(), truth, exclude)
+    p, t = pair_vectors(torch.as_tensor(predicted, device="cpu").double(), truth, exclude)
     return precision_recall(p > 0.5, t)
 
 
 def feature_cosine_scores(x: Any) -> torch.Tensor:
     """Cosine similarity of raw node features: the no-model baseline of link recovery."""
-    return 1.0 - pairwise_distance(torch.as_tensor(x).float(), "cosine")
+    return 1.0 - pairwise_distance(torch.as_tensor(x, device="cpu").float(), "cosine")
 
 
 def feature_label_scores(x: Any, y: Any) -> torch.Tensor:
     """Feature cosine plus 1 for equal labels: the no-model baseline of an attacker who knows
     node features *and labels* (GraphMI's knowledge)."""
-    yy = torch.as_tensor(y).reshape(-1)
+    yy = torch.as_tensor(y, device="cpu").reshape(-1)
     return feature_cosine_scores(x) + (yy[:, None] == yy[None, :]).float()
 
 
 def correlation_scores(v: Any) -> torch.Tensor:
     """Minus the correlation distance of rows: LSA2-post / LSA2-attr of LinkTeller [51] (the
     unsupervised link-stealing attack with the correlation distance)."""
-    return -pairwise_distance(torch.as_tensor(v).float(), "correlation")
+    return -pairwise_distance(torch.as_tensor(v, device="cpu").float(), "correlation")
 
 
 @dataclass
@@ -198,7 +202,7 @@ class LinkEvaluator:
     def figures(
         self, scores: Any, nodes: Any, *, exclude: Any = None, predicted: Any = None
     ) -> list[Figure]:
-        nodes = torch.as_tensor(nodes, dtype=torch.long)
+        nodes = torch.as_tensor(nodes, dtype=torch.long, device="cpu")
         truth = self.truth(nodes)
         base = self.baseline_scores(nodes)
         name = self.baseline
@@ -240,7 +244,7 @@ class LinkEvaluator:
             pr = edge_recovery(predicted, truth, exclude=exclude)
             base_pr = None
             if base is not None:
-                m = int(torch.triu(torch.as_tensor(predicted).bool(), 1).sum())
+                m = int(torch.triu(torch.as_tensor(predicted, device="cpu").bool(), 1).sum())
                 base_pr = edge_recovery(top_m_prediction(base, m, exclude), truth, exclude=exclude)
             for metric in ("precision", "recall", "f1"):
                 out.append(
@@ -264,7 +268,7 @@ class LinkEvaluator:
         ``(scores, labels, counts)``; the counts say how the sample relates to all pairs, since
         subsampling unlinked pairs raises the precision curve (ROC is unaffected in
         expectation)."""
-        nodes = torch.as_tensor(nodes, dtype=torch.long)
+        nodes = torch.as_tensor(nodes, dtype=torch.long, device="cpu")
         s, t = pair_vectors(scores, self.truth(nodes), exclude)
         pos, neg = np.flatnonzero(t == 1), np.flatnonzero(t == 0)
         rng = np.random.default_rng(self.seed)

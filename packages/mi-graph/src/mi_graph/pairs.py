@@ -14,11 +14,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mi_core import device as devices
 from mi_core.config import check_positive, check_range
 from mi_core.errors import ConfigError
 
@@ -44,7 +46,7 @@ def _cosine_distance(a: torch.Tensor) -> torch.Tensor:
 def _elementwise_blocks(a: torch.Tensor, fn, budget: int = 1 << 24) -> torch.Tensor:
     k, d = a.shape
     rows = max(1, budget // max(1, k * d))
-    out = torch.empty(k, k, dtype=a.dtype)
+    out = torch.empty(k, k, dtype=a.dtype, device="cpu")
     for r0 in range(0, k, rows):
         out[r0 : r0 + rows] = fn(a[r0 : r0 + rows, None, :], a[None, :, :])
     return out
@@ -64,7 +66,7 @@ def pairwise_distance(x: torch.Tensor, metric: str) -> torch.Tensor:
     """
     if metric not in DISTANCES:
         raise ConfigError(f"distance: unknown value {metric!r}; allowed values: {DISTANCES}")
-    a = torch.as_tensor(x).double()
+    a = torch.as_tensor(x, device="cpu").double()
     if a.ndim != 2:
         raise ConfigError(f"x: expected a (k, d) matrix, got shape {tuple(a.shape)}")
     if metric == "cosine":
@@ -94,8 +96,8 @@ def pair_distance(x: torch.Tensor, pairs: torch.Tensor, metric: str, chunk: int 
     (``(2, P)``), with the definitions of :func:`pairwise_distance`; for sparse pair sets."""
     if metric not in DISTANCES:
         raise ConfigError(f"distance: unknown value {metric!r}; allowed values: {DISTANCES}")
-    a = torch.as_tensor(x).double()
-    out = torch.empty(pairs.shape[1], dtype=torch.float64)
+    a = torch.as_tensor(x, device="cpu").double()
+    out = torch.empty(pairs.shape[1], dtype=torch.float64, device="cpu")
     rows = max(1, chunk // max(1, a.shape[1]))
     for s in range(0, pairs.shape[1], rows):
         u, v = a[pairs[0, s : s + rows]], a[pairs[1, s : s + rows]]
@@ -148,22 +150,24 @@ def sample_pairs(
         raise ConfigError(
             f"count: asked for {count} pairs, only {total - blocked} are available among {k} nodes"
         )
-    chosen = torch.zeros(k, k, dtype=torch.bool) if avoid is None else avoid.clone()
+    chosen = torch.zeros(k, k, dtype=torch.bool, device="cpu") if avoid is None else avoid.clone()
     out: list[torch.Tensor] = []
     need = count
     while need > 0:
         m = max(2 * need, 64)
-        i = torch.randint(0, k, (m,), generator=generator)
-        j = torch.randint(0, k, (m,), generator=generator)
+        i = torch.randint(0, k, (m,), generator=generator, device="cpu")
+        j = torch.randint(0, k, (m,), generator=generator, device="cpu")
         a, b = torch.minimum(i, j), torch.maximum(i, j)
         ok = a != b
         a, b = a[ok], b[ok]
         key = a * k + b
         # first occurrence of each new key, in draw order (deterministic)
         uniq, inverse = torch.unique(key, return_inverse=True)
-        first = torch.full((uniq.numel(),), key.numel(), dtype=torch.long)
-        first = first.scatter_reduce(0, inverse, torch.arange(key.numel()), reduce="amin")
-        keep = torch.zeros(key.numel(), dtype=torch.bool)
+        first = torch.full((uniq.numel(),), key.numel(), dtype=torch.long, device="cpu")
+        first = first.scatter_reduce(
+            0, inverse, torch.arange(key.numel(), device="cpu"), reduce="amin"
+        )
+        keep = torch.zeros(key.numel(), dtype=torch.bool, device="cpu")
         keep[first] = True
         keep &= ~chosen[a, b]
         a, b = a[keep][:need], b[keep][:need]
@@ -195,14 +199,15 @@ class PairClassifierConfig:
 class PairClassifier:
     """Binary classifier of pair feature vectors (link / no link), sklearn-style."""
 
-    def __init__(self, config: PairClassifierConfig | None = None) -> None:
+    def __init__(self, config: PairClassifierConfig | None = None, device: Any = "cpu") -> None:
         self.config = config or PairClassifierConfig()
         self.net: nn.Module | None = None
+        self.device = device  # where the network trains and predicts
 
     def fit(self, feats: torch.Tensor, labels: torch.Tensor, *, seed: int = 0) -> PairClassifier:
         cfg = self.config
-        feats = torch.as_tensor(feats).float()
-        y = torch.as_tensor(labels).float().reshape(-1)
+        feats = torch.as_tensor(feats, device="cpu").float()
+        y = torch.as_tensor(labels, device="cpu").float().reshape(-1)
         if feats.ndim != 2 or feats.shape[0] != y.numel():
             raise ConfigError(
                 f"feats: expected ({y.numel()}, d) pair features, got {tuple(feats.shape)}"
@@ -211,28 +216,34 @@ class PairClassifier:
             raise ConfigError("labels: the pair classifier needs both linked and unlinked pairs")
         self.mean = feats.mean(0)
         self.std = feats.std(0).clamp_min(1e-6)
-        z = (feats - self.mean) / self.std
+        dev = self.device
+        z = ((feats - self.mean) / self.std).to(dev)
+        y = y.to(dev)
         g = torch.Generator().manual_seed(seed)
         torch.manual_seed(seed)
-        self.net = nn.Sequential(
-            nn.Linear(z.shape[1], cfg.hidden),
-            nn.ReLU(),
-            nn.Dropout(cfg.dropout),
-            nn.Linear(cfg.hidden, cfg.hidden),
-            nn.ReLU(),
-            nn.Dropout(cfg.dropout),
-            nn.Linear(cfg.hidden, 1),
+        self.net = devices.build(  # built on the CPU from the seed: the same weights anywhere
+            lambda: nn.Sequential(
+                nn.Linear(z.shape[1], cfg.hidden),
+                nn.ReLU(),
+                nn.Dropout(cfg.dropout),
+                nn.Linear(cfg.hidden, cfg.hidden),
+                nn.ReLU(),
+                nn.Dropout(cfg.dropout),
+                nn.Linear(cfg.hidden, 1),
+            ),
+            dev,
         )
         opt = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
         self.net.train()
         for _ in range(cfg.epochs):
-            perm = torch.randperm(z.shape[0], generator=g)
+            perm = torch.randperm(z.shape[0], generator=g, device="cpu")
             for s in range(0, z.shape[0], cfg.batch_size):
-                idx = perm[s : s + cfg.batch_size]
+                idx = perm[s : s + cfg.batch_size].to(dev)
                 loss = F.binary_cross_entropy_with_logits(self.net(z[idx]).squeeze(1), y[idx])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
-                opt.step()
+                with torch.device(dev):  # the optimiser's lazily created state
+                    opt.step()
         self.net.eval()
         return self
 
@@ -241,9 +252,9 @@ class PairClassifier:
         """Probability of a link for each row of ``feats``."""
         if self.net is None:
             raise ConfigError("PairClassifier: call fit() before predict_proba()")
-        feats = torch.as_tensor(feats).float()
-        out = torch.empty(feats.shape[0])
+        feats = torch.as_tensor(feats, device="cpu").float()
+        out = torch.empty(feats.shape[0], device="cpu")
         for s in range(0, feats.shape[0], batch):
-            z = (feats[s : s + batch] - self.mean) / self.std
-            out[s : s + batch] = torch.sigmoid(self.net(z).squeeze(1))
+            z = ((feats[s : s + batch] - self.mean) / self.std).to(self.device)
+            out[s : s + batch] = torch.sigmoid(self.net(z).squeeze(1)).cpu()
         return out

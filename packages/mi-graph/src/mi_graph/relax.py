@@ -20,6 +20,7 @@ non-finite check and the progress bar.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,11 +33,11 @@ from mi_core.loop import ResumableLoop, TensorState
 OPTIMIZERS = ("pgd", "adam")
 
 
-def triu_pairs(k: int) -> torch.Tensor:
-    """The ``(2, k (k - 1) / 2)`` index pairs ``i < j`` (row-major)."""
+def triu_pairs(k: int, device: Any = "cpu") -> torch.Tensor:
+    """The ``(2, k (k - 1) / 2)`` index pairs ``i < j`` (row-major), on ``device``."""
     if k < 2:
         raise ConfigError(f"k: need at least two nodes to form pairs, got {k}")
-    return torch.triu_indices(k, k, 1)
+    return torch.triu_indices(k, k, 1, device=device)
 
 
 def symmetric_edges(pairs: torch.Tensor) -> torch.Tensor:
@@ -46,7 +47,7 @@ def symmetric_edges(pairs: torch.Tensor) -> torch.Tensor:
 
 def pairs_to_matrix(values: torch.Tensor, pairs: torch.Tensor, k: int) -> torch.Tensor:
     """Symmetric ``(k, k)`` matrix with ``values`` at ``pairs`` (zero diagonal)."""
-    out = torch.zeros(k, k, dtype=values.dtype)
+    out = torch.zeros(k, k, dtype=values.dtype, device=values.device)
     out[pairs[0], pairs[1]] = values
     out[pairs[1], pairs[0]] = values
     return out
@@ -73,7 +74,7 @@ def project_budget(a: torch.Tensor, budget: float, iters: int = 60) -> torch.Ten
 
 def node_degrees(a: torch.Tensor, pairs: torch.Tensor, k: int) -> torch.Tensor:
     """Weighted degree of each node under pair weights ``a``."""
-    deg = torch.zeros(k, dtype=a.dtype)
+    deg = torch.zeros(k, dtype=a.dtype, device=a.device)
     return deg.index_add(0, pairs[0], a).index_add(0, pairs[1], a)
 
 
@@ -91,7 +92,7 @@ def feature_smoothness(
 
 def pair_gram(x: torch.Tensor, pairs: torch.Tensor, rows: int = 1024) -> torch.Tensor:
     """``<x_i, x_j>`` for each pair, computed in blocks of ``rows`` rows of ``X X^T``."""
-    out = torch.empty(pairs.shape[1], dtype=x.dtype)
+    out = torch.empty(pairs.shape[1], dtype=x.dtype, device=x.device)
     i, j = pairs
     for r0 in range(0, x.shape[0], rows):
         sel = (i >= r0) & (i < r0 + rows)
@@ -166,7 +167,7 @@ def descend(
         raise ConfigError(f"optimizer: unknown value {optimizer!r}; allowed values: {OPTIMIZERS}")
     x = init.detach().clone()
     m, v = torch.zeros_like(x), torch.zeros_like(x)
-    tensors = TensorState(a=x, m=m, v=v, loss=torch.zeros(()))
+    tensors = TensorState(a=x, m=m, v=v, loss=torch.zeros((), device="cpu"))
     loop = ResumableLoop(
         steps,
         state={"attack": tensors, **(state or {})},
@@ -179,7 +180,7 @@ def descend(
     b1, b2 = betas
     for step in loop:
         grad, loss = grad_fn(x, step)
-        if not (torch.isfinite(torch.tensor(loss)) and bool(torch.isfinite(grad).all())):
+        if not (math.isfinite(loss) and bool(torch.isfinite(grad).all())):
             raise NonFiniteOutputError(
                 f"{desc}: the loss or its gradient became NaN/inf at step {step}; lower lr "
                 f"({lr}) or check the model's outputs"

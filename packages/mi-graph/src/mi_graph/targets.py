@@ -84,7 +84,7 @@ def graph_query_cost(query: Any) -> int:
 
 
 def _check_nodes(nodes: Any, num_nodes: int, what: str) -> torch.Tensor:
-    ids = torch.as_tensor(nodes, dtype=torch.long).reshape(-1)
+    ids = torch.as_tensor(nodes, dtype=torch.long, device="cpu").reshape(-1)
     if ids.numel() == 0:
         raise ConfigError(f"{what}.nodes: empty; query at least one node")
     if int(ids.min()) < 0 or int(ids.max()) >= num_nodes:
@@ -104,40 +104,55 @@ def _private_answerer(
     modes: tuple[str, ...],
     release: Callable[..., torch.Tensor],
 ) -> Callable[[Any], torch.Tensor]:
-    """A closure holding the private graph (no attribute of the target leads to it)."""
-    x = x.detach()
-    edge_index = edge_index.detach()
+    """A closure holding the private graph (no attribute of the target leads to it). Queries
+    are answered where the model lives: the graph is copied there once per device, and query
+    tensors (an attacker's, on the CPU) are moved there."""
+    from mi_core.device import module_device
+
+    graph = {"cpu": (x.detach().cpu(), edge_index.detach().cpu())}
+
+    def where() -> tuple[torch.device, torch.Tensor, torch.Tensor]:
+        dev = module_device(model) or torch.device("cpu")
+        if str(dev) not in graph:
+            cx, cei = graph["cpu"]
+            graph[str(dev)] = (cx.to(dev), cei.to(dev))
+        gx, gei = graph[str(dev)]
+        return dev, gx, gei
 
     def full_outputs() -> torch.Tensor:
-        return release(model, x, edge_index)
+        _, gx, gei = where()
+        return release(model, gx, gei)
 
     def answer(query: Any) -> torch.Tensor:
         if isinstance(query, NodeQuery):
             if "nodes" not in modes:
                 raise AccessError(_refusal("node", modes))
             ids = _check_nodes(query.nodes, num_nodes, "NodeQuery")
-            return full_outputs()[ids]
+            out = full_outputs()
+            return out[ids.to(out.device)]
         if isinstance(query, FeatureQuery):
             if "features" not in modes:
                 raise AccessError(_refusal("feature", modes))
             ids = _check_nodes(query.nodes, num_nodes, "FeatureQuery")
-            fx = torch.as_tensor(query.x, dtype=x.dtype)
+            dev, gx, gei = where()
+            fx = torch.as_tensor(query.x, dtype=gx.dtype, device=dev)
             if fx.shape != (ids.numel(), x.shape[1]):
                 raise ConfigError(
                     f"FeatureQuery.x: expected shape ({ids.numel()}, {x.shape[1]}) (one feature "
                     f"row per queried node), got {tuple(fx.shape)}"
                 )
-            pos = torch.full((num_nodes,), -1, dtype=torch.long)
-            pos[ids] = torch.arange(ids.numel())
-            u, v = edge_index
+            pos = torch.full((num_nodes,), -1, dtype=torch.long, device=dev)
+            pos[ids.to(dev)] = torch.arange(ids.numel(), device=dev)
+            u, v = gei
             keep = (pos[u] >= 0) & (pos[v] >= 0)
             sub = torch.stack([pos[u[keep]], pos[v[keep]]])
             return release(model, fx, sub)
         if isinstance(query, GraphQuery):
             if "graph" not in modes:
                 raise AccessError(_refusal("graph", modes))
-            gx = torch.as_tensor(query.x, dtype=x.dtype)
-            gei = torch.as_tensor(query.edge_index, dtype=torch.long)
+            dev, own_x, _ = where()
+            gx = torch.as_tensor(query.x, dtype=own_x.dtype, device=dev)
+            gei = torch.as_tensor(query.edge_index, dtype=torch.long, device=dev)
             if gx.ndim != 2 or gx.shape[1] != x.shape[1]:
                 raise ConfigError(
                     f"GraphQuery.x: expected (n, {x.shape[1]}) features, got {tuple(gx.shape)}"

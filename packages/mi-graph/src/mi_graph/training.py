@@ -99,12 +99,17 @@ def train_node_classifier(
     seed: int = 0,
     progress: bool = True,
     desc: str = "training GNN",
+    device: Any = None,
 ) -> TrainReport:
     """Train ``model(x, edge_index)`` on ``data`` (a PyG ``Data`` with ``y``); returns the splits
-    and accuracies, with ``model`` in eval mode holding the best-validation weights."""
+    and accuracies, with ``model`` in eval mode holding the best-validation weights. With
+    ``device`` the model is moved there and trained on a copy of ``data`` moved there."""
     cfg = config or TrainConfig()
     if getattr(data, "y", None) is None:
         raise ConfigError("data.y: node labels are needed to train a node classifier")
+    if device is not None:
+        model.to(device)
+        data = data.to(device)
     n = int(data.num_nodes)
     train_idx, val_idx, test_idx = split_nodes(n, cfg.train_ratio, cfg.val_ratio, seed)
     torch.manual_seed(seed)

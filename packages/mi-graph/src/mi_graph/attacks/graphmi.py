@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mi_core import device as devices
 from mi_core.attack import BaseAttack
 from mi_core.config import check_choice, check_positive, check_range
 from mi_core.errors import ConfigError
@@ -74,6 +75,8 @@ class GraphMIConfig:
         budget_scale: the edge budget is ``budget_scale * density * P`` (reference ``--density``).
         readout: ``embedding`` (paper), ``embedding+features`` or ``relaxed`` (module docstring).
         checkpoint: file to checkpoint the relaxed adjacency to / resume from.
+        device: where the search runs: ``auto`` (the white-box model's device), ``cpu``,
+            ``cuda``, ``cuda:N``; results come back on the CPU.
     """
 
     epochs: int = 100
@@ -87,8 +90,10 @@ class GraphMIConfig:
     checkpoint: str | None = None
     checkpoint_every: int = 25
     progress: bool = True
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        devices.check_device(self.device)
         check_positive("epochs", self.epochs)
         check_positive("lr", self.lr)
         check_positive("sparsity_weight", self.sparsity_weight, allow_zero=True)
@@ -168,13 +173,14 @@ class GraphMI(BaseAttack):
         cfg: GraphMIConfig = self.config
         gk = GraphKnowledge(knowledge)
         why = "GraphMI fits the model's outputs on the target nodes"
-        x = gk.target_features(why)
-        y = gk.labels(why)
+        dev = devices.attack_device(cfg.device, view)
+        x = gk.target_features(why).to(dev)
+        y = gk.labels(why).to(dev)
         density = cfg.density if cfg.density is not None else gk.density("GraphMI's edge budget")
         gnn = unwrap_gnn(view.module)
         check_relaxable(gnn)
         k = gk.k
-        pairs = triu_pairs(k)
+        pairs = triu_pairs(k, dev)
         n_pairs = pairs.shape[1]
         budget = cfg.budget_scale * density * n_pairs
         edge_index = symmetric_edges(pairs)
@@ -198,7 +204,7 @@ class GraphMI(BaseAttack):
                 return loss
 
             run = descend(
-                torch.zeros(n_pairs),
+                torch.zeros(n_pairs, device=dev),
                 autograd_grad(objective),
                 lambda v: project_budget(v, budget),
                 steps=cfg.epochs,
@@ -214,12 +220,12 @@ class GraphMI(BaseAttack):
             with torch.no_grad():
                 w = torch.cat([a, a])
                 fitted = float((gnn(x, edge_index, w).argmax(1) == y).float().mean())
-                relaxed = pairs_to_matrix(a, pairs, k)
+                relaxed = pairs_to_matrix(a, pairs, k).cpu()  # results live on the CPU
                 if cfg.readout == "relaxed":
                     scores = relaxed
                 else:
                     h = F.normalize(first_layer_embedding(gnn, x, edge_index, w), dim=1)
-                    scores = (h @ h.T).clamp_min(0)
+                    scores = (h @ h.T).clamp_min(0).cpu()
                     if cfg.readout == "embedding+features":
                         scores = scores + feature_cosine_scores(x)
                     scores.fill_diagonal_(0)

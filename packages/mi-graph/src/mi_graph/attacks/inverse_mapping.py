@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mi_core import device as devices
 from mi_core.attack import BaseAttack
 from mi_core.config import check_choice, check_positive
 from mi_core.errors import ConfigError
@@ -79,6 +80,8 @@ class InverseMappingConfig:
     encoder_hidden / decoder_hidden: widths.
     lr: Adam step of both stages.
     negatives: sampled non-links per auxiliary link.
+    device: where the auto-encoder trains (``auto``: CUDA when present, else the CPU); results
+        come back on the CPU.
     """
 
     mode: Literal["finetune", "autoencoder"] = "finetune"
@@ -89,8 +92,10 @@ class InverseMappingConfig:
     lr: float = 0.01
     negatives: float = 1.0
     progress: bool = True
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        devices.check_device(self.device)
         check_choice("mode", self.mode, ("finetune", "autoencoder"))
         check_positive("ae_epochs", self.ae_epochs)
         check_positive("finetune_epochs", self.finetune_epochs)
@@ -114,7 +119,7 @@ def _aux_graph(aux: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torc
     links = ei[:, ei[0] < ei[1]]
     if links.shape[1] == 0:
         raise ConfigError("knowledge.auxiliary.edge_index: the auxiliary graph has no links")
-    adj = torch.zeros(n, n, dtype=torch.bool)
+    adj = torch.zeros(n, n, dtype=torch.bool, device="cpu")
     adj[ei[0], ei[1]] = True
     adj.fill_diagonal_(True)
     return aux.x.float(), ei, links, adj
@@ -135,10 +140,11 @@ def _train_pairs(
     """Full-batch link / non-link training of ``logits(pairs)``; returns the last loss."""
     opt = torch.optim.Adam(params, lr=lr)
     n_neg = max(1, round(negatives * links.shape[1]))
-    target = torch.cat([torch.ones(links.shape[1]), torch.zeros(n_neg)])
-    loss = torch.zeros(())
+    dev = links.device
+    target = torch.cat([torch.ones(links.shape[1], device=dev), torch.zeros(n_neg, device=dev)])
+    loss = torch.zeros((), device=dev)
     for _ in ResumableLoop(epochs, desc=desc, progress=progress):
-        neg = sample_pairs(avoid.shape[0], n_neg, gen, avoid=avoid)
+        neg = sample_pairs(avoid.shape[0], n_neg, gen, avoid=avoid).to(dev)
         loss = F.binary_cross_entropy_with_logits(logits(torch.cat([links, neg], 1)), target)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -165,18 +171,25 @@ class InverseMapping(BaseAttack):
                 "knowledge.auxiliary: inverse mapping needs an auxiliary graph (a PyG Data with "
                 "x and edge_index) from the target's domain"
             )
+        dev = devices.attack_device(cfg.device, view)
         ax, aei, links, avoid = _aux_graph(knowledge.auxiliary)
-        h = torch.as_tensor(view(NodeQuery(gk.nodes))).float()
+        ax, aei, links = ax.to(dev), aei.to(dev), links.to(dev)
+        h = torch.as_tensor(view(NodeQuery(gk.nodes)), device=dev).float()
         if h.ndim != 2 or h.shape[0] != gk.k:
             raise ConfigError(
                 f"view: expected ({gk.k}, d) outputs for the target nodes, got {tuple(h.shape)}"
             )
         dim = h.shape[1]
-        simplex = bool((h >= 0).all()) and bool(torch.allclose(h.sum(1), torch.ones(gk.k)))
+        simplex = bool((h >= 0).all()) and bool(
+            torch.allclose(h.sum(1), torch.ones(gk.k, device=dev))
+        )
         gen = torch.Generator().manual_seed(seed)
         torch.manual_seed(seed)
-        encoder = _Encoder(ax.shape[1], cfg.encoder_hidden, dim, simplex)
-        decoder = PairDecoder(dim, cfg.decoder_hidden)
+        # built on the CPU from the seeded generator (the same weights on every device)
+        encoder = devices.build(
+            lambda: _Encoder(ax.shape[1], cfg.encoder_hidden, dim, simplex), dev
+        )
+        decoder = devices.build(lambda: PairDecoder(dim, cfg.decoder_hidden), dev)
         ae_loss = _train_pairs(
             list(encoder.parameters()) + list(decoder.parameters()),
             lambda p: decoder(encoder(ax, aei), p),
@@ -191,7 +204,7 @@ class InverseMapping(BaseAttack):
         )
         info: dict[str, Any] = {"mode": cfg.mode, "ae_loss": ae_loss, "released_dim": dim}
         if cfg.mode == "finetune":
-            h_aux = torch.as_tensor(view(GraphQuery(ax, aei))).float()
+            h_aux = torch.as_tensor(view(GraphQuery(ax, aei)), device=dev).float()
             if h_aux.shape != (ax.shape[0], dim):
                 raise ConfigError(
                     f"view: expected ({ax.shape[0]}, {dim}) outputs for the auxiliary graph, got "
@@ -210,7 +223,7 @@ class InverseMapping(BaseAttack):
                 cfg.progress,
             )
         decoder.eval()
-        pairs = triu_pairs(gk.k)
+        pairs = triu_pairs(gk.k, dev)
         with torch.no_grad():
             proba = torch.cat(
                 [
@@ -218,5 +231,5 @@ class InverseMapping(BaseAttack):
                     for s in range(0, pairs.shape[1], 1 << 20)
                 ]
             )
-        scores = pairs_to_matrix(proba, pairs, gk.k)
+        scores = pairs_to_matrix(proba, pairs, gk.k).cpu()  # results live on the CPU
         return self._result(scores, targets=gk.nodes, arrays={"predicted": scores > 0.5}, info=info)

@@ -38,6 +38,7 @@ from typing import Any, Literal
 
 import torch
 
+from mi_core import device as devices
 from mi_core.attack import BaseAttack
 from mi_core.config import check_choice, check_positive, check_range
 from mi_core.errors import ConfigError
@@ -83,6 +84,8 @@ class LinkStealingConfig:
     negatives: unlinked training pairs per linked one (sampled when not known).
     max_shadow_edges: cap on shadow training links (sampled, seeded).
     mlp_hidden / mlp_epochs / mlp_lr: the attack MLP (paper: 32 units, 50 epochs).
+    device: where the attack MLP and the shadow GNN train (``auto``: CUDA when present, else
+        the CPU); distances and pair features are computed on the CPU, results live there.
     """
 
     setting: int | None = None
@@ -95,6 +98,7 @@ class LinkStealingConfig:
     mlp_epochs: int = 50
     mlp_lr: float = 1e-3
     progress: bool = True
+    device: str = "auto"
 
     def __post_init__(self) -> None:
         if self.setting is not None:
@@ -184,7 +188,8 @@ class LinkStealing(BaseAttack):
         gk = GraphKnowledge(knowledge)
         setting = self.setting_for(gk)
         use_f, use_a, use_d = NEEDS[setting]
-        post = torch.as_tensor(view(NodeQuery(gk.nodes))).float()
+        dev = devices.attack_device(cfg.device, view)
+        post = torch.as_tensor(view(NodeQuery(gk.nodes)), device="cpu").float()
         if post.ndim != 2 or post.shape[0] != gk.k:
             raise ConfigError(
                 f"view: expected ({gk.k}, classes) posteriors for the target nodes, got "
@@ -205,7 +210,7 @@ class LinkStealing(BaseAttack):
         gen = torch.Generator().manual_seed(seed)
         train_x: list[torch.Tensor] = []
         train_y: list[torch.Tensor] = []
-        known = torch.zeros(k, k, dtype=torch.bool)
+        known = torch.zeros(k, k, dtype=torch.bool, device="cpu")
         with_post_ops = use_a and not use_d
         if use_a:
             pos, neg = gk.partial_pairs()
@@ -217,21 +222,31 @@ class LinkStealing(BaseAttack):
             known[pos[0], pos[1]] = True
             if neg is None:
                 n_neg = max(1, round(cfg.negatives * pos.shape[1]))
-                neg = sample_pairs(k, n_neg, gen, avoid=known | torch.eye(k, dtype=torch.bool))
+                neg = sample_pairs(
+                    k, n_neg, gen, avoid=known | torch.eye(k, dtype=torch.bool, device="cpu")
+                )
             known[neg[0], neg[1]] = True
             known |= known.clone().T
             pairs = torch.cat([pos, neg], dim=1)
             train_x.append(_pair_features(post, pairs, feats=feats, with_post_ops=with_post_ops))
-            train_y.append(torch.cat([torch.ones(pos.shape[1]), torch.zeros(neg.shape[1])]))
+            train_y.append(
+                torch.cat(
+                    [
+                        torch.ones(pos.shape[1], device="cpu"),
+                        torch.zeros(neg.shape[1], device="cpu"),
+                    ]
+                )
+            )
             info["partial_pairs"] = {"links": pos.shape[1], "non_links": neg.shape[1]}
             arrays["known_pairs"] = known
         if use_d:
-            sx, sy = self._shadow_pairs(knowledge.auxiliary, use_f, gen, seed)
+            sx, sy = self._shadow_pairs(knowledge.auxiliary, use_f, gen, seed, dev)
             train_x.append(sx)
             train_y.append(sy)
             info["shadow_pairs"] = int(sy.numel())
         clf = PairClassifier(
-            PairClassifierConfig(hidden=cfg.mlp_hidden, epochs=cfg.mlp_epochs, lr=cfg.mlp_lr)
+            PairClassifierConfig(hidden=cfg.mlp_hidden, epochs=cfg.mlp_epochs, lr=cfg.mlp_lr),
+            device=dev,
         ).fit(torch.cat(train_x), torch.cat(train_y), seed=seed)
         all_pairs = triu_pairs(k)
         proba = clf.predict_proba(
@@ -242,7 +257,7 @@ class LinkStealing(BaseAttack):
         return self._result(scores, targets=gk.nodes, arrays=arrays, info=info)
 
     def _shadow_pairs(
-        self, shadow: Any, use_f: bool, gen: torch.Generator, seed: int
+        self, shadow: Any, use_f: bool, gen: torch.Generator, seed: int, device: Any = "cpu"
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Train a shadow GNN on the shadow graph; pair features and labels of its links and
         as many sampled non-links."""
@@ -260,23 +275,30 @@ class LinkStealing(BaseAttack):
         n = int(shadow.num_nodes)
         ei = clean_edge_index(shadow.edge_index, n)
         torch.manual_seed(seed)
-        model = build_model(cfg.shadow_arch, int(shadow.x.shape[1]), int(shadow.y.max()) + 1)
-        train_node_classifier(model, shadow, seed=seed, progress=cfg.progress, desc="shadow GNN")
+        model = devices.build(
+            lambda: build_model(cfg.shadow_arch, int(shadow.x.shape[1]), int(shadow.y.max()) + 1),
+            device,
+        )
+        train_node_classifier(
+            model, shadow, seed=seed, progress=cfg.progress, desc="shadow GNN", device=device
+        )
         with torch.no_grad():
-            spost = torch.softmax(model(shadow.x, ei), dim=1)
+            spost = torch.softmax(model(shadow.x.to(device), ei.to(device)), dim=1).cpu()
         und = ei[:, ei[0] < ei[1]]
         if und.shape[1] == 0:
             raise ConfigError("knowledge.auxiliary.edge_index: the shadow graph has no links")
         if und.shape[1] > cfg.max_shadow_edges:
-            pick = torch.randperm(und.shape[1], generator=gen)[: cfg.max_shadow_edges]
+            pick = devices.randperm(und.shape[1], generator=gen, device="cpu")
+            pick = pick[: cfg.max_shadow_edges]
             und = und[:, pick]
-        adj = torch.zeros(n, n, dtype=torch.bool)
+        adj = torch.zeros(n, n, dtype=torch.bool, device="cpu")
         adj[ei[0], ei[1]] = True
-        neg = sample_pairs(
-            n, max(1, round(cfg.negatives * und.shape[1])), gen, avoid=adj | torch.eye(n).bool()
-        )
+        eye = torch.eye(n, dtype=torch.bool, device="cpu")
+        neg = sample_pairs(n, max(1, round(cfg.negatives * und.shape[1])), gen, avoid=adj | eye)
         pairs = torch.cat([und, neg], dim=1)
         feats = shadow.x.float() if use_f else None
         x = _pair_features(spost, pairs, feats=feats, with_post_ops=False)
-        y = torch.cat([torch.ones(und.shape[1]), torch.zeros(neg.shape[1])])
+        y = torch.cat(
+            [torch.ones(und.shape[1], device="cpu"), torch.zeros(neg.shape[1], device="cpu")]
+        )
         return x, y

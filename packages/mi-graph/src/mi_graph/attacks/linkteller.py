@@ -30,6 +30,7 @@ from typing import Literal
 
 import torch
 
+from mi_core import device as devices
 from mi_core.attack import BaseAttack
 from mi_core.config import check_choice, check_positive, check_range
 from mi_core.errors import ConfigError
@@ -50,6 +51,9 @@ class LinkTellerConfig:
     density: density prior for the predicted edge set; ``None`` takes
         ``knowledge.extra["density"]`` if given, else no edge set is predicted.
     checkpoint: file to checkpoint the influence matrix to / resume from.
+    device: checked like every attack's, for one interface: the queries run where the target
+        lives, and LinkTeller's own arithmetic (one difference of outputs per query) runs on
+        the CPU, where its results live.
     """
 
     delta: float = 1e-3
@@ -58,8 +62,10 @@ class LinkTellerConfig:
     checkpoint: str | None = None
     checkpoint_every: int = 100
     progress: bool = True
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        devices.check_device(self.device)
         check_positive("delta", self.delta)
         check_choice("symmetric", self.symmetric, ("mean", "max", "min"))
         if self.density is not None:
@@ -89,8 +95,9 @@ class LinkTeller(BaseAttack):
                 f"knowledge.extra['feature_nodes']: LinkTeller perturbs the features of every "
                 f"target node, but target nodes {missing[:5]} have no known features"
             )
-        rows = torch.tensor([pos[int(n)] for n in gk.nodes.tolist()])
-        base = torch.as_tensor(view(FeatureQuery(qnodes, qx))).float()
+        devices.attack_device(cfg.device, view)  # refuses an unavailable device
+        rows = torch.tensor([pos[int(n)] for n in gk.nodes.tolist()], device="cpu")
+        base = torch.as_tensor(view(FeatureQuery(qnodes, qx)), device="cpu").float()
         if base.ndim != 2 or base.shape[0] != len(qnodes):
             raise ConfigError(
                 f"view: expected ({len(qnodes)}, classes) outputs for a feature query, got "
@@ -98,7 +105,7 @@ class LinkTeller(BaseAttack):
             )
         base_t = base[rows]
         k = gk.k
-        influence = torch.zeros(k, k)
+        influence = torch.zeros(k, k, device="cpu")
         state = TensorState(influence=influence)
         loop = ResumableLoop(
             k,
@@ -112,7 +119,7 @@ class LinkTeller(BaseAttack):
         for a in loop:
             x = qx.clone()
             x[rows[a]] = x[rows[a]] * (1.0 + cfg.delta)
-            out = torch.as_tensor(view(FeatureQuery(qnodes, x))).float()
+            out = torch.as_tensor(view(FeatureQuery(qnodes, x)), device="cpu").float()
             influence[a] = (out[rows] - base_t).norm(dim=1) / cfg.delta
         influence.fill_diagonal_(0)
         if cfg.symmetric == "mean":

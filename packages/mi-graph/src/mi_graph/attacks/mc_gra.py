@@ -57,6 +57,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from mi_core import device as devices
 from mi_core.attack import BaseAttack
 from mi_core.config import check_choice, check_positive, check_range
 from mi_core.errors import ConfigError
@@ -106,6 +107,8 @@ class MCGRAConfig:
             reference's default density makes it vacuous: ``None`` = box ``[0, 1]`` only).
         readout: ``"relaxed+knowledge"``, ``"relaxed"`` or ``"chain"``.
         knowledge_weight: weight of the attacker's own evidence in ``"relaxed+knowledge"``.
+        device: where the search runs: ``auto`` (the white-box model's device), ``cpu``,
+            ``cuda``, ``cuda:N``; the read-out is combined on the CPU, where results live.
     """
 
     epochs: int = 100
@@ -125,8 +128,10 @@ class MCGRAConfig:
     checkpoint: str | None = None
     checkpoint_every: int = 25
     progress: bool = True
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        devices.check_device(self.device)
         check_positive("epochs", self.epochs, allow_zero=True)
         check_positive("lr", self.lr)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -208,7 +213,7 @@ def released_outputs(model: nn.Module, graph: Any, nodes: Any) -> tuple[torch.Te
         h, out = embedding_and_logits(gnn, graph.x, graph.edge_index)
     finally:
         gnn.train(was)
-    idx = torch.as_tensor(nodes, dtype=torch.long)
+    idx = torch.as_tensor(nodes, dtype=torch.long, device=h.device)
     return h[idx].detach(), torch.softmax(out[idx], 1).detach()
 
 
@@ -295,8 +300,9 @@ class MCGRA(BaseAttack):
     def _run(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
         cfg: MCGRAConfig = self.config
         gk = GraphKnowledge(knowledge)
-        x = gk.target_features("MC-GRA runs the GNN on the target nodes")
-        known = self._priors(gk)
+        dev = devices.attack_device(cfg.device, view)
+        x = gk.target_features("MC-GRA runs the GNN on the target nodes").to(dev)
+        known = {name: v.to(dev) for name, v in self._priors(gk).items()}
         lam = self.weights(known)
         if not any(w > 0 for w in lam.values()):
             raise ConfigError(
@@ -305,7 +311,7 @@ class MCGRA(BaseAttack):
         gnn = unwrap_gnn(view.module)
         check_relaxable(gnn)
         k = gk.k
-        pairs = triu_pairs(k)
+        pairs = triu_pairs(k, dev)
         n_pairs = pairs.shape[1]
         budget = float(n_pairs)
         if cfg.budget_scale is not None:
@@ -349,7 +355,7 @@ class MCGRA(BaseAttack):
             p.requires_grad_(False)
         try:
             run = descend(
-                torch.zeros(n_pairs),
+                torch.zeros(n_pairs, device=dev),
                 autograd_grad(objective),
                 lambda v: project_budget(v, budget),
                 steps=cfg.epochs,
@@ -363,7 +369,7 @@ class MCGRA(BaseAttack):
             )
             a = run.variable
             with torch.no_grad():
-                relaxed = pairs_to_matrix(a, pairs, k)
+                relaxed = pairs_to_matrix(a, pairs, k).cpu()  # results live on the CPU
                 evidence = self.knowledge_scores(x, labels)
                 if cfg.readout == "relaxed":
                     scores = relaxed.clone()
@@ -371,10 +377,11 @@ class MCGRA(BaseAttack):
                     scores = relaxed + cfg.knowledge_weight * evidence
                 else:
                     h, out = embedding_and_logits(gnn, x, edge_index, torch.cat([a, a]))
-                    scores = relaxed + _cos(h) + _cos(torch.softmax(out, 1)) + evidence
+                    chain = _cos(h) + _cos(torch.softmax(out, 1))
                     for v in (h_known, y_known):
                         if v is not None:
-                            scores = scores + _cos(v)
+                            chain = chain + _cos(v)
+                    scores = relaxed + chain.cpu() + evidence
                 scores.fill_diagonal_(0)
         finally:
             for p, flag in grads.items():
@@ -406,8 +413,9 @@ class MCGRA(BaseAttack):
     def knowledge_scores(x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         """The attacker's own evidence, no model: raw-feature cosine, plus 1 for equal labels
         when the labels are known (:func:`mi_graph.metrics.feature_label_scores`)."""
-        s = feature_cosine_scores(x)
+        s = feature_cosine_scores(x)  # on the CPU
         if labels is not None:
-            s = s + (labels[:, None] == labels[None, :]).float()
+            y = labels.cpu()
+            s = s + (y[:, None] == y[None, :]).float()
         s.fill_diagonal_(0)
         return s

@@ -47,6 +47,7 @@ from typing import Literal
 
 import torch
 
+from mi_core import device as devices
 from mi_core.attack import BaseAttack
 from mi_core.config import check_choice, check_positive, check_range
 from mi_core.errors import ConfigError
@@ -83,6 +84,8 @@ class RLGraphMIConfig:
         budget_scale: the edge budget ``m = budget_scale * density * pairs``.
         readout: ``"relaxed+knowledge"`` or ``"relaxed"``.
         knowledge_weight: weight of the attacker's own evidence in the read-out.
+        device: where the attacker's estimates compute (``auto``: CUDA when present, else the
+            CPU); queries go through the view, results come back on the CPU.
     """
 
     epochs: int = 100
@@ -99,8 +102,10 @@ class RLGraphMIConfig:
     checkpoint: str | None = None
     checkpoint_every: int = 25
     progress: bool = True
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        devices.check_device(self.device)
         check_positive("epochs", self.epochs, allow_zero=True)
         check_positive("samples", self.samples)
         if self.samples < 2:
@@ -151,7 +156,8 @@ class RLGraphMI(BaseAttack):
         cfg: RLGraphMIConfig = self.config
         gk = GraphKnowledge(knowledge)
         why = "RL-GraphMI queries the GNN on graphs among the target nodes"
-        x = gk.target_features(why)
+        dev = devices.attack_device(cfg.device, view)
+        x = gk.target_features(why).to(dev)
         density = cfg.density if cfg.density is not None else gk.density("RL-GraphMI's edge budget")
         k = gk.k
         own_labels = gk.has_labels
@@ -166,9 +172,10 @@ class RLGraphMI(BaseAttack):
                 "or lower config.samples"
             )
         if own_labels:
-            y = gk.labels(why)
+            y = gk.labels(why).to(dev)
         else:
-            y = torch.as_tensor(view(NodeQuery(gk.nodes)), dtype=torch.long).reshape(-1)
+            y = torch.as_tensor(view(NodeQuery(gk.nodes)), dtype=torch.long, device=dev)
+            y = y.reshape(-1)
             if y.numel() != k:
                 raise ConfigError(
                     f"view: a NodeQuery of {k} nodes returned {y.numel()} labels; RL-GraphMI "
@@ -177,11 +184,12 @@ class RLGraphMI(BaseAttack):
         steps = cfg.epochs
         if remaining is not None:
             steps = min(steps, (remaining - label_cost) // step_cost)
-        pairs = triu_pairs(k)
+        pairs = triu_pairs(k, dev)
         n_pairs = pairs.shape[1]
         budget = cfg.budget_scale * density * n_pairs
         p0 = min(0.5, cfg.init_scale * density)
-        theta0 = torch.full((n_pairs,), float(torch.logit(torch.tensor(p0))))
+        logit0 = float(torch.logit(torch.tensor(p0, device="cpu")))
+        theta0 = torch.full((n_pairs,), logit0, device=dev)
         gram_diag = (x * x).sum(1)
         gram_pairs = pair_gram(x, pairs)
         gen = torch.Generator().manual_seed(seed)
@@ -190,12 +198,12 @@ class RLGraphMI(BaseAttack):
 
         def estimate(theta: torch.Tensor, step: int) -> tuple[torch.Tensor, float]:
             a = torch.sigmoid(theta)
-            draws = torch.rand(cfg.samples, n_pairs, generator=gen) < a
-            errors = torch.empty(cfg.samples, k)
+            draws = devices.rand(cfg.samples, n_pairs, generator=gen, device=dev) < a
+            errors = torch.empty(cfg.samples, k, device=dev)
             for s in range(cfg.samples):
                 chosen = pairs[:, draws[s]]
                 labels = view(GraphQuery(x, symmetric_edges(chosen)))
-                labels = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
+                labels = torch.as_tensor(labels, dtype=torch.long, device=dev).reshape(-1)
                 errors[s] = (labels != y).float()
             stats["queries"] += cfg.samples * k
             loo = (errors.sum(0, keepdim=True) - errors) / (cfg.samples - 1)
@@ -228,8 +236,9 @@ class RLGraphMI(BaseAttack):
             state={"sampler": gen},
         )
         a = torch.sigmoid(run.variable)
-        relaxed = pairs_to_matrix(a, pairs, k)
-        evidence = feature_cosine_scores(x) + (y[:, None] == y[None, :]).float()
+        relaxed = pairs_to_matrix(a, pairs, k).cpu()  # results live on the CPU
+        yc = y.cpu()
+        evidence = feature_cosine_scores(x) + (yc[:, None] == yc[None, :]).float()
         evidence.fill_diagonal_(0)
         if cfg.readout == "relaxed":
             scores = relaxed.clone()
