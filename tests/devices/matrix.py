@@ -629,15 +629,300 @@ GRAPH = [
 ]
 
 
+# ------------------------------------------------------------------------------------------------
+# mi-text: untrained tiny models over one small vocabulary (the matrix checks where tensors go)
+
+WORDS = [
+    "the",
+    "code",
+    "of",
+    "ann",
+    "is",
+    "1",
+    "2",
+    "3",
+    "4",
+    ".",
+    "a",
+    "film",
+    "was",
+    "great",
+    "awful",
+    "you",
+    "are",
+    "an",
+    "assistant",
+]
+
+
+@functools.cache
+def text_fixtures() -> dict[str, Any]:
+    from mi_text.inverters import InverterConfig
+    from mi_text.models import (
+        BagOfWordsEncoder,
+        CausalLM,
+        SentenceEncoder,
+        TextClassifier,
+        tiny_gpt2,
+    )
+    from mi_text.targets import PromptedLM, SystemPromptService
+    from mi_text.tokenizers import WordTokenizer
+
+    torch.manual_seed(0)
+    sentences = [" ".join(WORDS[i : i + 6]) for i in range(0, len(WORDS) - 6)]
+    tok = WordTokenizer.fit(sentences + WORDS)
+
+    def lm(seed: int) -> Any:
+        return CausalLM(
+            tiny_gpt2(tok.vocab_size, n_layer=1, n_embd=16, n_head=2, n_positions=64, seed=seed),
+            tok,
+        )
+
+    encoder = SentenceEncoder(BagOfWordsEncoder(tok.vocab_size, dim=8, layers=1, seed=0), tok)
+    with torch.no_grad():
+        leaked = encoder(sentences[:2])
+    prompts = ["you are an assistant .", "you are a film assistant ."]
+    return {
+        "tok": tok,
+        "target": lm(0),
+        "base": lm(1),
+        "clf": TextClassifier(tok, 2, dim=8, seed=0),
+        "encoder": encoder,
+        "leaked": leaked,
+        "sentences": sentences,
+        "service": SystemPromptService(PromptedLM(lm(2)), prompts),
+        "local": PromptedLM(lm(2)),
+        "prompts": prompts,
+        "inverter": InverterConfig(
+            unroll=True, chunk=8, d_model=16, heads=2, layers=1, epochs=1, max_length=8
+        ),
+        "geia": InverterConfig(d_model=16, heads=2, layers=1, epochs=1, max_length=8),
+    }
+
+
+def _fx(fx: dict[str, Any], v: Any) -> Any:
+    """A fixture value for ``"fx:name"``, else ``v`` (dict values resolved too)."""
+    if isinstance(v, str) and v.startswith("fx:"):
+        return fx[v[3:]]
+    if isinstance(v, dict):
+        return {k: _fx(fx, x) for k, x in v.items()}
+    return v
+
+
+def _text_attack(
+    name: str, target: str, config: dict[str, Any], knowledge: dict[str, Any]
+) -> Callable[[str, Any], Any]:
+    def run(device: str, fx: dict[str, Any]) -> Any:
+        import copy
+
+        from mi_core import Knowledge, make_view
+        from mi_core.registry import get_attack
+
+        cls = get_attack(name)
+        model = fx[target]
+        if device != "cpu" and cls.access.value == "white-box":  # computes where it lives
+            model = copy.deepcopy(model).to(device)
+        post = {} if target in ("clf", "service") else {"postprocess": None}
+        view = make_view(model, cls.access, **post)
+        import dataclasses
+
+        quiet = (
+            {"progress": False}
+            if "progress" in {f.name for f in dataclasses.fields(cls.Config)}
+            else {}
+        )
+        attack = cls({**_fx(fx, config), "device": device, **quiet})
+        return attack.run(view, Knowledge(**_fx(fx, knowledge)), seed=0)
+
+    return run
+
+
+def _k(**fields: Any) -> dict[str, Any]:
+    return fields
+
+
+SAMPLE = {"n_samples": 2, "max_new_tokens": 2, "batch_size": 2}
+TEXT = [
+    Entry(
+        "attack:perplexity-extraction",
+        "text",
+        _text_attack(
+            "perplexity-extraction",
+            "target",
+            {**SAMPLE, "ranking": "reference"},
+            _k(prior="fx:base"),
+        ),
+    ),
+    Entry(
+        "attack:lookahead-extraction",
+        "text",
+        _text_attack(
+            "lookahead-extraction", "target", {**SAMPLE, "lookahead": 1}, _k(prior="fx:base")
+        ),
+    ),
+    Entry(
+        "attack:difference-search",
+        "text",
+        _text_attack(
+            "difference-search",
+            "target",
+            {"beam_width": 2, "max_new_tokens": 2, "starts": 1},
+            _k(prior="fx:base"),
+        ),
+    ),
+    Entry(
+        "attack:divergence-attack",
+        "text",
+        _text_attack(
+            "divergence-attack",
+            "target",
+            {
+                "words": ("film",),
+                "repeats": 2,
+                "instruction": "the {words}",
+                "samples": 1,
+                "max_new_tokens": 2,
+                "ngram": 2,
+            },
+            _k(auxiliary="fx:sentences", extra={"tokenizer": "fx:tok"}),
+        ),
+    ),
+    Entry(
+        "attack:pii-prompting",
+        "text",
+        _text_attack(
+            "pii-prompting",
+            "target",
+            {"shots": 1, "max_new_tokens": 2, "kinds": ("email",)},
+            _k(
+                target_labels=["ann"],
+                auxiliary=[("bob", "email", "a"), ("cid", "email", "b")],
+                extra={"tokenizer": "fx:tok"},
+            ),
+        ),
+    ),
+    Entry(
+        "attack:confidence-search",
+        "text",
+        _text_attack(
+            "confidence-search",
+            "clf",
+            {"n_tokens": 1, "beam_width": 1},
+            _k(
+                known_attributes=["the code is"],
+                target_labels=[1],
+                extra={"candidates": ["1", "2"]},
+            ),
+        ),
+    ),
+    Entry(
+        "attack:relaxed-token-inversion",
+        "text",
+        _text_attack(
+            "relaxed-token-inversion",
+            "clf",
+            {"n_tokens": 1, "steps": 2, "restarts": 1},
+            _k(
+                known_attributes=["the code is"],
+                target_labels=[1],
+                extra={"candidates": ["1", "2"]},
+            ),
+        ),
+    ),
+    Entry(
+        "attack:soft-prompt-extraction",
+        "text",
+        _text_attack(
+            "soft-prompt-extraction",
+            "target",
+            {
+                "prompt_tokens": 1,
+                "steps": 1,
+                "batch_size": 1,
+                "trials": 1,
+                "suffix_tokens": 2,
+                "validation": 0.0,
+            },
+            _k(
+                auxiliary=[("the code of ann is", " 1 ."), ("the code of", " 2 .")],
+                target_labels=["the code of ann is"],
+            ),
+        ),
+    ),
+    Entry(
+        "attack:geia",
+        "text",
+        _text_attack(
+            "geia",
+            "encoder",
+            {"inverter": "fx:geia", "beams": 1},
+            _k(auxiliary="fx:sentences", target_labels="fx:leaked"),
+        ),
+    ),
+    Entry(
+        "attack:geia-correction",
+        "text",
+        _text_attack(
+            "geia-correction",
+            "encoder",
+            {"inverter": "fx:geia", "beams": 1, "rounds": 1, "candidates": 2},
+            _k(auxiliary="fx:sentences", target_labels="fx:leaked"),
+        ),
+    ),
+    Entry(
+        "attack:keyword-inference",
+        "text",
+        _text_attack(
+            "keyword-inference",
+            "encoder",
+            {"max_iter": 5, "hidden": 4},
+            _k(auxiliary="fx:sentences", target_labels="fx:leaked"),
+        ),
+    ),
+    Entry(
+        "attack:two-stage-inversion",
+        "text",
+        _text_attack(
+            "two-stage-inversion",
+            "encoder",
+            {},
+            _k(prior="fx:encoder", auxiliary="fx:sentences", target_labels="fx:leaked"),
+        ),
+    ),
+    Entry(
+        "attack:logit-inversion",
+        "text",
+        _text_attack(
+            "logit-inversion",
+            "service",
+            {"inverter": "fx:inverter", "beams": 1},
+            _k(prior="fx:local", auxiliary="fx:prompts", target_labels=[0, 1]),
+        ),
+    ),
+    Entry(
+        "attack:logit-bias-inversion",
+        "text",
+        _text_attack(
+            "logit-bias-inversion",
+            "service",
+            {"inverter": "fx:inverter", "beams": 1, "token_subset": 4},
+            _k(prior="fx:local", auxiliary="fx:prompts", target_labels=[0]),
+        ),
+    ),
+]
+
+
 FIXTURES: dict[str, Callable[[], dict[str, Any]]] = {
     "vision": vision_fixtures,
     "diffusion": diffusion_fixtures,
     "graph": graph_fixtures,
+    "text": text_fixtures,
     "defense": defense_fixtures,
 }
-ENTRIES: list[Entry] = [*VISION, *PRIORS, *DIFFUSION, *GRAPH, *DEFENSES]
-#: modalities whose every registered attack must have an entry (phase 2: text)
-COVERED = ("image", "graph")
+ENTRIES: list[Entry] = [*VISION, *PRIORS, *DIFFUSION, *GRAPH, *TEXT, *DEFENSES]
+#: modalities whose every registered attack must have an entry (tabular attacks query
+#: scikit-learn estimators, or a user's model through its own predict: no torch, no device)
+COVERED = ("image", "graph", "text")
 #: registered attacks of a covered modality not yet device-aware, with the reason (kept empty:
 #: a new attack joins the matrix with its first commit)
 PENDING: dict[str, str] = {}

@@ -18,7 +18,9 @@ from mi_core.views import TargetView
 
 def target_embeddings(knowledge: Knowledge) -> torch.Tensor:
     emb = knowledge.require("target_labels", "the leaked sentence embeddings to invert, (N, D)")
-    t = torch.as_tensor(np.asarray(emb) if not isinstance(emb, torch.Tensor) else emb).float()
+    t = torch.as_tensor(
+        np.asarray(emb) if not isinstance(emb, torch.Tensor) else emb, device="cpu"
+    ).float()
     if t.ndim != 2:
         raise ConfigError(
             f"knowledge.target_labels: expected (N, D) embeddings, got shape {tuple(t.shape)}"
@@ -36,7 +38,7 @@ def auxiliary_pairs(
     texts = list(texts)
     given = knowledge.extra.get("auxiliary_embeddings")
     if given is not None:
-        emb = torch.as_tensor(given).float()
+        emb = torch.as_tensor(given, device="cpu").float()
         if emb.shape[0] != len(texts):
             raise ConfigError(
                 f"knowledge.extra['auxiliary_embeddings']: {emb.shape[0]} rows for "
@@ -44,7 +46,7 @@ def auxiliary_pairs(
             )
         return texts, emb
     out = [
-        torch.as_tensor(view(texts[i : i + batch_size])).float()
+        torch.as_tensor(view(texts[i : i + batch_size]), device="cpu").float()
         for i in range(0, len(texts), batch_size)
     ]
     return texts, torch.cat(out)

@@ -48,7 +48,8 @@ def _topk_sample(
     k = min(k, logits.shape[-1])
     vals, idx = (logits / max(temperature, 1e-6)).topk(k, dim=-1)
     probs = torch.softmax(vals, dim=-1)
-    pick = torch.multinomial(probs, 1, generator=g)
+    # drawn on the CPU generator (the same draws on every device), then moved back
+    pick = torch.multinomial(probs.cpu(), 1, generator=g).to(idx.device)
     return idx.gather(-1, pick).squeeze(-1)
 
 
@@ -118,8 +119,8 @@ def _lookahead_choice(
         total += lp
         rows = [[*r, int(t)] for r, t in zip(rows, tok.tolist(), strict=True)]
     scores = total.reshape(len(batch), k) / max(temperature, 1e-6)
-    pick = torch.multinomial(torch.softmax(scores, dim=-1), 1, generator=g)
-    return cand.gather(-1, pick).squeeze(-1)
+    pick = torch.multinomial(torch.softmax(scores, dim=-1).cpu(), 1, generator=g)
+    return cand.gather(-1, pick.to(cand.device)).squeeze(-1)
 
 
 def sequence_nll(
@@ -186,7 +187,7 @@ def beam_search(
             probs, idx = t_lp.exp().sort(dim=-1, descending=True)
             outside = probs.cumsum(-1) - probs >= top_p  # the nucleus keeps at least one token
             step = step.scatter(1, idx, step.gather(1, idx).masked_fill(outside, float("-inf")))
-        totals = step + torch.tensor([b[1] for b in beams])[:, None]
+        totals = step + torch.tensor([b[1] for b in beams], device="cpu")[:, None]
         flat = totals.reshape(-1)
         top = flat.topk(min(beam_width, flat.numel())).indices
         new_beams = []

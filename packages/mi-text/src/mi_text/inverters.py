@@ -97,8 +97,8 @@ class ConditionalDecoder(nn.Module):
         self.body = nn.TransformerEncoder(layer, cfg.layers)
         self.norm = nn.LayerNorm(d)
         self.head = nn.Linear(d, tokenizer.vocab_size)
-        self.register_buffer("cond_mean", torch.zeros(cond_dim))
-        self.register_buffer("cond_std", torch.ones(cond_dim))
+        self.register_buffer("cond_mean", torch.zeros(cond_dim, device="cpu"))
+        self.register_buffer("cond_std", torch.ones(cond_dim, device="cpu"))
 
     def set_standardization(self, mean: torch.Tensor, std: torch.Tensor) -> None:
         """Conditions are standardised ``(c - mean) / std`` before the projection (features
@@ -140,14 +140,16 @@ class ConditionalDecoder(nn.Module):
         top_k: int = 20,
         generator: torch.Generator | None = None,
     ) -> list[str]:
-        """Decode one text per condition: greedy (``beams=1``), beam search, or top-k sampling."""
+        """Decode one text per condition: greedy (``beams=1``), beam search, or top-k sampling
+        (on the decoder's device; conditions are moved there)."""
         self.eval()
+        cond = cond.to(self.head.weight.device)
         tok = self.tokenizer
         if beams > 1 and not sample:
             return [self._beam(cond[i : i + 1], beams) for i in range(cond.shape[0])]
         n = cond.shape[0]
-        ids = torch.full((n, 1), tok.bos_id, dtype=torch.long)
-        done = torch.zeros(n, dtype=torch.bool)
+        ids = torch.full((n, 1), tok.bos_id, dtype=torch.long, device=cond.device)
+        done = torch.zeros(n, dtype=torch.bool, device=cond.device)
         for _ in range(self.cfg.max_length):
             logits = self(cond, ids)[:, -1]
             logits[:, tok.unk_id] = float("-inf")
@@ -155,7 +157,8 @@ class ConditionalDecoder(nn.Module):
             logits[:, tok.bos_id] = float("-inf")
             if sample:
                 vals, idx = logits.topk(min(top_k, logits.shape[1]), -1)
-                pick = torch.multinomial(torch.softmax(vals, -1), 1, generator=generator)
+                probs = torch.softmax(vals, -1).cpu()  # drawn on the CPU generator
+                pick = torch.multinomial(probs, 1, generator=generator).to(vals.device)
                 nxt = idx.gather(1, pick).squeeze(1)
             else:
                 nxt = logits.argmax(-1)
@@ -179,11 +182,11 @@ class ConditionalDecoder(nn.Module):
         beams = [([tok.bos_id], 0.0)]
         finished: list[tuple[list[int], float]] = []
         for _ in range(self.cfg.max_length):
-            ids = torch.tensor([b[0] for b in beams])
+            ids = torch.tensor([b[0] for b in beams], device=cond.device)
             lp = F.log_softmax(self(cond.expand(len(beams), -1), ids)[:, -1], -1)
             for bad in (tok.unk_id, tok.pad_id, tok.bos_id):
                 lp[:, bad] = float("-inf")
-            tot = lp + torch.tensor([b[1] for b in beams])[:, None]
+            tot = lp + torch.tensor([b[1] for b in beams], device=lp.device)[:, None]
             top = tot.reshape(-1).topk(width).indices.tolist()
             nxt = []
             for k in top:
@@ -201,9 +204,9 @@ class ConditionalDecoder(nn.Module):
 def encode_texts(tok: WordTokenizer, texts: Sequence[str], max_length: int) -> torch.Tensor:
     """(N, max_length + 2) ids: BOS, tokens (truncated), EOS, padding."""
     rows = [[tok.bos_id, *tok.encode(t)[:max_length], tok.eos_id] for t in texts]
-    out = torch.full((len(rows), max_length + 2), tok.pad_id, dtype=torch.long)
+    out = torch.full((len(rows), max_length + 2), tok.pad_id, dtype=torch.long, device="cpu")
     for i, r in enumerate(rows):
-        out[i, : len(r)] = torch.tensor(r)
+        out[i, : len(r)] = torch.tensor(r, device="cpu")
     return out
 
 
@@ -224,6 +227,9 @@ def train_inverter(
         raise ConfigError(f"conds ({len(conds)}) and texts ({len(texts)}) differ in length")
     if len(texts) == 0:
         raise ConfigError("texts: the inverter needs training pairs (auxiliary data)")
+    from mi_core.device import module_device
+
+    dev = module_device(model) or torch.device("cpu")  # trains where the model lives
     ids = encode_texts(model.tokenizer, texts, cfg.max_length)
     conds = conds.float()
     g = torch.Generator().manual_seed(seed)
@@ -246,13 +252,14 @@ def train_inverter(
     pad = model.tokenizer.pad_id
     for _ in loop:
         model.train()
-        order = torch.randperm(len(texts), generator=g)
+        order = torch.randperm(len(texts), generator=g, device="cpu")
         total = 0.0
         for b in range(0, len(texts), cfg.batch_size):
             idx = order[b : b + cfg.batch_size]
-            x, c = ids[idx], conds[idx]
+            x, c = ids[idx].to(dev), conds[idx].to(dev)
             if cfg.condition_noise > 0:
-                c = c + cfg.condition_noise * torch.randn(c.shape, generator=g)
+                noise = torch.randn(c.shape, generator=g, device="cpu").to(dev)
+                c = c + cfg.condition_noise * noise
             length = int((x != pad).sum(1).max())
             x = x[:, :length]
             logits = model(c, x[:, :-1])
@@ -262,7 +269,8 @@ def train_inverter(
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
+            with torch.device(dev):  # the optimiser's lazily created state
+                opt.step()
             sched.step()
             total += float(loss.detach()) * len(idx)
         losses.append(total / len(texts))

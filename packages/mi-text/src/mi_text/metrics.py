@@ -96,8 +96,8 @@ def embedding_cosine(
         )
     if len(predictions) == 0:
         raise MetricError("predictions: empty")
-    e = torch.as_tensor(embed(list(predictions))).float()
-    t = torch.as_tensor(target_embeddings).float()
+    e = torch.as_tensor(embed(list(predictions)), device="cpu").float()
+    t = torch.as_tensor(target_embeddings, device="cpu").float()
     return float(torch.nn.functional.cosine_similarity(e, t, dim=-1).mean())
 
 

@@ -196,10 +196,10 @@ class CausalLM(nn.Module):
     def _full(self, seqs: list[list[int]]) -> dict[str, Any]:
         device = next(self.model.parameters()).device
         n, length = len(seqs), max(len(s) for s in seqs)
-        ids = torch.full((n, length), self.tokenizer.pad_id, dtype=torch.long)
-        mask = torch.zeros((n, length), dtype=torch.long)
+        ids = torch.full((n, length), self.tokenizer.pad_id, dtype=torch.long, device="cpu")
+        mask = torch.zeros((n, length), dtype=torch.long, device="cpu")
         for i, s in enumerate(seqs):
-            ids[i, length - len(s) :] = torch.tensor(s)
+            ids[i, length - len(s) :] = torch.tensor(s, device="cpu")
             mask[i, length - len(s) :] = 1
         pos = (mask.cumsum(1) - 1).clamp(min=0)
         out = self._run(ids.to(device), mask.to(device), pos.to(device))
@@ -233,15 +233,17 @@ class CausalLM(nn.Module):
                 return None
             idx.append(j)
         device = next(self.model.parameters()).device
-        index = torch.tensor(idx)
+        index = torch.tensor(idx, device="cpu")
         past = c["past"]
         if hasattr(past, "batch_select_indices"):
             past.batch_select_indices(index.to(device))
         else:
             return None
-        mask = torch.cat([c["mask"][index], torch.ones((len(seqs), 1), dtype=torch.long)], 1)
+        mask = torch.cat(
+            [c["mask"][index], torch.ones((len(seqs), 1), dtype=torch.long, device="cpu")], 1
+        )
         pos = (c["pos"][index] + 1)[:, None]
-        last = torch.tensor([[s[-1]] for s in seqs])
+        last = torch.tensor([[s[-1]] for s in seqs], device="cpu")
         out = self._run(last.to(device), mask.to(device), pos.to(device), past)
         nxt = F.log_softmax(out.logits[:, -1].float(), dim=-1)
         prev_next = c["next"][index.to(c["next"].device)]
@@ -428,10 +430,10 @@ class SentenceEncoder(nn.Module):
             self.tokenizer.encode(t)[: self.max_length] or [self.tokenizer.pad_id] for t in texts
         ]
         length = max(len(s) for s in ids)
-        x = torch.full((len(ids), length), self.tokenizer.pad_id, dtype=torch.long)
-        m = torch.zeros((len(ids), length), dtype=torch.long)
+        x = torch.full((len(ids), length), self.tokenizer.pad_id, dtype=torch.long, device="cpu")
+        m = torch.zeros((len(ids), length), dtype=torch.long, device="cpu")
         for i, s in enumerate(ids):
-            x[i, : len(s)] = torch.tensor(s)
+            x[i, : len(s)] = torch.tensor(s, device="cpu")
             m[i, : len(s)] = 1
         return x, m
 
@@ -440,7 +442,9 @@ class SentenceEncoder(nn.Module):
             raise ConfigError("texts: a SentenceEncoder is queried with a list of strings")
         texts = list(texts)
         if self.tokenizer is None:
-            emb = torch.as_tensor(self.encoder.encode(texts, convert_to_tensor=False)).float()  # type: ignore[operator]
+            emb = torch.as_tensor(
+                self.encoder.encode(texts, convert_to_tensor=False), device="cpu"
+            ).float()  # type: ignore[operator]
             return F.normalize(emb, dim=-1) if self.normalize else emb
         outs = []
         device = next(self.encoder.parameters()).device
@@ -529,10 +533,10 @@ class TextClassifier(nn.Module):
             self.tokenizer.encode(t)[: self.max_length] or [self.tokenizer.pad_id] for t in texts
         ]
         length = max(len(s) for s in enc)
-        x = torch.full((len(enc), length), self.tokenizer.pad_id, dtype=torch.long)
-        m = torch.zeros((len(enc), length), dtype=torch.bool)
+        x = torch.full((len(enc), length), self.tokenizer.pad_id, dtype=torch.long, device="cpu")
+        m = torch.zeros((len(enc), length), dtype=torch.bool, device="cpu")
         for i, s in enumerate(enc):
-            x[i, : len(s)] = torch.tensor(s)
+            x[i, : len(s)] = torch.tensor(s, device="cpu")
             m[i, : len(s)] = True
         return x, m
 
@@ -559,11 +563,11 @@ class TextClassifier(nn.Module):
             )
         n, t = inputs_embeds.shape[:2]
         m = (
-            torch.ones((n, t), dtype=torch.bool)
+            torch.ones((n, t), dtype=torch.bool, device=inputs_embeds.device)
             if attention_mask is None
             else attention_mask.bool()
         )
-        h = inputs_embeds + self.pos(torch.arange(t))[None]
+        h = inputs_embeds + self.pos(torch.arange(t, device=inputs_embeds.device))[None]
         h = self.body(h, src_key_padding_mask=~m)
         mf = m.unsqueeze(-1).float()
         return self.head((h * mf).sum(1) / mf.sum(1))
@@ -638,7 +642,7 @@ def train_causal_lm(
         leave=False,
     )
     for _ in range(cfg.epochs):
-        order = torch.randperm(len(encoded), generator=g).tolist()
+        order = torch.randperm(len(encoded), generator=g, device="cpu").tolist()
         total, count = 0.0, 0
         for b in range(0, len(order), cfg.batch_size):
             batch = [encoded[i] for i in order[b : b + cfg.batch_size]]

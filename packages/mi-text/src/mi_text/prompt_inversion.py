@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from mi_core import device as devices
 from mi_core.config import check_positive
 from mi_core.errors import ConfigError
 from mi_core.threat import Knowledge
@@ -35,6 +36,8 @@ class PromptInversionConfig:
             with the highest mean probability over the attacker's own training prompts.
         bias_bound: largest gap B measured (API logit biases are bounded).
         beams: beam width when decoding.
+        device: where the inverter trains and decodes (``auto``: CUDA when present, else the
+            CPU); results come back on the CPU.
     """
 
     inverter: InverterConfig = field(
@@ -45,8 +48,10 @@ class PromptInversionConfig:
     beams: int = 4
     checkpoint: str | None = None
     progress: bool = True
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        devices.check_device(self.device)
         if isinstance(self.inverter, dict):
             self.inverter = InverterConfig(**{"unroll": True, **self.inverter})
         check_positive("token_subset", self.token_subset, allow_zero=True)
@@ -93,8 +98,9 @@ def fit_prompt_inverter(
     subset = choose_subset(lp, cfg.token_subset)
     feats = gap_features(lp, subset, cfg.bias_bound)
     tok = WordTokenizer.fit(list(prompts), min_count=cfg.inverter.vocab_min_count)
-    torch.manual_seed(seed)
-    dec = ConditionalDecoder(feats.shape[1], tok, cfg.inverter)
+    torch.manual_seed(seed)  # built on the CPU from the seed, then moved: the same weights
+    dev = devices.get_device(cfg.device)
+    dec = devices.build(lambda: ConditionalDecoder(feats.shape[1], tok, cfg.inverter), dev)
     # standardise each feature with the training statistics (stored in the decoder)
     dec.set_standardization(feats.mean(0), feats.std(0))
     losses = train_inverter(

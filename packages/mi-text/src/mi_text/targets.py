@@ -102,8 +102,8 @@ class SystemPromptService:
                 target, bias = int(r), {}
             lp = self._base(target).clone()
             if bias:
-                idx = torch.tensor([int(k) for k in bias], dtype=torch.long)
-                lp[idx] += torch.tensor([float(v) for v in bias.values()])
+                idx = torch.tensor([int(k) for k in bias], dtype=torch.long, device="cpu")
+                lp[idx] += torch.tensor([float(v) for v in bias.values()], device="cpu")
                 lp = torch.log_softmax(lp, -1)
             rows.append(lp)
         return torch.stack(rows)

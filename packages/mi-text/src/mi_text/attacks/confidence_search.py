@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
+from mi_core import device as devices
 from mi_core.attack import BaseAttack
 from mi_core.config import check_positive
 from mi_core.errors import ConfigError
@@ -43,6 +44,9 @@ class ConfidenceSearchConfig:
         suffix: known text after the secret (e.g. ``"."``).
         search: False switches the search off: candidates are ranked at random (seeded), not
             by the classifier's confidence, which gives the format's random guess.
+        device: where the attacker's own language model (``knowledge.prior``) runs; it is
+            moved there (``auto``: CUDA when present, else the CPU). Queries run where the
+            target lives; results come back on the CPU.
     """
 
     n_tokens: int = 4
@@ -52,8 +56,10 @@ class ConfidenceSearchConfig:
     repeat_penalty: float = 0.0
     suffix: str = ""
     search: bool = True
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        devices.check_device(self.device)
         check_positive("n_tokens", self.n_tokens)
         check_positive("beam_width", self.beam_width)
         check_positive("top_k", self.top_k)
@@ -73,6 +79,9 @@ class ConfidenceSearch(BaseAttack):
 
     def _run(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
         cfg: ConfidenceSearchConfig = self.config
+        dev = devices.attack_device(cfg.device, view)
+        if isinstance(knowledge.prior, torch.nn.Module):
+            knowledge.prior.to(dev)  # the attacker's own model runs on the attack's device
         prefixes = knowledge.require(
             "known_attributes", "the known starts of the records (list of str)"
         )
@@ -110,7 +119,9 @@ class ConfidenceSearch(BaseAttack):
                         cands = [lm.tokenizer.decode([i]).strip() for i in ids]
                         cands = [c for c in cands if c] or ["."]
                     expanded += [([*toks, c], self._join(prefix, [*toks, c])) for c in cands]
-                probs = torch.as_tensor(view([t + cfg.suffix for _, t in expanded])).float()
+                probs = torch.as_tensor(
+                    view([t + cfg.suffix for _, t in expanded]), device="cpu"
+                ).float()
                 if probs.ndim != 2 or not 0 <= int(y) < probs.shape[1]:
                     raise ConfigError(
                         f"target_labels: label {y} is not a column of the classifier's scores "
@@ -118,7 +129,7 @@ class ConfidenceSearch(BaseAttack):
                     )
                 logc = probs[:, int(y)].clamp(min=1e-12).log()
                 if not cfg.search:
-                    logc = torch.rand(len(expanded), generator=g)
+                    logc = torch.rand(len(expanded), generator=g, device="cpu")
                 scored = []
                 for (toks, _t), lc in zip(expanded, logc.tolist(), strict=True):
                     rep = len(toks) - len(set(toks))
@@ -130,7 +141,10 @@ class ConfidenceSearch(BaseAttack):
             confs.append(score)
             picks.append(best)
         return self._result(
-            found, targets=list(labels), scores=torch.tensor(confs), info={"secrets": picks}
+            found,
+            targets=list(labels),
+            scores=torch.tensor(confs, device="cpu"),
+            info={"secrets": picks},
         )
 
     def _join(self, prefix: str, toks: list[str]) -> str:

@@ -30,6 +30,7 @@ from typing import Literal
 import torch
 from tqdm.auto import tqdm
 
+from mi_core import device as devices
 from mi_core.attack import BaseAttack
 from mi_core.config import check_choice, check_positive
 from mi_core.errors import ConfigError
@@ -66,6 +67,9 @@ class DifferenceSearchConfig:
         top_k: top-k sampling of those sentences (``score_r``; ``beam`` with ``search=False``).
         batch_size: sequences scored together.
         search: False switches the search / ranking off (see the module docstring).
+        device: where the attacker's own language model (``knowledge.prior``) runs; it is
+            moved there (``auto``: CUDA when present, else the CPU). Queries run where the
+            target lives; results come back on the CPU.
     """
 
     method: Literal["beam", "score_r"] = "beam"
@@ -80,8 +84,10 @@ class DifferenceSearchConfig:
     batch_size: int = 32
     search: bool = True
     progress: bool = True
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        devices.check_device(self.device)
         check_choice("method", self.method, ("beam", "score_r"))
         for name in ("beam_width", "max_new_tokens", "n_samples", "top_k", "batch_size", "starts"):
             check_positive(name, getattr(self, name))
@@ -106,6 +112,9 @@ class DifferenceSearch(BaseAttack):
     def _run(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
         cfg: DifferenceSearchConfig = self.config
         base = knowledge.require("prior", "the public base model the target was fine-tuned from")
+        dev = devices.attack_device(cfg.device, view)
+        if isinstance(base, torch.nn.Module):
+            base.to(dev)  # the attacker's own model runs on the attack's device
         ref = local_query(base)
         tok, start = lm_tokenizer(view, knowledge)
         if cfg.method == "beam" and not cfg.search:
@@ -133,7 +142,9 @@ class DifferenceSearch(BaseAttack):
             texts += [tok.decode([*prompt[1:], *[t for t in n if t != tok.eos_id]]) for n in new]
         texts = [texts[i] for i in distinct_samples(texts)]
         return self._result(
-            texts, scores=torch.zeros(len(texts)), info={"method": "beam", "search": False}
+            texts,
+            scores=torch.zeros(len(texts), device="cpu"),
+            info={"method": "beam", "search": False},
         )
 
     def _beam(self, view, ref, tok, start) -> AttackResult:  # type: ignore[no-untyped-def]
@@ -165,7 +176,9 @@ class DifferenceSearch(BaseAttack):
         keep = distinct_samples([t for t, _ in found])
         texts = [found[i][0] for i in keep]
         return self._result(
-            texts, scores=torch.tensor([found[i][1] for i in keep]), info={"method": "beam"}
+            texts,
+            scores=torch.tensor([found[i][1] for i in keep], device="cpu"),
+            info={"method": "beam"},
         )
 
     def _score_r(self, view, ref, tok, start, seed) -> AttackResult:  # type: ignore[no-untyped-def]
@@ -210,7 +223,7 @@ class DifferenceSearch(BaseAttack):
         score_r = []
         for s, h, c in zip(sents, halves, conts, strict=True):
             score_r.append(1.0 - token_f1_one(tok.decode(c), tok.decode(s[h:])))
-        sr = torch.tensor(score_r)
+        sr = torch.tensor(score_r, device="cpu")
         key = sr + 1e-3 * ds / (ds.abs().max() + 1e-9)
         order = torch.argsort(-key, stable=True).tolist() if cfg.search else list(range(len(sr)))
         unranked = [tok.decode(s[1:]) for s in sents]

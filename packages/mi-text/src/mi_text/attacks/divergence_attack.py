@@ -27,6 +27,7 @@ from typing import Literal
 import torch
 from tqdm.auto import tqdm
 
+from mi_core import device as devices
 from mi_core.attack import BaseAttack
 from mi_core.config import check_choice, check_positive
 from mi_core.errors import ConfigError
@@ -57,6 +58,8 @@ class DivergenceConfig:
         top_k / temperature: sampling.
         ngram: window length (tokens) matched against the auxiliary corpus (Nasr et al.: 50).
         batch_size: samples generated together.
+        device: checked like every attack's, for one interface: the attack only queries the
+            target (which computes where it lives) and keeps its bookkeeping on the CPU.
     """
 
     mode: Literal["divergence", "ordinary"] = "divergence"
@@ -75,8 +78,10 @@ class DivergenceConfig:
     ngram: int = 50
     batch_size: int = 16
     progress: bool = True
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        devices.check_device(self.device)
         check_choice("mode", self.mode, ("divergence", "ordinary"))
         if not self.words or not all(isinstance(w, str) and w.strip() for w in self.words):
             raise ConfigError("words: give at least one non-empty word to repeat")
@@ -136,6 +141,7 @@ class DivergenceAttack(BaseAttack):
 
     def _run(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
         cfg: DivergenceConfig = self.config
+        devices.attack_device(cfg.device, view)  # refuses an unavailable device
         tok, start = lm_tokenizer(view, knowledge)
         index = corpus_index(knowledge, tok.encode, cfg.ngram)
         prompts = cfg.prompts()
@@ -169,7 +175,7 @@ class DivergenceAttack(BaseAttack):
         generated = sum(len(o) for o in outputs)
         return self._result(
             [s for _n, s in spans],
-            scores=torch.tensor([float(n) for n, _s in spans]),
+            scores=torch.tensor([float(n) for n, _s in spans], device="cpu"),
             info={
                 "mode": cfg.mode,
                 "memorised_tokens": memorised,

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from mi_core import device as devices
 from mi_core.attack import BaseAttack
 from mi_core.config import check_positive
 from mi_core.result import AttackResult
@@ -31,6 +32,8 @@ class GEIAConfig:
         inverter: the decoder's settings (:class:`~mi_text.inverters.InverterConfig` fields).
         beams: beam width when decoding.
         lowercase: lowercase the public sentences the decoder trains on.
+        device: where the decoder trains and decodes (``auto``: CUDA when present, else the
+            CPU); embeddings are queried through the view, results come back on the CPU.
     """
 
     inverter: InverterConfig = field(default_factory=InverterConfig)
@@ -38,8 +41,10 @@ class GEIAConfig:
     lowercase: bool = True
     checkpoint: str | None = None
     progress: bool = True
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        devices.check_device(self.device)
         if isinstance(self.inverter, dict):
             self.inverter = InverterConfig(**self.inverter)
         check_positive("beams", self.beams)
@@ -54,8 +59,9 @@ def fit_decoder(
     """Embed the auxiliary sentences (through the view) and train the decoder on them."""
     texts, emb = auxiliary_pairs(view, knowledge)
     tok = WordTokenizer.fit(texts, lowercase=cfg.lowercase, min_count=cfg.inverter.vocab_min_count)
-    torch.manual_seed(seed)
-    dec = ConditionalDecoder(emb.shape[1], tok, cfg.inverter)
+    dev = devices.attack_device(cfg.device, view)
+    torch.manual_seed(seed)  # built on the CPU from the seed, then moved: the same weights
+    dec = devices.build(lambda: ConditionalDecoder(emb.shape[1], tok, cfg.inverter), dev)
     losses = train_inverter(
         dec,
         emb,

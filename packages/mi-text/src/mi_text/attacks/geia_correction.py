@@ -51,7 +51,10 @@ class GEIACorrectionConfig(GEIAConfig):
 def _embed(view: TargetView, texts: list[str], batch: int = 256) -> torch.Tensor:
     texts = [t if t.strip() else "." for t in texts]
     return torch.cat(
-        [torch.as_tensor(view(texts[i : i + batch])).float() for i in range(0, len(texts), batch)]
+        [
+            torch.as_tensor(view(texts[i : i + batch]), device="cpu").float()
+            for i in range(0, len(texts), batch)
+        ]
     )
 
 

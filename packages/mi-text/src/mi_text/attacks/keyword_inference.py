@@ -17,6 +17,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from mi_core import device as devices
 from mi_core.attack import BaseAttack
 from mi_core.config import check_choice, check_positive, check_range
 from mi_core.errors import ConfigError
@@ -151,6 +152,8 @@ class KeywordInferenceConfig:
         hidden: hidden units of the MLP.
         max_iter: training iterations of the classifier.
         threshold: decision threshold on the predicted probability (MLP).
+        device: checked like every attack's, for one interface: the keyword classifiers are
+            scikit-learn's and run on the CPU (embeddings are queried through the view).
     """
 
     classifier: Literal["mlp", "svm"] = "mlp"
@@ -158,8 +161,10 @@ class KeywordInferenceConfig:
     hidden: int = 80
     max_iter: int = 300
     threshold: float = 0.5
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        devices.check_device(self.device)
         check_choice("classifier", self.classifier, ("mlp", "svm"))
         check_positive("n_keywords", self.n_keywords)
         check_positive("hidden", self.hidden)
@@ -199,7 +204,8 @@ class KeywordInference(BaseAttack):
 
     def _run(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
         cfg: KeywordInferenceConfig = self.config
-        targets = target_embeddings(knowledge).numpy()
+        devices.attack_device(cfg.device, view)  # refuses an unavailable device
+        targets = target_embeddings(knowledge).cpu().numpy()
         texts, emb = auxiliary_pairs(view, knowledge)
         keywords = knowledge.extra.get("keywords") or frequent_keywords(texts, cfg.n_keywords)
         keywords = [str(k).lower() for k in keywords]
@@ -211,7 +217,7 @@ class KeywordInference(BaseAttack):
                 "keywords: none occurs in (and is absent from) the auxiliary sentences; the "
                 "classifiers have nothing to learn"
             )
-        x = emb.numpy()
+        x = emb.cpu().numpy()
         probs = np.zeros((targets.shape[0], len(keywords)))
         if cfg.classifier == "mlp":
             from sklearn.neural_network import MLPClassifier
@@ -233,7 +239,7 @@ class KeywordInference(BaseAttack):
         sets = [[keywords[j] for j in np.flatnonzero(row)] for row in pred]
         return self._result(
             [" ".join(s) for s in sets],
-            scores=torch.as_tensor(probs, dtype=torch.float32),
+            scores=torch.as_tensor(probs, dtype=torch.float32, device="cpu"),
             info={
                 "keywords": keywords,
                 "predicted": sets,

@@ -54,9 +54,9 @@ def estimate_gaps(
 ) -> torch.Tensor:
     """Binary search, for every token of ``subset`` at once, of the smallest bias in
     [0, bound] that makes it the argmax; returns the gaps (``bound`` where none does)."""
-    top = int(torch.as_tensor(view([{"target": target}])).reshape(-1)[0])
+    top = int(torch.as_tensor(view([{"target": target}]), device="cpu").reshape(-1)[0])
     toks = subset.tolist()
-    gaps = torch.full((len(toks),), float(bound))
+    gaps = torch.full((len(toks),), float(bound), device="cpu")
     ask = [i for i, s in enumerate(toks) if s != top]
     for i, s in enumerate(toks):
         if s == top:
@@ -64,11 +64,11 @@ def estimate_gaps(
     if not ask:
         return gaps
     res = torch.as_tensor(
-        view([{"target": target, "logit_bias": {toks[i]: bound}} for i in ask])
+        view([{"target": target, "logit_bias": {toks[i]: bound}} for i in ask]), device="cpu"
     ).reshape(-1)
     within = [i for i, r in zip(ask, res.tolist(), strict=True) if r == toks[i]]
-    lo = torch.zeros(len(within))
-    hi = torch.full((len(within),), float(bound))
+    lo = torch.zeros(len(within), device="cpu")
+    hi = torch.full((len(within),), float(bound), device="cpu")
     for _ in range(max(1, math.ceil(math.log2(bound / tol)))):
         if not within:
             break
@@ -79,9 +79,12 @@ def estimate_gaps(
                     {"target": target, "logit_bias": {toks[i]: float(m)}}
                     for i, m in zip(within, mid.tolist(), strict=True)
                 ]
-            )
+            ),
+            device="cpu",
         ).reshape(-1)
-        flipped = torch.tensor([r == toks[i] for i, r in zip(within, res.tolist(), strict=True)])
+        flipped = torch.tensor(
+            [r == toks[i] for i, r in zip(within, res.tolist(), strict=True)], device="cpu"
+        )
         hi = torch.where(flipped, mid, hi)
         lo = torch.where(flipped, lo, mid)
     for k, i in enumerate(within):
@@ -105,7 +108,7 @@ class LogitBiasInversion(BaseAttack):
         local, aux, targets = knowledge_parts(knowledge)
         dec, subset, losses = fit_prompt_inverter(local, aux, cfg, seed)
         if subset is None:
-            subset = torch.arange(local.vocab_size)
+            subset = torch.arange(local.vocab_size, device="cpu")
         feats = []
         for t in targets:
             gaps = estimate_gaps(view, t, subset, cfg.bias_bound, cfg.tolerance)

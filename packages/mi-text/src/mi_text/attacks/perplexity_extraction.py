@@ -32,6 +32,7 @@ from typing import Literal
 import torch
 from tqdm.auto import tqdm
 
+from mi_core import device as devices
 from mi_core.attack import BaseAttack
 from mi_core.config import check_choice, check_positive
 from mi_core.errors import ConfigError
@@ -61,6 +62,9 @@ class PerplexityExtractionConfig:
         lookahead: tokens of greedy look-ahead per candidate (Yu et al. 2023; 0 = off).
         batch_size: samples generated together.
         deduplicate: drop near-duplicate samples (Carlini et al. de-duplicate too).
+        device: where the attacker's own language model (``knowledge.prior``) runs; it is
+            moved there (``auto``: CUDA when present, else the CPU). Queries run where the
+            target lives; results come back on the CPU.
     """
 
     n_samples: int = 200
@@ -75,8 +79,10 @@ class PerplexityExtractionConfig:
     batch_size: int = 32
     deduplicate: bool = True
     progress: bool = True
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        devices.check_device(self.device)
         for name in ("n_samples", "max_new_tokens", "top_k", "batch_size"):
             check_positive(name, getattr(self, name))
         check_positive("temperature_start", self.temperature_start)
@@ -135,6 +141,9 @@ class PerplexityExtraction(BaseAttack):
 
     def _run(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
         cfg: PerplexityExtractionConfig = self.config
+        dev = devices.attack_device(cfg.device, view)
+        if isinstance(knowledge.prior, torch.nn.Module):
+            knowledge.prior.to(dev)  # the attacker's own model runs on the attack's device
         tok, start = lm_tokenizer(view, knowledge)
         ref_query = None
         if knowledge.prior is not None:
@@ -180,7 +189,7 @@ class PerplexityExtraction(BaseAttack):
         nll = sequence_nll(view, seqs, batch_size=cfg.batch_size)
         scores: dict[str, torch.Tensor] = {"perplexity": nll}
         scores["zlib"] = nll / torch.tensor(
-            [max(zlib_bits(t), 1) for t in texts], dtype=torch.float
+            [max(zlib_bits(t), 1) for t in texts], dtype=torch.float, device="cpu"
         )
         if cfg.ranking == "lowercase":
             lower = [[start, *(tok.encode(t.lower()) or [tok.eos_id])] for t in texts]
@@ -190,7 +199,7 @@ class PerplexityExtraction(BaseAttack):
             scores["reference"] = nll / ref.clamp(min=1e-6)
         if cfg.ranking == "none":
             order = list(range(len(texts)))
-            key = torch.zeros(len(texts))
+            key = torch.zeros(len(texts), device="cpu")
         else:
             key = scores[cfg.ranking]
             order = torch.argsort(key, stable=True).tolist()

@@ -32,6 +32,7 @@ from typing import Any
 
 import torch
 
+from mi_core import device as devices
 from mi_core.attack import BaseAttack
 from mi_core.config import check_positive
 from mi_core.errors import ConfigError
@@ -164,6 +165,8 @@ class PIIPromptingConfig:
         shots: demonstrations from the public records (0 = zero-shot).
         separator: text between demonstrations.
         max_new_tokens: tokens generated per prompt (greedy).
+        device: checked like every attack's, for one interface: the attack only queries the
+            target (which computes where it lives) and keeps its bookkeeping on the CPU.
     """
 
     kinds: tuple[str, ...] = ("email", "phone")
@@ -173,8 +176,10 @@ class PIIPromptingConfig:
     separator: str = "\n"
     max_new_tokens: int = 24
     progress: bool = True
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        devices.check_device(self.device)
         for k in self.kinds:
             if k not in _PATTERNS:
                 raise ConfigError(f"kinds: unknown PII kind {k!r}; allowed: {sorted(_PATTERNS)}")
@@ -209,6 +214,7 @@ class PIIPrompting(BaseAttack):
 
     def _run(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
         cfg: PIIPromptingConfig = self.config
+        devices.attack_device(cfg.device, view)  # refuses an unavailable device
         tok, start = lm_tokenizer(view, knowledge)
         names = knowledge.require("target_labels", "the names of the people to attack")
         if isinstance(names, str):

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from mi_core import device as devices
 from mi_core.attack import BaseAttack
 from mi_core.config import check_positive
 from mi_core.errors import ConfigError
@@ -48,6 +49,8 @@ class RelaxedTokenConfig:
         temperature_start / temperature_end: softmax temperature, annealed geometrically.
         restarts: random starts per record; the best projection (lowest discrete loss) is kept.
         init_scale: standard deviation of the random initial logits.
+        device: where the search runs: ``auto`` (the white-box model's device), ``cpu``,
+            ``cuda``, ``cuda:N``; results come back on the CPU.
     """
 
     n_tokens: int = 4
@@ -59,8 +62,10 @@ class RelaxedTokenConfig:
     restarts: int = 4
     init_scale: float = 1.0
     progress: bool = True
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        devices.check_device(self.device)
         check_positive("n_tokens", self.n_tokens)
         check_positive("steps", self.steps, allow_zero=True)
         check_positive("lr", self.lr)
@@ -123,6 +128,7 @@ class RelaxedTokenInversion(BaseAttack):
             raise ConfigError(
                 f"knowledge.target_labels: {len(labels)} labels for {len(prefixes)} prefixes"
             )
+        dev = devices.attack_device(cfg.device, view)
         tok = module.tokenizer
         table = module.get_input_embeddings().weight.detach()
         cands = knowledge.extra.get("candidates")
@@ -133,25 +139,27 @@ class RelaxedTokenInversion(BaseAttack):
             specials = {tok.pad_id, tok.eos_id, getattr(tok, "unk_id", None), tok.bos_id}
             cand_ids = [i for i in range(table.shape[0]) if i not in specials]
             cand_text = [tok.decode([i]) for i in cand_ids]
-        w = table[torch.tensor(cand_ids)]  # (C, d)
+        w = table[torch.tensor(cand_ids, device=table.device)]  # (C, d)
         pre = [tok.encode(p) for p in prefixes]
         suf = tok.encode(cfg.suffix) if cfg.suffix else []
         n, r, k = len(prefixes), cfg.restarts, cfg.n_tokens
         b = n * r
         rows = [i // r for i in range(b)]
         length = max(len(p) for p in pre) + k + len(suf)
-        ids = torch.full((b, length), tok.pad_id, dtype=torch.long)
-        mask = torch.zeros((b, length), dtype=torch.bool)
-        slot = torch.zeros((b, length), dtype=torch.bool)
+        ids = torch.full((b, length), tok.pad_id, dtype=torch.long, device="cpu")
+        mask = torch.zeros((b, length), dtype=torch.bool, device="cpu")
+        slot = torch.zeros((b, length), dtype=torch.bool, device="cpu")
         for j, i in enumerate(rows):
             seq = [*pre[i], *([tok.pad_id] * k), *suf]
-            ids[j, : len(seq)] = torch.tensor(seq)
+            ids[j, : len(seq)] = torch.tensor(seq, device="cpu")
             mask[j, : len(seq)] = True
             slot[j, len(pre[i]) : len(pre[i]) + k] = True
+        ids, mask, slot = ids.to(dev), mask.to(dev), slot.to(dev)
         base = table[ids].clone()
-        y = torch.tensor([labels[i] for i in rows])
+        y = torch.tensor([labels[i] for i in rows], device=dev)
         g = torch.Generator().manual_seed(seed)
-        z = (cfg.init_scale * torch.randn((b, k, len(cand_ids)), generator=g)).requires_grad_()
+        z0 = devices.randn((b, k, len(cand_ids)), generator=g, device=dev)
+        z = (cfg.init_scale * z0).requires_grad_()
         opt = torch.optim.Adam([z], lr=cfg.lr)
         t0, t1 = cfg.temperature_start, cfg.temperature_end
         history = []
@@ -161,7 +169,8 @@ class RelaxedTokenInversion(BaseAttack):
             loss = _loss(view, base, mask, slot, p, w, y).sum()
             opt.zero_grad()
             loss.backward()
-            opt.step()
+            with torch.device(dev):  # the optimiser's lazily created state
+                opt.step()
             history.append(float(loss.detach()) / b)
         # projection to real tokens; of the restarts, keep the one whose discrete text has the
         # lowest loss
@@ -179,7 +188,7 @@ class RelaxedTokenInversion(BaseAttack):
         return self._result(
             texts,
             targets=labels,
-            scores=torch.tensor(scores),
+            scores=torch.tensor(scores, device="cpu"),
             info={"secrets": secrets, "loss_history": history[:: max(1, len(history) // 50)]},
         )
 

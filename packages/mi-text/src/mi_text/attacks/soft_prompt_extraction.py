@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import torch
 from tqdm.auto import tqdm
 
+from mi_core import device as devices
 from mi_core.attack import BaseAttack
 from mi_core.config import check_positive
 from mi_core.errors import ConfigError
@@ -60,6 +61,8 @@ class SoftPromptConfig:
             loss is measured; the prompt with the lowest held-out loss is kept (the paper keeps
             its best checkpoint on a validation split). A soft prompt can memorise a few known
             suffixes instead of learning to elicit memorised ones.
+        device: where the prompt is tuned and the suffixes sampled: ``auto`` (the white-box
+            model's device), ``cpu``, ``cuda``, ``cuda:N``; results come back on the CPU.
     """
 
     prompt_tokens: int = 20
@@ -75,8 +78,10 @@ class SoftPromptConfig:
     validation: float = 0.2
     eval_every: int = 10
     progress: bool = True
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        devices.check_device(self.device)
         check_positive("prompt_tokens", self.prompt_tokens, allow_zero=True)
         check_positive("steps", self.steps, allow_zero=True)
         check_positive("lr", self.lr)
@@ -122,8 +127,9 @@ def _nucleus(logits: torch.Tensor, top_p: float, temp: float, g: torch.Generator
     sp, idx = probs.sort(dim=-1, descending=True)
     keep = sp.cumsum(-1) - sp < top_p  # the smallest set whose mass reaches top_p
     sp = sp * keep
-    pick = torch.multinomial(sp / sp.sum(-1, keepdim=True), 1, generator=g)
-    return idx.gather(-1, pick).squeeze(-1)
+    # drawn on the CPU generator (the same draws on every device), then moved back
+    pick = torch.multinomial((sp / sp.sum(-1, keepdim=True)).cpu(), 1, generator=g)
+    return idx.gather(-1, pick.to(idx.device)).squeeze(-1)
 
 
 class SoftPromptExtraction(BaseAttack):
@@ -147,6 +153,7 @@ class SoftPromptExtraction(BaseAttack):
             raise ConfigError(
                 f"view.module: expected a mi_text.models.CausalLM, got {type(lm).__name__}"
             )
+        devices.attack_device(cfg.device, view)  # the white-box model's device, or refused
         pairs = knowledge.auxiliary
         tuning = cfg.prompt_tokens > 0 and cfg.steps > 0
         if tuning and (
@@ -173,7 +180,7 @@ class SoftPromptExtraction(BaseAttack):
         return self._result(
             [_join(targets[i], guesses[i][0]) for i in order],
             targets=order,
-            scores=torch.tensor([guesses[i][2] for i in order]),
+            scores=torch.tensor([guesses[i][2] for i in order], device="cpu"),
             info={
                 "suffixes": [guesses[i][0] for i in order],
                 "prefixes": [targets[i] for i in order],
@@ -218,7 +225,8 @@ class SoftPromptExtraction(BaseAttack):
             loss = self._loss(view, lm, prompt, batch, grad=True)
             opt.zero_grad()
             loss.backward()
-            opt.step()
+            with torch.device(prompt.device):  # the optimiser's lazily created state
+                opt.step()
             losses.append(float(loss.detach()))
             if best is not None and ((step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps):
                 v = self._loss(view, lm, prompt, val)
@@ -238,7 +246,7 @@ class SoftPromptExtraction(BaseAttack):
     ) -> torch.Tensor:
         """The smoothed suffix loss of ``pairs`` behind ``prompt`` (mean over batches)."""
         cfg: SoftPromptConfig = self.config
-        total = torch.zeros(())
+        total = torch.zeros((), device=prompt.device)
         with torch.set_grad_enabled(grad):
             for i in range(0, len(pairs), 64):
                 part = pairs[i : i + 64]
@@ -263,19 +271,22 @@ class SoftPromptExtraction(BaseAttack):
         pad = lm.tokenizer.pad_id
         length = max(p + len(a) + len(b) for a, b in batch)
         n = len(batch)
-        ids = torch.full((n, length), pad, dtype=torch.long)
-        mask = torch.zeros((n, length), dtype=torch.long)
-        soft = torch.zeros((n, length), dtype=torch.bool)
-        sfx = torch.zeros((n, length), dtype=torch.bool)
-        pos = torch.zeros((n, length), dtype=torch.long)
+        ids = torch.full((n, length), pad, dtype=torch.long, device="cpu")
+        mask = torch.zeros((n, length), dtype=torch.long, device="cpu")
+        soft = torch.zeros((n, length), dtype=torch.bool, device="cpu")
+        sfx = torch.zeros((n, length), dtype=torch.bool, device="cpu")
+        pos = torch.zeros((n, length), dtype=torch.long, device="cpu")
         for i, (a, b) in enumerate(batch):
             seq = [a[0], *([pad] * p), *a[1:], *b]
             s = length - len(seq)
-            ids[i, s:] = torch.tensor(seq)
+            ids[i, s:] = torch.tensor(seq, device="cpu")
             mask[i, s:] = 1
-            pos[i, s + 1 + p :] = torch.arange(1, len(seq) - p)
+            pos[i, s + 1 + p :] = torch.arange(1, len(seq) - p, device="cpu")
             soft[i, s + 1 : s + 1 + p] = True
             sfx[i, length - len(b) :] = True
+        dev = prompt.device  # where the model (and so the prompt) lives
+        ids, mask, pos, sfx = ids.to(dev), mask.to(dev), pos.to(dev), sfx.to(dev)
+        soft = soft.to(dev)
         emb = lm.embed_ids(ids).float()
         if p:
             emb = emb.masked_scatter(
@@ -297,7 +308,8 @@ class SoftPromptExtraction(BaseAttack):
         cfg: SoftPromptConfig = self.config
         g = torch.Generator().manual_seed(seed)
         eos = lm.eos_id
-        empty = torch.zeros((0, lm.input_embeddings().shape[1]))
+        table = lm.input_embeddings()
+        empty = torch.zeros((0, table.shape[1]), device=table.device)
         soft = prompt if prompt is not None else empty
         out: list[tuple[str, int, float]] = []
         bar = tqdm(total=len(targets), desc="sampling", disable=not cfg.progress, leave=False)
@@ -318,18 +330,21 @@ class SoftPromptExtraction(BaseAttack):
             last = pos[:, -1:]
             past, logp = res["past_key_values"], res["logits"][:, -1]
             n = emb.shape[0]
-            toks = torch.zeros((n, cfg.suffix_tokens), dtype=torch.long)
-            nll = torch.zeros(n)
-            done = torch.zeros(n, dtype=torch.bool)
+            dev = emb.device
+            toks = torch.zeros((n, cfg.suffix_tokens), dtype=torch.long, device=dev)
+            nll = torch.zeros(n, device=dev)
+            done = torch.zeros(n, dtype=torch.bool, device=dev)
             for t in range(cfg.suffix_tokens):
                 nxt = _nucleus(logp, cfg.top_p, cfg.temperature, g)
                 nxt = torch.where(done, torch.full_like(nxt, eos), nxt)
-                nll += torch.where(done, torch.zeros(n), -logp.gather(1, nxt[:, None])[:, 0])
+                nll += torch.where(
+                    done, torch.zeros(n, device=dev), -logp.gather(1, nxt[:, None])[:, 0]
+                )
                 toks[:, t] = nxt
                 done |= nxt == eos
                 if t + 1 == cfg.suffix_tokens or bool(done.all()):
                     break
-                mask = torch.cat([mask, torch.ones((n, 1), dtype=torch.long)], 1)
+                mask = torch.cat([mask, torch.ones((n, 1), dtype=torch.long, device=dev)], 1)
                 last = last + 1
                 res = view(
                     {
@@ -350,7 +365,11 @@ class SoftPromptExtraction(BaseAttack):
                 keys = list(counts)
                 # count * exp(-NLL), normalised over the distinct suffixes (log-sum-exp)
                 logw = torch.tensor(
-                    [torch.tensor(len(counts[k])).log() - min(counts[k]) for k in keys]
+                    [
+                        torch.tensor(len(counts[k]), device="cpu").log() - min(counts[k])
+                        for k in keys
+                    ],
+                    device="cpu",
                 )
                 conf = torch.softmax(logw, 0)
                 best = int(conf.argmax())

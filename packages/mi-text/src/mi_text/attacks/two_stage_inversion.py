@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from mi_core import device as devices
 from mi_core.attack import BaseAttack
 from mi_core.config import check_positive
 from mi_core.errors import ConfigError
@@ -38,13 +39,17 @@ class TwoStageConfig:
         alpha: ridge penalty of the stage-1 mapping.
         max_words: cap on recovered words.
         content_only: match only non-stop words.
+        device: checked like every attack's, for one interface: the ridge map is
+            scikit-learn's and the matching a few vector products, both on the CPU.
     """
 
     alpha: float = 1.0
     max_words: int = 30
     content_only: bool = False
+    device: str = "auto"
 
     def __post_init__(self) -> None:
+        devices.check_device(self.device)
         check_positive("alpha", self.alpha)
         check_positive("max_words", self.max_words)
 
@@ -68,9 +73,10 @@ class TwoStageInversion(BaseAttack):
                 "knowledge.prior: expected a mi_text.models.SentenceEncoder with a tokenizer "
                 "(the public copy of the target encoder)"
             )
-        table = enc.input_embeddings().float()
+        devices.attack_device(cfg.device, view)  # refuses an unavailable device
+        table = enc.input_embeddings().detach().float().cpu()
         tok = enc.tokenizer
-        targets = target_embeddings(knowledge)
+        targets = target_embeddings(knowledge).cpu()
         texts, emb = auxiliary_pairs(view, knowledge)
         # word vocabulary: whole words of the public corpus, each with its token ids
         vocab: dict[str, list[int]] = {}
@@ -87,13 +93,16 @@ class TwoStageInversion(BaseAttack):
         for t in texts:
             ids = [i for w in words(t) for i in vocab.get(w, tok.encode(w))]
             ws = [w for w in words(t) if w in vocab]
-            shallow.append(table[ids].mean(0) if ids else torch.zeros(table.shape[1]))
+            shallow.append(table[ids].mean(0) if ids else torch.zeros(table.shape[1], device="cpu"))
             lengths.append(len(ws))
-        y = torch.cat([torch.stack(shallow), torch.tensor(lengths, dtype=torch.float)[:, None]], 1)
+        y = torch.cat(
+            [torch.stack(shallow), torch.tensor(lengths, dtype=torch.float, device="cpu")[:, None]],
+            1,
+        )
         from sklearn.linear_model import Ridge
 
-        reg = Ridge(alpha=cfg.alpha).fit(emb.numpy(), y.numpy())
-        pred = torch.as_tensor(reg.predict(targets.numpy()), dtype=torch.float32)
+        reg = Ridge(alpha=cfg.alpha).fit(emb.cpu().numpy(), y.numpy())
+        pred = torch.as_tensor(reg.predict(targets.numpy()), dtype=torch.float32, device="cpu")
         h, n_words = pred[:, :-1], pred[:, -1]
         # stage 2: greedy matching pursuit over the word vocabulary
         unit = F.normalize(word_vec, dim=-1)
