@@ -866,6 +866,11 @@ def _graphs(argv: list[str] | None) -> list[tuple[str, str]]:
 
 
 def run(quick: bool, argv: list[str] | None = None) -> list[dict]:
+    if argv and "--preset" in argv:  # the paper-scale GPU preset (benchmarks/graph_paper.py)
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import graph_paper
+
+        return graph_paper.run(quick, argv)
     torch.set_num_threads(THREADS)
     t0 = time.time()
     graphs = _graphs(argv)
@@ -897,3 +902,8 @@ def run(quick: bool, argv: list[str] | None = None) -> list[dict]:
             print(f"[graph] scaling done ({time.time() - t0:.0f} s)", flush=True)
     _plot(records, HERE / "results" / ("graph-quick.png" if quick else "graph.png"))
     return records
+
+
+def result_name(argv: list[str]) -> str | None:
+    """The result file of a run with suite options (None: the default ``graph[-quick].json``)."""
+    return "graph-paper.json" if argv and "--preset" in argv else None

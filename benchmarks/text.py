@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 import time
 from pathlib import Path
 
@@ -573,7 +574,14 @@ def case_prompts(quick: bool, sz: dict) -> list[dict]:
     return recs
 
 
-def run(quick: bool) -> list[dict]:
+def run(quick: bool, argv: list[str] | None = None) -> list[dict]:
+    if argv and "--preset" in argv:  # the paper-scale GPU preset (benchmarks/text_paper.py)
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import text_paper
+
+        return text_paper.run(quick, argv)
+    if argv:
+        raise SystemExit(f"text: unknown options {argv}; the suite takes --preset paper [...]")
     torch.set_num_threads(1)
     torch.manual_seed(0)
     CACHE.mkdir(parents=True, exist_ok=True)
@@ -587,3 +595,8 @@ def run(quick: bool) -> list[dict]:
         print(f"[text] {fn.__name__}: {time.perf_counter() - t0:.0f} s", flush=True)
         out += recs
     return out
+
+
+def result_name(argv: list[str]) -> str | None:
+    """The result file of a run with suite options (None: the default ``text[-quick].json``)."""
+    return "text-paper.json" if argv and "--preset" in argv else None

@@ -58,3 +58,49 @@ def test_the_dry_run_prints_the_expected_gpu_time(paper, tmp_path, capsys):
     assert "gmi" in out and "1500 steps" in out and "brep-mi" in out and "total" in out
     with pytest.raises(SystemExit, match=r"--attacks: unknown \['nope'\]"):
         paper.run(False, [*argv[:4], "--attacks", "nope"])
+
+
+@pytest.fixture
+def bench():
+    sys.path.insert(0, str(BENCH))
+    yield
+    sys.path.remove(str(BENCH))
+
+
+def test_the_graph_preset_refuses_without_its_files_and_estimates_when_they_are_there(
+    bench, tmp_path, capsys
+):
+    import graph_paper
+
+    with pytest.raises(SystemExit) as exc:
+        graph_paper.run(False, ["--preset", "paper", "--data", str(tmp_path)])
+    msg = str(exc.value)
+    assert "graph --preset paper cannot run here" in msg
+    assert f"{tmp_path / 'cora.npz'} is missing" in msg and "GraphMI" in msg
+    (tmp_path / "cora.npz").write_bytes(b"")
+    with pytest.raises(SystemExit) as exc:
+        graph_paper.run(
+            False, ["--preset", "paper", "--data", str(tmp_path), "--datasets", "cora", "--dry-run"]
+        )
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert "expected GPU time" in out and "3,086,370 pairs" in out
+
+
+def test_the_text_preset_refuses_without_its_models_and_estimates_when_they_are_there(
+    bench, tmp_path, capsys
+):
+    import text_paper
+
+    with pytest.raises(SystemExit) as exc:
+        text_paper.run(False, ["--preset", "paper"])
+    msg = str(exc.value)
+    assert "--model: not given" in msg and "--reference: not given" in msg
+    for d in ("xl", "small"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "config.json").write_text("{}")
+    argv = ["--model", str(tmp_path / "xl"), "--reference", str(tmp_path / "small"), "--dry-run"]
+    with pytest.raises(SystemExit) as exc:
+        text_paper.run(False, argv)
+    assert exc.value.code == 0
+    assert "200,000 x 256 tokens" in capsys.readouterr().out
