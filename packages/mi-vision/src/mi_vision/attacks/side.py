@@ -178,8 +178,10 @@ class SIDE(BaseAttack):
         x_pool = pool * 2 - 1
         bs = min(128, x_pool.shape[0])
         acc = []
+        # without guidance the classifier would never be used: it is not trained
+        steps = cfg.classifier_steps if cfg.guidance > 0 else 0
         for _ in tqdm(
-            range(cfg.classifier_steps),
+            range(steps),
             desc=f"{self.name} classifier",
             disable=not cfg.progress,
             leave=False,
@@ -229,7 +231,7 @@ class SIDE(BaseAttack):
                 "flagged": len(flagged),
                 "clique_sizes": sizes,
                 "cluster_sizes": torch.bincount(ids.cpu(), minlength=cfg.clusters).tolist(),
-                "classifier_accuracy": sum(acc[-20:]) / max(1, len(acc[-20:])),
+                "classifier_accuracy": sum(acc[-20:]) / len(acc[-20:]) if acc else None,
                 "guidance": cfg.guidance,
                 "baseline": "unguided, unfiltered samples (the clustering pool)",
             },
