@@ -100,12 +100,15 @@ class SBMGCNCase(AuditCase):
         torch.manual_seed(seed)
         self.model = build_model("gcn", self.graph.x.shape[1], 4)
         path = workdir / f"gcn-seed{seed}.safetensors"
+        dev = self.torch_device()  # the audit's device: the GCN is trained and served there
         if path.exists():
             self.model.load_state_dict(load_state_dict(path))
-            self.model.eval()
+            self.model.to(dev).eval()
             self.test_idx = split_nodes(self.graph.num_nodes, 0.1, 0.1, seed)[2]
         else:
-            report = train_node_classifier(self.model, self.graph, seed=seed, progress=False)
+            report = train_node_classifier(
+                self.model, self.graph, seed=seed, progress=False, device=dev
+            )
             self.test_idx = report.test_idx
             save_state_dict(path, self.model.state_dict())
         self.target_nodes = sample_nodes(self.graph.num_nodes, 120, seed + 1)

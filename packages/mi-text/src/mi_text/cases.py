@@ -98,6 +98,9 @@ class CanaryLMCase(AuditCase):
         ]
         self.tuned = self._fine_tune(self.docs, workdir / f"tuned-seed{seed}.safetensors", seed)
         self.base.eval()
+        dev = self.torch_device()  # the audit's device: both LMs are served there
+        self.base.to(dev)
+        self.tuned.to(dev)
         self.seed = seed
         self.evaluator = ExtractionEvaluator(
             self.tuned,

@@ -206,15 +206,18 @@ def released_outputs(model: nn.Module, graph: Any, nodes: Any) -> tuple[torch.Te
     """What a service holding ``graph`` gives away about ``nodes``: their embeddings ``H_A``
     (:func:`embedding_and_logits`) and posteriors ``Y_A`` on the whole private graph: the
     ``embeddings`` / ``posteriors`` knowledge of MC-GRA."""
+    from mi_core.device import module_device
+
     gnn = unwrap_gnn(model)
+    dev = module_device(gnn) or torch.device("cpu")  # run where the model lives
     was = gnn.training
     gnn.eval()
     try:
-        h, out = embedding_and_logits(gnn, graph.x, graph.edge_index)
+        h, out = embedding_and_logits(gnn, graph.x.to(dev), graph.edge_index.to(dev))
     finally:
         gnn.train(was)
     idx = torch.as_tensor(nodes, dtype=torch.long, device=h.device)
-    return h[idx].detach(), torch.softmax(out[idx], 1).detach()
+    return h[idx].detach().cpu(), torch.softmax(out[idx], 1).detach().cpu()
 
 
 def _discrepancy(measure: str, pred: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
