@@ -180,6 +180,32 @@ def query_images(
     return torch.cat(out)
 
 
+def sample_generations(
+    view: TargetView, cfg: Any, seed: int, *, who: str, label: int | None = None
+) -> torch.Tensor:
+    """The ``cfg.n_samples`` generations a black-box extraction attack starts from, on its
+    device: seeds drawn from the run's ``seed`` and, for a conditional generator, the class
+    ``label`` (``None``: every class in turn), queried through the view (one query per image).
+
+    Raises:
+        NotApplicable: the view is not a generator's.
+    """
+    info = require_generator(view, f"attack {who!r}")
+    dev = devices.attack_device(cfg.device, view)
+    g = torch.Generator().manual_seed(seed)
+    seeds = devices.randint(0, 2**62, (cfg.n_samples,), generator=g, device="cpu")
+    labels = None
+    if info.num_classes is not None:
+        labels = (
+            torch.full((cfg.n_samples,), label, dtype=torch.long, device="cpu")
+            if label is not None
+            else torch.arange(cfg.n_samples, device="cpu") % info.num_classes
+        )
+    return query_images(
+        view, seeds, labels=labels, batch=cfg.batch, progress=cfg.progress, desc=who, device=dev
+    )
+
+
 # ------------------------------------------------------------------------------------------
 # distances and filters
 # ------------------------------------------------------------------------------------------
@@ -452,6 +478,7 @@ __all__ = [
     "pairwise",
     "query_images",
     "require_generator",
+    "sample_generations",
     "suppress_near_duplicates",
     "tiled_l2",
 ]

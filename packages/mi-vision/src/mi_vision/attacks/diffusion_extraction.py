@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 import torch
 
-from mi_core import device as devices
 from mi_core.attack import BaseAttack
 from mi_core.result import AttackResult
 from mi_core.threat import Access, Knowledge
@@ -34,8 +33,7 @@ from mi_vision.extraction import (
     find_cliques,
     medoid,
     pairwise,
-    query_images,
-    require_generator,
+    sample_generations,
 )
 
 
@@ -73,26 +71,7 @@ class DiffusionExtraction(BaseAttack):
 
     def _run(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
         cfg: DiffusionExtractionConfig = self.config
-        info = require_generator(view, f"attack {self.name!r}")
-        dev = devices.attack_device(cfg.device, view)
-        g = torch.Generator().manual_seed(seed)
-        seeds = devices.randint(0, 2**62, (cfg.n_samples,), generator=g, device="cpu")
-        labels = None
-        if info.num_classes is not None:
-            labels = (
-                torch.full((cfg.n_samples,), cfg.label, dtype=torch.long, device="cpu")
-                if cfg.label is not None
-                else torch.arange(cfg.n_samples, device="cpu") % info.num_classes
-            )
-        images = query_images(
-            view,
-            seeds,
-            labels=labels,
-            batch=cfg.batch,
-            progress=cfg.progress,
-            desc=self.name,
-            device=dev,
-        )
+        images = sample_generations(view, cfg, seed, who=self.name, label=cfg.label)
         flagged, sizes = filter_cliques(images, cfg)
         return self._result(
             images[flagged],

@@ -27,7 +27,6 @@ from typing import Literal
 
 import torch
 
-from mi_core import device as devices
 from mi_core.attack import BaseAttack
 from mi_core.config import check_choice, check_positive
 from mi_core.errors import ConfigError
@@ -39,8 +38,7 @@ from mi_vision.extraction import (
     extraction_result_arrays,
     knn_radius,
     pairwise,
-    query_images,
-    require_generator,
+    sample_generations,
     suppress_near_duplicates,
 )
 
@@ -81,26 +79,7 @@ class GANExtraction(BaseAttack):
 
     def _run(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
         cfg: GANExtractionConfig = self.config
-        info = require_generator(view, f"attack {self.name!r}")
-        dev = devices.attack_device(cfg.device, view)
-        g = torch.Generator().manual_seed(seed)
-        seeds = devices.randint(0, 2**62, (cfg.n_samples,), generator=g, device="cpu")
-        labels = None
-        if info.num_classes is not None:
-            labels = (
-                torch.full((cfg.n_samples,), cfg.label, dtype=torch.long, device="cpu")
-                if cfg.label is not None
-                else torch.arange(cfg.n_samples, device="cpu") % info.num_classes
-            )
-        images = query_images(
-            view,
-            seeds,
-            labels=labels,
-            batch=cfg.batch,
-            progress=cfg.progress,
-            desc=self.name,
-            device=dev,
-        )
+        images = sample_generations(view, cfg, seed, who=self.name, label=cfg.label)
         dist = pairwise(images, cfg.tiles)
         limit: float | None = None
         if cfg.ranking == "density":
@@ -108,7 +87,7 @@ class GANExtraction(BaseAttack):
             radius = (
                 knn_radius(dist, k)
                 if cfg.min_size > 1
-                else torch.zeros(images.shape[0], device=dev)
+                else torch.zeros(images.shape[0], device=images.device)
             )
             limit = cfg.threshold
             if cfg.crowd is not None and cfg.min_size > 1:
@@ -119,7 +98,7 @@ class GANExtraction(BaseAttack):
         else:
             disc = knowledge.require("discriminator", "ranking='discriminator' scores samples")
             with torch.no_grad():
-                score = torch.as_tensor(disc(images), device=dev).float().reshape(-1)
+                score = torch.as_tensor(disc(images), device=images.device).float().reshape(-1)
             order = torch.argsort(score, descending=True, stable=True).tolist()
         flagged = suppress_near_duplicates(dist, order, cfg.threshold, cfg.max_flagged)
         return self._result(
