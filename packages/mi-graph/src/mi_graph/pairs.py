@@ -242,8 +242,7 @@ class PairClassifier:
                 loss = F.binary_cross_entropy_with_logits(self.net(z[idx]).squeeze(1), y[idx])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
-                with torch.device(dev):  # the optimiser's lazily created state
-                    opt.step()
+                opt.step()
         self.net.eval()
         return self
 

@@ -269,8 +269,7 @@ def train_inverter(
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            with torch.device(dev):  # the optimiser's lazily created state
-                opt.step()
+            opt.step()
             sched.step()
             total += float(loss.detach()) * len(idx)
         losses.append(total / len(texts))

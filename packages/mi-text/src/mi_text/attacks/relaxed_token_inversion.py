@@ -169,8 +169,7 @@ class RelaxedTokenInversion(BaseAttack):
             loss = _loss(view, base, mask, slot, p, w, y).sum()
             opt.zero_grad()
             loss.backward()
-            with torch.device(dev):  # the optimiser's lazily created state
-                opt.step()
+            opt.step()
             history.append(float(loss.detach()) / b)
         # projection to real tokens; of the restarts, keep the one whose discrete text has the
         # lowest loss

@@ -225,8 +225,7 @@ class SoftPromptExtraction(BaseAttack):
             loss = self._loss(view, lm, prompt, batch, grad=True)
             opt.zero_grad()
             loss.backward()
-            with torch.device(prompt.device):  # the optimiser's lazily created state
-                opt.step()
+            opt.step()
             losses.append(float(loss.detach()))
             if best is not None and ((step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps):
                 v = self._loss(view, lm, prompt, val)
