@@ -665,7 +665,7 @@ def text_fixtures() -> dict[str, Any]:
         TextClassifier,
         tiny_gpt2,
     )
-    from mi_text.targets import PromptedLM, SystemPromptService
+    from mi_text.targets import ChatLM, ChatService, PromptedLM, SystemPromptService
     from mi_text.tokenizers import WordTokenizer
 
     torch.manual_seed(0)
@@ -692,6 +692,8 @@ def text_fixtures() -> dict[str, Any]:
         "sentences": sentences,
         "service": SystemPromptService(PromptedLM(lm(2)), prompts),
         "local": PromptedLM(lm(2)),
+        "chat": ChatService(ChatLM(lm(2), "{prompt} {user}", max_new_tokens=2), prompts),
+        "chat_local": ChatLM(lm(2), "{prompt} {user}", max_new_tokens=2),
         "prompts": prompts,
         "inverter": InverterConfig(
             unroll=True, chunk=8, d_model=16, heads=2, layers=1, epochs=1, max_length=8
@@ -735,6 +737,18 @@ def _text_attack(
         return attack.run(view, Knowledge(**_fx(fx, knowledge)), seed=0)
 
     return run
+
+
+def _output2prompt(device: str, fx: dict[str, Any]) -> Any:
+    from mi_core import Knowledge
+    from mi_text.attacks.output2prompt import Output2Prompt
+    from mi_text.targets import chat_view
+
+    attack = Output2Prompt(
+        inverter=fx["geia"], outputs=1, reply_tokens=2, beams=1, device=device, progress=False
+    )
+    k = Knowledge(prior=fx["chat_local"], auxiliary=fx["prompts"], target_labels=[0, 1])
+    return attack.run(chat_view(fx["chat"]), k, seed=0)
 
 
 def _k(**fields: Any) -> dict[str, Any]:
@@ -909,6 +923,7 @@ TEXT = [
             _k(prior="fx:local", auxiliary="fx:prompts", target_labels=[0]),
         ),
     ),
+    Entry("attack:output2prompt", "text", _output2prompt),
 ]
 
 

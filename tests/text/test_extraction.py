@@ -56,6 +56,7 @@ TEXT_ATTACKS = {
     "geia-correction": "black-box-scores",
     "logit-inversion": "black-box-scores",
     "logit-bias-inversion": "label-only",
+    "output2prompt": "label-only",
 }
 
 

@@ -183,7 +183,7 @@ class ConditionalDecoder(nn.Module):
         finished: list[tuple[list[int], float]] = []
         for _ in range(self.cfg.max_length):
             ids = torch.tensor([b[0] for b in beams], device=cond.device)
-            lp = F.log_softmax(self(cond.expand(len(beams), -1), ids)[:, -1], -1)
+            lp = F.log_softmax(self(cond.expand(len(beams), *cond.shape[1:]), ids)[:, -1], -1)
             for bad in (tok.unk_id, tok.pad_id, tok.bos_id):
                 lp[:, bad] = float("-inf")
             tot = lp + torch.tensor([b[1] for b in beams], device=lp.device)[:, None]
@@ -276,3 +276,96 @@ def train_inverter(
         loop.extra["losses"] = losses
     model.eval()
     return list(loop.extra.get("losses", losses))
+
+
+class TextConditionedDecoder(ConditionalDecoder):
+    """A :class:`ConditionalDecoder` conditioned on several texts instead of a vector (the
+    output-to-prompt inverter of Zhang, Morris & Shmatikov 2024).
+
+    The condition is a (N, k, T) tensor of token ids (``input_tokenizer``): k texts of T tokens
+    each (padded). Each text is encoded on its own by a small transformer encoder (no attention
+    across texts: the paper's "sparse" encoding, whose cost grows linearly in k), a learned
+    embedding marks which text a state comes from, and the decoder reads all k * T states as its
+    prefix.
+    """
+
+    def __init__(
+        self,
+        input_tokenizer: WordTokenizer,
+        tokenizer: WordTokenizer,
+        cfg: InverterConfig,
+        texts: int,
+        text_length: int,
+    ) -> None:
+        nn.Module.__init__(self)
+        self.cfg = cfg
+        self.tokenizer = tokenizer
+        self.input_tokenizer = input_tokenizer
+        self.texts, self.text_length = texts, text_length
+        self.cond_dim = texts * text_length
+        self.n_prefix = texts * text_length
+        d = cfg.d_model
+        self.in_embed = nn.Embedding(input_tokenizer.vocab_size, d)
+        self.in_pos = nn.Embedding(text_length, d)
+        self.which = nn.Embedding(texts, d)
+        enc_layer = nn.TransformerEncoderLayer(
+            d, cfg.heads, 4 * d, dropout=0.1, batch_first=True, norm_first=True
+        )
+        self.encoder = nn.TransformerEncoder(enc_layer, cfg.layers)
+        self.embed = nn.Embedding(tokenizer.vocab_size, d)
+        self.pos = nn.Embedding(cfg.max_length + 2, d)
+        layer = nn.TransformerEncoderLayer(
+            d, cfg.heads, 4 * d, dropout=0.1, batch_first=True, norm_first=True
+        )
+        self.body = nn.TransformerEncoder(layer, cfg.layers)
+        self.norm = nn.LayerNorm(d)
+        self.head = nn.Linear(d, tokenizer.vocab_size)
+
+    def encode_texts(self, texts: list[list[str]]) -> torch.Tensor:
+        """(N, k, T) input ids of N rows of k texts (truncated / padded to T tokens)."""
+        tok = self.input_tokenizer
+        shape = (len(texts), self.texts, self.text_length)
+        out = torch.full(shape, tok.pad_id, dtype=torch.long, device="cpu")
+        for i, row in enumerate(texts):
+            if len(row) != self.texts:
+                raise ConfigError(f"texts: row {i} holds {len(row)} texts, expected {self.texts}")
+            for j, t in enumerate(row):
+                ids = tok.encode(t)[: self.text_length] or [tok.unk_id]
+                out[i, j, : len(ids)] = torch.tensor(ids, device="cpu")
+        return out
+
+    def prefix(self, cond: torch.Tensor) -> torch.Tensor:
+        ids = cond.long()
+        if ids.ndim != 3 or ids.shape[1:] != (self.texts, self.text_length):
+            raise ConfigError(
+                f"condition: expected ids of shape (N, {self.texts}, {self.text_length}), got "
+                f"{tuple(ids.shape)}"
+            )
+        n = ids.shape[0]
+        flat = ids.reshape(n * self.texts, self.text_length)
+        pad = flat == self.input_tokenizer.pad_id
+        pad[:, 0] = False  # an empty text still has one visible position
+        pos = torch.arange(self.text_length, device=flat.device)
+        h = self.in_embed(flat) + self.in_pos(pos)[None]
+        h = self.encoder(h, src_key_padding_mask=pad)
+        h = h.reshape(n, self.texts, self.text_length, -1) + self.which.weight[None, :, None]
+        return h.reshape(n, self.texts * self.text_length, -1)
+
+    def forward(self, cond: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        """As :meth:`ConditionalDecoder.forward`, with the texts' padding hidden from the
+        decoder (every text keeps its first position)."""
+        p = self.prefix(cond)
+        n, t = ids.shape
+        pad = cond.long().reshape(n, self.texts, self.text_length) == self.input_tokenizer.pad_id
+        pad[:, :, 0] = False
+        keys = torch.cat(
+            [pad.reshape(n, -1), torch.zeros(n, t, dtype=torch.bool, device=pad.device)], 1
+        )
+        h = self.embed(ids) + self.pos(torch.arange(t, device=ids.device))[None]
+        x = torch.cat([p, h], 1)
+        m = x.shape[1]
+        mask = torch.triu(torch.full((m, m), float("-inf"), device=x.device), 1)
+        mask[:, : self.n_prefix] = 0.0
+        hidden = torch.zeros(keys.shape, device=x.device).masked_fill(keys, float("-inf"))
+        out = self.norm(self.body(x, mask=mask, src_key_padding_mask=hidden))
+        return self.head(out[:, self.n_prefix :])

@@ -107,3 +107,107 @@ class SystemPromptService:
                 lp = torch.log_softmax(lp, -1)
             rows.append(lp)
         return torch.stack(rows)
+
+
+#: ChatML with a system turn and one user turn (SmolLM2's chat template)
+CHATML_CHAT = (
+    "<|im_start|>system\n{prompt}<|im_end|>\n<|im_start|>user\n{user}<|im_end|>\n"
+    "<|im_start|>assistant\n"
+)
+
+
+class ChatLM:
+    """A causal LM behind a chat template with a system prompt and a user message:
+    ``reply(pairs)`` greedily decodes the assistant's answer to each (system prompt, user
+    message) pair, up to ``max_new_tokens`` tokens or EOS. The attacker holds one locally (the
+    public model and template) to make training pairs for output inversion."""
+
+    def __init__(
+        self,
+        lm: CausalLM,
+        template: str = CHATML_CHAT,
+        *,
+        max_new_tokens: int = 32,
+        stop: Sequence[int] = (),
+        batch_size: int = 32,
+    ) -> None:
+        if not isinstance(lm, CausalLM):
+            raise ConfigError(f"lm: expected a mi_text.models.CausalLM, got {type(lm).__name__}")
+        if "{prompt}" not in template or "{user}" not in template:
+            raise ConfigError("template: must contain '{prompt}' and '{user}'")
+        if max_new_tokens < 1:
+            raise ConfigError(f"max_new_tokens: must be >= 1, got {max_new_tokens}")
+        self.lm = lm
+        self.template = template
+        self.max_new_tokens = max_new_tokens
+        self.stop = {int(s) for s in stop} | {lm.eos_id}
+        self.batch_size = batch_size
+        self._replies: dict[tuple[str, str], str] = {}
+
+    @torch.no_grad()
+    def reply(self, pairs: Sequence[tuple[str, str]]) -> list[str]:
+        """The greedy reply to each (system prompt, user message) pair (replies are
+        deterministic, so each pair is generated once and remembered)."""
+        from mi_text.generation import sample
+
+        todo = list(dict.fromkeys(p for p in pairs if p not in self._replies))
+        g = torch.Generator().manual_seed(0)  # greedy: the generator is never drawn from
+        for i in range(0, len(todo), self.batch_size):
+            chunk = todo[i : i + self.batch_size]
+            seqs = [self.lm.encode(self.template.format(prompt=p, user=u)) for p, u in chunk]
+            self.lm.clear_cache()
+            new = sample(
+                lambda s: self.lm(s),
+                seqs,
+                max_new_tokens=self.max_new_tokens,
+                eos_id=None,
+                top_k=1,
+                generator=g,
+            )
+            for pair, toks in zip(chunk, new, strict=True):
+                cut = next((j for j, t in enumerate(toks) if t in self.stop), len(toks))
+                self._replies[pair] = self.lm.decode(toks[:cut]).strip()
+        return [self._replies[p] for p in pairs]
+
+
+class ChatService:
+    """Hidden system prompts behind a chat API that returns only the assistant's text.
+
+    A request is ``{"target": deployment id, "user": message}``; the answer is the reply text
+    (greedy, so the same request always gets the same reply; replies are cached). One query =
+    one request = one reply. Use :func:`chat_view` for the (label-only: text, no scores) view.
+    """
+
+    def __init__(self, chat: ChatLM, hidden_prompts: Sequence[str]) -> None:
+        if not hidden_prompts:
+            raise ConfigError("hidden_prompts: the service needs at least one system prompt")
+        self._chat = chat
+        self._hidden = list(hidden_prompts)
+        self._cache: dict[tuple[int, str], str] = {}
+
+    def __len__(self) -> int:
+        return len(self._hidden)
+
+    def __call__(self, requests: Sequence[Any]) -> list[str]:
+        keys = []
+        for r in requests:
+            if not isinstance(r, Mapping) or "target" not in r or "user" not in r:
+                raise ConfigError(
+                    f"request: expected {{'target': deployment id, 'user': message}}, got {r!r}"
+                )
+            t = int(r["target"])
+            if not 0 <= t < len(self._hidden):
+                raise ConfigError(f"target: deployment id {t} is not in [0, {len(self._hidden)})")
+            keys.append((t, str(r["user"])))
+        todo = list(dict.fromkeys(k for k in keys if k not in self._cache))
+        if todo:
+            replies = self._chat.reply([(self._hidden[t], u) for t, u in todo])
+            self._cache.update(zip(todo, replies, strict=True))
+        return [self._cache[k] for k in keys]
+
+
+def chat_view(service: ChatService, *, budget: int | None = None) -> Any:
+    """The label-only view of a :class:`ChatService` (replies are text: no scores)."""
+    from mi_core.views import view_from_callable
+
+    return view_from_callable(service, "label-only", labels_fn=service, budget=budget)
