@@ -107,9 +107,11 @@ def _attack(s, seeds, **inv):
     return sum(f1s) / len(f1s), sum(ems) / len(ems), res
 
 
-# measured (3 replies per prompt, 5 inverter seeds): token F1 0.97-1.00, exact match 0.95-1.00
-# per seed; the best constant guess 0.735 / 0.00 (the template is shared: only the role, company
-# and language differ); the untrained inverter 0.03-0.28 / 0.00
+# measured (2 replies per prompt, inverter seeds 0-4, the target LM trained from weight seed 0
+# and, as a stand-in for another CPU's rounding, seed 1): token F1 1.00 and exact match 1.00 on
+# every seed; the best constant guess 0.735 / 0.00 (the template is shared: only the role, the
+# company and the language differ); the untrained inverter 0.17-0.25 / 0.00. The task is easy
+# (the replies name the role and company): the benchmark's SmolLM2 row is the realistic figure.
 F1_MARGIN, EM_MARGIN = 0.12, 0.5
 
 
