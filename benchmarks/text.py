@@ -53,6 +53,8 @@ SIZES = {
         "aux_prompts": 240,
         "hidden_prompts": 20,
         "prompt_epochs": 12,
+        "o2p_prompts": 120,
+        "o2p_outputs": 2,
     },
     False: {
         "canaries": 100,
@@ -72,6 +74,8 @@ SIZES = {
         "aux_prompts": 2000,
         "hidden_prompts": 100,
         "prompt_epochs": 20,
+        "o2p_prompts": 600,
+        "o2p_outputs": 4,
     },
 }
 
@@ -495,9 +499,18 @@ def case_prompts(quick: bool, sz: dict) -> list[dict]:
     from mi_core import Knowledge, make_view
     from mi_text.attacks.logit_bias_inversion import LogitBiasInversion
     from mi_text.attacks.logit_inversion import LogitInversion
+    from mi_text.attacks.output2prompt import Output2Prompt
     from mi_text.inverters import InverterConfig
     from mi_text.metrics import exact_match, token_f1
-    from mi_text.targets import CHATML_SYSTEM, PromptedLM, SystemPromptService
+    from mi_text.targets import (
+        CHATML_CHAT,
+        CHATML_SYSTEM,
+        ChatLM,
+        ChatService,
+        PromptedLM,
+        SystemPromptService,
+        chat_view,
+    )
 
     case = "smollm2-system-prompts"
     rng = random.Random(0)
@@ -545,6 +558,34 @@ def case_prompts(quick: bool, sz: dict) -> list[dict]:
             inverter=inv, token_subset=64, beams=3
         ).run(make_view(service, "label-only"), k, seed=0),
     }
+    # output2prompt: the same hidden prompts behind a chat API that returns reply text only;
+    # the attacker makes (replies, prompt) pairs with its local SmolLM2 (CPU generation is the
+    # cost: about half a second per reply, hence fewer training prompts than the inverters above)
+    o2p_aux = aux[: sz["o2p_prompts"]]
+    chat = ChatService(ChatLM(lm, CHATML_CHAT, max_new_tokens=24), hidden)
+    o2p = Output2Prompt(
+        inverter=InverterConfig(
+            d_model=128,
+            layers=2,
+            epochs=max(20, sz["prompt_epochs"]),
+            lr=2e-3,
+            batch_size=16,
+            max_length=40,
+        ),
+        outputs=sz["o2p_outputs"],
+        reply_tokens=24,
+        beams=3,
+        progress=False,
+    ).run(
+        chat_view(chat),
+        Knowledge(
+            auxiliary=o2p_aux,
+            prior=ChatLM(lm, CHATML_CHAT, max_new_tokens=24),
+            target_labels=list(range(len(hidden))),
+        ),
+        seed=0,
+    )
+    runs[(f"output2prompt ({sz['o2p_outputs']} replies, text only)", "label-only")] = o2p
     recs = []
     for (method, access), res in runs.items():
         for metric, fn, b in (
@@ -567,7 +608,14 @@ def case_prompts(quick: bool, sz: dict) -> list[dict]:
                         "value": None,
                         "seconds": None,
                     },
-                    notes=note + f"; queries per prompt {res.queries / len(hidden):.0f}",
+                    notes=note
+                    + (
+                        f"; output2prompt trained on {len(o2p_aux)} attacker prompts x "
+                        f"{sz['o2p_outputs']} replies of 24 tokens from its local SmolLM2"
+                        if res is o2p
+                        else ""
+                    )
+                    + f"; queries per prompt {res.queries / len(hidden):.0f}",
                 )
             )
         recs[-1]["examples"] = list(zip(hidden[:3], res.reconstructions[:3], strict=True))
