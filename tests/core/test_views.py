@@ -342,3 +342,19 @@ def test_views_module_imports_torch_lazily():
     top = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
     names = [a.name for n in top for a in n.names] + [getattr(n, "module", "") for n in top]
     assert not any(str(m).split(".")[0] == "torch" for m in names)
+
+
+def test_a_callable_that_answers_with_labels_declares_them():
+    """A service whose answers already are labels (a chat API's reply text) declares
+    ``mi_labels_fn``: its label-only view releases those, not an argmax of them."""
+
+    class Chat:
+        def __call__(self, requests):
+            return [f"reply to {r}" for r in requests]
+
+        def mi_labels_fn(self, requests):
+            return self(requests)
+
+    view = make_view(Chat(), "label-only", budget=2)
+    assert view(["hi", "who?"]) == ["reply to hi", "reply to who?"]
+    assert view.queries == 2

@@ -153,6 +153,8 @@ def test_chat_service_answers_text_only(chat_setup):
         view([0])
     with pytest.raises(AccessError):
         make_view(s["service"], "label-only").restrict("black-box-scores")
+    # make_view releases the reply text too (not an argmax of it)
+    assert make_view(s["service"], "label-only")([{"target": 0, "user": "hi"}]) == out[:1]
 
 
 def test_output2prompt_respects_the_query_budget(chat_setup):

@@ -935,8 +935,13 @@ def view_from_callable(
     accepts: tuple[type, ...] | None = None,
 ) -> BlackBoxView:
     """View of a plain function (e.g. a remote prediction API). Never white-box. ``accepts``
-    (default: the callable's ``mi_query_types``) declares query types besides plain data."""
+    (default: the callable's ``mi_query_types``) declares query types besides plain data;
+    ``labels_fn`` defaults to the callable's ``mi_labels_fn`` (a service whose answers are
+    already labels or text, such as a chat API, declares it so that its label-only view does
+    not take an argmax of them)."""
     access = Access.parse(access)
+    if labels_fn is None:
+        labels_fn = getattr(fn, "mi_labels_fn", None)
     if access is Access.WHITE_BOX:
         raise AccessError(
             "a plain callable has no weights to hand out: white-box needs an nn.Module"

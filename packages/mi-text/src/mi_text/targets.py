@@ -188,6 +188,11 @@ class ChatService:
     def __len__(self) -> int:
         return len(self._hidden)
 
+    def mi_labels_fn(self, requests: Sequence[Any]) -> list[str]:
+        """What a label-only view releases: the reply text itself (see
+        :func:`mi_core.views.view_from_callable`)."""
+        return self(requests)
+
     def __call__(self, requests: Sequence[Any]) -> list[str]:
         keys = []
         for r in requests:
@@ -207,7 +212,8 @@ class ChatService:
 
 
 def chat_view(service: ChatService, *, budget: int | None = None) -> Any:
-    """The label-only view of a :class:`ChatService` (replies are text: no scores)."""
+    """The label-only view of a :class:`ChatService` (replies are text: no scores); the same as
+    ``make_view(service, "label-only")``."""
     from mi_core.views import view_from_callable
 
-    return view_from_callable(service, "label-only", labels_fn=service, budget=budget)
+    return view_from_callable(service, "label-only", budget=budget)
