@@ -44,7 +44,8 @@ def machine() -> dict:
 
 def git_state() -> dict:
     """The commit the suite ran on, and whether the working tree had uncommitted changes to
-    tracked files (results of a dirty tree name the commit they started from)."""
+    tracked files (results of a dirty tree name the commit they started from). Results files
+    (``benchmarks/results/``, written by earlier suites of the same session) do not count."""
     import subprocess
 
     def git(*args: str) -> str:
@@ -57,7 +58,8 @@ def git_state() -> dict:
         return out.stdout.strip() if out.returncode == 0 else ""
 
     commit = git("rev-parse", "HEAD") or None
-    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    changed = git("status", "--porcelain", "--untracked-files=no").splitlines()
+    dirty = any(not line[3:].startswith("benchmarks/results/") for line in changed)
     return {"commit": commit, "dirty": dirty}
 
 
