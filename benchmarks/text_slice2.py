@@ -49,13 +49,17 @@ def _stats(values: list[float]) -> tuple[float, float | None]:
 
 
 def _name(canary: Any) -> str:
-    """The person's name in a canary's prefix ("X's mobile ...", "You can reach X on")."""
-    p = canary.prefix.strip()
-    for cut in ("'s ", " on"):
-        if cut in p:
-            head = p.split(cut)[0]
-            return head.removeprefix("You can reach ").removeprefix("The SSN on file for ")
-    return p
+    """The person's name in a canary's prefix (the templates of ``mi_text.data``)."""
+    import re
+
+    from mi_text.data import _TEMPLATES
+
+    for t in _TEMPLATES.get(canary.kind, []):
+        pattern = re.escape(t.split("{secret}")[0]).replace(re.escape("{name}"), "(.+)")
+        m = re.fullmatch(pattern, canary.prefix)
+        if m:
+            return m.group(1)
+    raise ValueError(f"no name in the canary prefix {canary.prefix!r}")
 
 
 def _public_records(n: int) -> list[tuple[str, str, str]]:
