@@ -177,7 +177,7 @@ def soft_prompt_rows(c: Any, sz: dict) -> list[dict]:
                 lr=1e-2,
                 batch_size=8,
                 trials=sz["trials"],
-                suffix_tokens=12,
+                suffix_tokens=16,
                 progress=False,
             ).run(
                 make_view(lm, "white-box"),
@@ -210,7 +210,7 @@ def soft_prompt_rows(c: Any, sz: dict) -> list[dict]:
             notes=(
                 f"{len(prefixes)} canary prefixes; soft prompt tuned {sz['steps']} steps on "
                 f"{len(pairs)} (12-token prefix, 12-token suffix) pairs of the fine-tuning "
-                f"documents without canaries; {sz['trials']} nucleus samples per prefix, the "
+                f"documents without canaries; 16-token suffixes; {sz['trials']} nucleus samples per prefix, the "
                 f"calibrated-confidence best counts; seeds {list(SEEDS)}"
             ),
         )
