@@ -48,20 +48,6 @@ def _stats(values: list[float]) -> tuple[float, float | None]:
     return statistics.mean(values), (statistics.stdev(values) if len(values) > 1 else None)
 
 
-def _name(canary: Any) -> str:
-    """The person's name in a canary's prefix (the templates of ``mi_text.data``)."""
-    import re
-
-    from mi_text.data import _TEMPLATES
-
-    for t in _TEMPLATES.get(canary.kind, []):
-        pattern = re.escape(t.split("{secret}")[0]).replace(re.escape("{name}"), "(.+)")
-        m = re.fullmatch(pattern, canary.prefix)
-        if m:
-            return m.group(1)
-    raise ValueError(f"no name in the canary prefix {canary.prefix!r}")
-
-
 def _public_records(n: int) -> list[tuple[str, str, str]]:
     """The attacker's own directory: fake people (not in training) with their phone / SSN."""
     from faker import Faker
@@ -84,7 +70,7 @@ def pii_rows(c: Any) -> list[dict]:
     from mi_core import Knowledge, make_view
     from mi_text.attacks.pii_prompting import PIIPrompting, pii_accuracy, random_pii
 
-    names = [_name(x) for x in c.canaries]
+    names = [x.name for x in c.canaries]
     truth = {(n, x.kind): x.secret for n, x in zip(names, c.canaries, strict=True)}
     kinds = sorted({x.kind for x in c.canaries})
     records = _public_records(8)
@@ -210,8 +196,8 @@ def soft_prompt_rows(c: Any, sz: dict) -> list[dict]:
             notes=(
                 f"{len(prefixes)} canary prefixes; soft prompt tuned {sz['steps']} steps on "
                 f"{len(pairs)} (12-token prefix, 12-token suffix) pairs of the fine-tuning "
-                f"documents without canaries; 16-token suffixes; {sz['trials']} nucleus samples per prefix, the "
-                f"calibrated-confidence best counts; seeds {list(SEEDS)}"
+                f"documents without canaries; {sz['trials']} nucleus samples of 16 tokens per "
+                f"prefix, the calibrated-confidence best counts; seeds {list(SEEDS)}"
             ),
         )
     ]
