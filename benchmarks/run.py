@@ -55,9 +55,9 @@ def git_state() -> dict:
             )
         except (OSError, subprocess.TimeoutExpired):
             return ""
-        return out.stdout.strip() if out.returncode == 0 else ""
+        return out.stdout if out.returncode == 0 else ""
 
-    commit = git("rev-parse", "HEAD") or None
+    commit = git("rev-parse", "HEAD").strip() or None
     changed = git("status", "--porcelain", "--untracked-files=no").splitlines()
     dirty = any(not line[3:].startswith("benchmarks/results/") for line in changed)
     return {"commit": commit, "dirty": dirty}
@@ -114,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="finish in under 10 minutes")
     parser.add_argument("--out", default=str(HERE / "results"))
     args, rest = parser.parse_known_args(argv)
+    state = git_state()  # before the suite's imports (seconds), so later edits do not count
     sys.path.insert(0, str(HERE))
     try:
         module = importlib.import_module(args.suite)
@@ -125,7 +126,6 @@ def main(argv: list[str] | None = None) -> int:
     from mi_core.io import atomic_write_json
 
     t0 = time.time()
-    state = git_state()
     import inspect
 
     if "argv" in inspect.signature(module.run).parameters:

@@ -623,6 +623,11 @@ def case_prompts(quick: bool, sz: dict) -> list[dict]:
 
 
 def run(quick: bool, argv: list[str] | None = None) -> list[dict]:
+    if _preset(argv) == "slice2":  # malicious prompts and soft prompts (text_slice2.py)
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import text_slice2
+
+        return text_slice2.run(quick, argv)
     if argv and "--preset" in argv:  # the paper-scale GPU preset (benchmarks/text_paper.py)
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         import text_paper
@@ -645,6 +650,14 @@ def run(quick: bool, argv: list[str] | None = None) -> list[dict]:
     return out
 
 
+def _preset(argv: list[str] | None) -> str | None:
+    if argv and "--preset" in argv and argv.index("--preset") + 1 < len(argv):
+        return argv[argv.index("--preset") + 1]
+    return None
+
+
 def result_name(argv: list[str]) -> str | None:
     """The result file of a run with suite options (None: the default ``text[-quick].json``)."""
+    if _preset(argv) == "slice2":
+        return "text-slice2-quick.json" if "--quick" in sys.argv else "text-slice2.json"
     return "text-paper.json" if argv and "--preset" in argv else None

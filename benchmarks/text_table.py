@@ -204,7 +204,33 @@ def other_cases(doc: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def slice2(doc: dict[str, Any]) -> str:
+    """The second slice (``--preset slice2``): PII prompting, soft-prompt extraction and the
+    divergence attack on the canary LM, each beside the base model that never saw the canaries
+    (the baseline, judged by mi_core.leakage), its own starting point and no-model guesses."""
+    recs = [r for r in doc["records"] if r["metric"] != "heldout_perplexity"]
+    out = [
+        "| method | metric | target (mean ± spread) | base model (baseline) | other references "
+        "| leakage | queries | seconds |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in recs:
+        base = r.get("baseline") or {}
+        others = "; ".join(f"{k}: {_f(v)}" for k, v in (r.get("other_baseline") or {}).items())
+        out.append(
+            f"| {r['method']} | {r['metric']} | {_ms(r)} | {_f(base.get('value'))} "
+            f"| {others or '-'} | {_leakage(r).level} "
+            f"| {r.get('queries') if r.get('queries') is not None else '-'} "
+            f"| {_f(r.get('seconds'), 1)} |"
+        )
+    lm = [r for r in doc["records"] if r["metric"] == "heldout_perplexity"]
+    if lm:
+        out.append(f"\nTarget: {lm[0]['notes']}.")
+    return "\n".join(out)
+
+
 TABLES = {
+    "slice2-quick": ("text-slice2-quick.json", slice2),
     "other": ("text.json", other_cases),
     "other-quick": ("text-quick.json", other_cases),
     "extraction": ("text.json", extraction),

@@ -41,7 +41,8 @@ class Canary:
 
     ``kind`` names the secret's format (``ssn``, ``phone``, ``pin``, or ``custom`` for a user's
     secret, whose digits and letters are its random part); ``repetitions`` is how many times it
-    was put into the training data (0 when unknown).
+    was put into the training data (0 when unknown); ``name`` is the person the record is about
+    (``""`` when unknown), whom PII prompting asks for it.
     """
 
     prefix: str
@@ -49,6 +50,7 @@ class Canary:
     suffix: str
     kind: str
     repetitions: int = 1
+    name: str = ""
 
     @property
     def text(self) -> str:
@@ -159,6 +161,7 @@ def make_canaries(
                 suffix=post,
                 kind=kind,
                 repetitions=repetitions[i * len(repetitions) // n],
+                name=name,
             )
         )
     return out

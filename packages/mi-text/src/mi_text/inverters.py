@@ -70,6 +70,13 @@ class InverterConfig:
             raise ConfigError(f"d_model: {self.d_model} is not divisible by heads={self.heads}")
 
 
+def _layer(cfg: InverterConfig) -> nn.TransformerEncoderLayer:
+    d = cfg.d_model
+    return nn.TransformerEncoderLayer(
+        d, cfg.heads, 4 * d, dropout=0.1, batch_first=True, norm_first=True
+    )
+
+
 class ConditionalDecoder(nn.Module):
     """Text decoder conditioned on a vector (see the module doc)."""
 
@@ -89,16 +96,18 @@ class ConditionalDecoder(nn.Module):
                 nn.Linear(cond_dim, 2 * d), nn.GELU(), nn.Linear(2 * d, cfg.n_prefix * d)
             )
             self.n_prefix = cfg.n_prefix
-        self.embed = nn.Embedding(tokenizer.vocab_size, d)
-        self.pos = nn.Embedding(cfg.max_length + 2, d)
-        layer = nn.TransformerEncoderLayer(
-            d, cfg.heads, 4 * d, dropout=0.1, batch_first=True, norm_first=True
-        )
-        self.body = nn.TransformerEncoder(layer, cfg.layers)
-        self.norm = nn.LayerNorm(d)
-        self.head = nn.Linear(d, tokenizer.vocab_size)
+        self._text_layers(tokenizer, cfg)
         self.register_buffer("cond_mean", torch.zeros(cond_dim, device="cpu"))
         self.register_buffer("cond_std", torch.ones(cond_dim, device="cpu"))
+
+    def _text_layers(self, tokenizer: WordTokenizer, cfg: InverterConfig) -> None:
+        """The decoder proper: token and position embeddings, a causal transformer, the head."""
+        d = cfg.d_model
+        self.embed = nn.Embedding(tokenizer.vocab_size, d)
+        self.pos = nn.Embedding(cfg.max_length + 2, d)
+        self.body = nn.TransformerEncoder(_layer(cfg), cfg.layers)
+        self.norm = nn.LayerNorm(d)
+        self.head = nn.Linear(d, tokenizer.vocab_size)
 
     def set_standardization(self, mean: torch.Tensor, std: torch.Tensor) -> None:
         """Conditions are standardised ``(c - mean) / std`` before the projection (features
@@ -308,18 +317,8 @@ class TextConditionedDecoder(ConditionalDecoder):
         self.in_embed = nn.Embedding(input_tokenizer.vocab_size, d)
         self.in_pos = nn.Embedding(text_length, d)
         self.which = nn.Embedding(texts, d)
-        enc_layer = nn.TransformerEncoderLayer(
-            d, cfg.heads, 4 * d, dropout=0.1, batch_first=True, norm_first=True
-        )
-        self.encoder = nn.TransformerEncoder(enc_layer, cfg.layers)
-        self.embed = nn.Embedding(tokenizer.vocab_size, d)
-        self.pos = nn.Embedding(cfg.max_length + 2, d)
-        layer = nn.TransformerEncoderLayer(
-            d, cfg.heads, 4 * d, dropout=0.1, batch_first=True, norm_first=True
-        )
-        self.body = nn.TransformerEncoder(layer, cfg.layers)
-        self.norm = nn.LayerNorm(d)
-        self.head = nn.Linear(d, tokenizer.vocab_size)
+        self.encoder = nn.TransformerEncoder(_layer(cfg), cfg.layers)
+        self._text_layers(tokenizer, cfg)
 
     def encode_texts(self, texts: list[list[str]]) -> torch.Tensor:
         """(N, k, T) input ids of N rows of k texts (truncated / padded to T tokens)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -74,15 +75,24 @@ def choose_subset(train_lp: torch.Tensor, k: int) -> torch.Tensor | None:
     return train_lp.exp().mean(0).topk(k).indices.sort().values
 
 
-def knowledge_parts(knowledge: Knowledge) -> tuple[PromptedLM, list[str], list[int]]:
-    local = knowledge.require("prior", "a PromptedLM: the public model and template, held locally")
-    if not isinstance(local, PromptedLM):
+def knowledge_parts(
+    knowledge: Knowledge, prior_type: type = PromptedLM
+) -> tuple[Any, list[str], list[int]]:
+    """``(local model, example prompts, deployment ids)`` of a prompt-extraction attack's
+    knowledge: the attacker's local copy of the public model (a ``prior_type``: a
+    :class:`~mi_text.targets.PromptedLM`, or a :class:`~mi_text.targets.ChatLM` for
+    output2prompt), its own example prompts and the deployments to attack."""
+    name = prior_type.__name__
+    local = knowledge.require("prior", f"a {name}: the public model and template, held locally")
+    if not isinstance(local, prior_type):
         raise ConfigError(
-            f"knowledge.prior: expected a mi_text.targets.PromptedLM, got {type(local).__name__}"
+            f"knowledge.prior: expected a mi_text.targets.{name}, got {type(local).__name__}"
         )
     aux = knowledge.require("auxiliary", "example prompts to train the inverter on (list of str)")
     if isinstance(aux, str) or not all(isinstance(a, str) for a in aux):
         raise ConfigError("knowledge.auxiliary: expected a list of prompt strings")
+    if not aux:
+        raise ConfigError("knowledge.auxiliary: no example prompts to train the inverter on")
     targets = knowledge.require("target_labels", "the deployment ids whose prompts to recover")
     return local, list(aux), [int(t) for t in targets]
 

@@ -9,6 +9,7 @@
     canaries = "canaries.txt"             # secrets known to be in the training data (one a line)
     reference = "gpt2"                    # optional: the public base model the attacker holds
     public = "public.txt"                 # optional: public text (one document a line)
+    names = "names.txt"                   # optional: people whose PII to ask for (one a line)
 
 ``canaries``, ``public`` and ``heldout`` may also be Hugging Face datasets: a table such as
 ``public = {dataset = "corpus/", split = "train", text = "text"}`` names a ``save_to_disk``
@@ -63,6 +64,9 @@ class HFCausalLMOptions:
             document a line / row), e.g. for prompts.
         heldout: held-out text (list, ``.txt`` file or dataset table) for the model's utility
             (perplexity).
+        names: people whose personal information may be in the training data (list, ``.txt``
+            file or dataset table, one name a line): PII prompting asks the model for each
+            one's PII; the evaluator searches its answers for the canaries like any output.
         top_n: how many of each attack's top-ranked outputs are searched for the canaries.
         max_batch: the most sequences the model scores at once (memory).
     """
@@ -72,6 +76,7 @@ class HFCausalLMOptions:
     reference: str | None = None
     public: str | list[str] | dict[str, Any] | None = None
     heldout: str | list[str] | dict[str, Any] | None = None
+    names: str | list[str] | dict[str, Any] | None = None
     top_n: int = 20
     max_batch: int = 64
 
@@ -130,11 +135,14 @@ class HFCausalLMCase(AuditCase):
 
     name = "hf-causal-lm"
     modality = "text"
-    description = "your own Hugging Face causal LM (options: model, canaries, reference, public)"
+    description = (
+        "your own Hugging Face causal LM (options: model, canaries, reference, public, names)"
+    )
     Options = HFCausalLMOptions
     knowledge_options: ClassVar[dict[str, str]] = {
         "prior:causal-lm": "reference",
         "auxiliary:text": "public",
+        "target_labels:names": "names",
     }
     top_n = 20
 
@@ -149,7 +157,7 @@ class HFCausalLMCase(AuditCase):
         build_config(HFCausalLMOptions, given, where="targets.options")
         _model_name(given, "model")
         _model_name(given, "reference")
-        for key in ("canaries", "public", "heldout"):
+        for key in ("canaries", "public", "heldout", "names"):
             _lines(given, key)
         for line in _lines(given, "canaries") or []:
             try:
@@ -164,6 +172,8 @@ class HFCausalLMCase(AuditCase):
             have.add("prior:causal-lm")
         if self.options.get("public") is not None:
             have.add("auxiliary:text")
+        if self.options.get("names") is not None:
+            have.add("target_labels:names")
         return have
 
     def prepare(self, workdir: Path, seed: int) -> None:
@@ -179,6 +189,7 @@ class HFCausalLMCase(AuditCase):
         self.secrets = [c.secret for c in self.canaries]
         self.public = _lines(o, "public")
         self.heldout = _lines(o, "heldout")
+        self.names = _lines(o, "names")
         self.top_n = o.get("top_n", self.top_n)
         self.evaluator = ExtractionEvaluator(
             self.tuned,
@@ -205,6 +216,7 @@ class HFCausalLMCase(AuditCase):
         return Knowledge(
             prior=self.reference,
             auxiliary=self.public,
+            target_labels=self.names,
             extra={"tokenizer": self.tuned.tokenizer, "start_id": self.tuned.start_id},
         )
 

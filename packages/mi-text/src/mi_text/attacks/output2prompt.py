@@ -35,6 +35,7 @@ from mi_core.result import AttackResult
 from mi_core.threat import Access, Knowledge
 from mi_core.views import TargetView
 from mi_text.inverters import InverterConfig, TextConditionedDecoder, train_inverter
+from mi_text.prompt_inversion import knowledge_parts
 from mi_text.targets import ChatLM
 from mi_text.tokenizers import WordTokenizer
 
@@ -91,19 +92,6 @@ class Output2PromptConfig:
             )
 
 
-def _knowledge(knowledge: Knowledge) -> tuple[ChatLM, list[str], list[int]]:
-    local = knowledge.require("prior", "a ChatLM: the public model and chat template, held locally")
-    if not isinstance(local, ChatLM):
-        raise ConfigError(
-            f"knowledge.prior: expected a mi_text.targets.ChatLM, got {type(local).__name__}"
-        )
-    aux = knowledge.require("auxiliary", "example system prompts to train the inverter on")
-    if isinstance(aux, str) or not all(isinstance(a, str) for a in aux):
-        raise ConfigError("knowledge.auxiliary: expected a list of system prompt strings")
-    targets = knowledge.require("target_labels", "the deployment ids whose prompts to recover")
-    return local, list(aux), [int(t) for t in targets]
-
-
 class Output2Prompt(BaseAttack):
     """An inverter reads k ordinary replies of a deployment and writes its system prompt."""
 
@@ -117,9 +105,7 @@ class Output2Prompt(BaseAttack):
 
     def _run(self, view: TargetView, knowledge: Knowledge, seed: int) -> AttackResult:
         cfg: Output2PromptConfig = self.config
-        local, aux, targets = _knowledge(knowledge)
-        if not aux:
-            raise ConfigError("knowledge.auxiliary: no example system prompts to train on")
+        local, aux, targets = knowledge_parts(knowledge, ChatLM)
         messages = list(cfg.user_messages[: cfg.outputs])
         pairs = [(p, m) for p in aux for m in messages]
         replies: list[str] = []
