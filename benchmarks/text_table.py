@@ -217,9 +217,13 @@ def slice2(doc: dict[str, Any]) -> str:
     for r in recs:
         base = r.get("baseline") or {}
         others = "; ".join(f"{k}: {_f(v)}" for k, v in (r.get("other_baseline") or {}).items())
+        level = _leakage(r).level
+        start = r.get("start_values")
+        if start and r["value"] < sum(start) / len(start):  # the search lowers its own start
+            level += ", below its own start"
         out.append(
             f"| {r['method']} | {r['metric']} | {_ms(r)} | {_f(base.get('value'))} "
-            f"| {others or '-'} | {_leakage(r).level} "
+            f"| {others or '-'} | {level} "
             f"| {r.get('queries') if r.get('queries') is not None else '-'} "
             f"| {_f(r.get('seconds'), 1)} |"
         )
