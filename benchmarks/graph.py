@@ -865,7 +865,52 @@ def _graphs(argv: list[str] | None) -> list[tuple[str, str]]:
     return [(n, n) for n in ("cora", "polblogs") if shared_file(f"graphs/{n}.npz") is not None]
 
 
+def reference_rows() -> list[dict]:
+    """``--preset reference``: the reference MC-GRA code (``MI_MCGRA_REF``) alone on Cora and
+    Polblogs, the paper's command for K = {X, H_A, Y_A, Y}: AUC over all node pairs, seconds and
+    peak memory of its process, to stand beside the 100% rows of the scaling table."""
+    if not os.environ.get("MI_MCGRA_REF"):
+        raise SystemExit(
+            "graph --preset reference: set MI_MCGRA_REF to the MC-GRA folder of a checkout of "
+            "AndrewZhou924/MC-GRA outside this repository"
+        )
+    from graph_mcgra_reference import COMMANDS
+
+    records = []
+    for name in COMMANDS:
+        ref = _mcgra_reference(name)
+        if ref is None:
+            continue
+        for metric, value, higher in (
+            ("auc", ref["auc"], True),
+            ("process_seconds", ref["seconds"], False),
+            ("peak_rss_mb", ref["peak_rss_mb"], False),
+        ):
+            records.append(
+                record(
+                    name,
+                    "mc-gra (reference code)",
+                    metric,
+                    value,
+                    access="white-box",
+                    higher=higher,
+                    seconds=ref["seconds"],
+                    notes=(
+                        f"AndrewZhou924/MC-GRA main.py --dataset={name} {ref['command']}; all "
+                        "nodes as targets, dense N x N relaxation, its own victim GCN; one "
+                        f"thread; import floor {ref.get('import_rss_mb')} MB"
+                    ),
+                )
+            )
+        print(f"[graph] reference MC-GRA on {name}: AUC {ref['auc']:.3f}", flush=True)
+    return records
+
+
 def run(quick: bool, argv: list[str] | None = None) -> list[dict]:
+    if argv and argv[-2:] == ["--preset", "reference"]:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        torch.set_num_threads(THREADS)
+        return reference_rows()
     if argv and "--preset" in argv:  # the paper-scale GPU preset (benchmarks/graph_paper.py)
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         import graph_paper
@@ -906,4 +951,6 @@ def run(quick: bool, argv: list[str] | None = None) -> list[dict]:
 
 def result_name(argv: list[str]) -> str | None:
     """The result file of a run with suite options (None: the default ``graph[-quick].json``)."""
+    if argv and argv[-2:] == ["--preset", "reference"]:
+        return "graph-reference.json"
     return "graph-paper.json" if argv and "--preset" in argv else None
