@@ -46,6 +46,7 @@ HEAVY_FIRST = (
     "test_priors.py",
     "test_isolation.py",
     "test_embedding_inversion.py",
+    "test_output2prompt.py",
 )
 
 

@@ -763,10 +763,11 @@ names = "all"
     assert main(["audit", str(tmp_path / "audit.toml")]) == 0
     out = capsys.readouterr().out
     skipped = [ln for ln in out.splitlines() if ln.startswith("skipped ")]
-    assert len(skipped) == 10, out
+    assert len(skipped) == 11, out
     assert any("needs `reference` (knowledge.prior (causal-lm))" in ln for ln in skipped)
     assert any("knowledge.target_labels (names)" in ln for ln in skipped)  # pii-prompting
     assert any("knowledge.extra['ngram_index']" in ln for ln in skipped)  # divergence-attack
+    assert any("knowledge.prior (chat-lm)" in ln for ln in skipped)  # output2prompt
     results = json.loads((tmp_path / "out" / "report" / "results.json").read_text())
     ran = sorted(c["spec"]["attack"] for c in results["cells"] if c["status"] == "ok")
     assert ran == ["lookahead-extraction", "perplexity-extraction"]

@@ -107,11 +107,12 @@ def _attack(s, seeds, **inv):
     return sum(f1s) / len(f1s), sum(ems) / len(ems), res
 
 
-# measured (2 replies per prompt, inverter seeds 0-4, the target LM trained from weight seed 0
-# and, as a stand-in for another CPU's rounding, seed 1): token F1 1.00 and exact match 1.00 on
+# measured (2 replies per prompt, inverter seeds 0-4): token F1 1.00 and exact match 1.00 on
 # every seed; the best constant guess 0.735 / 0.00 (the template is shared: only the role, the
-# company and the language differ); the untrained inverter 0.17-0.25 / 0.00. The task is easy
-# (the replies name the role and company): the benchmark's SmolLM2 row is the realistic figure.
+# company and the language differ); the untrained inverter 0.12-0.27 / 0.00. A target trained
+# for 12 epochs instead of 20 replies less faithfully and the inverter reaches 0.80 / 0.00: the
+# exact-match margin needs replies that name the role and company. The task is easy for a
+# working inverter; the benchmark's SmolLM2 row is the realistic figure.
 F1_MARGIN, EM_MARGIN = 0.12, 0.5
 
 
@@ -135,7 +136,7 @@ def test_output2prompt_beats_the_constant_guess(chat_setup):
 @pytest.mark.slow
 def test_untrained_inverter_fails_the_same_check(chat_setup):
     s = chat_setup
-    f1, em, _ = _attack(s, range(3), lr=1e-9)
+    f1, em, _ = _attack(s, range(2), lr=1e-9)
     guess = _constant_guess(s)
     assert f1 < token_f1(guess, s["hidden"]) + F1_MARGIN
     assert em < exact_match(guess, s["hidden"]) + EM_MARGIN
