@@ -136,8 +136,18 @@ class ConditionalDecoder(nn.Module):
         n = x.shape[1]
         mask = torch.triu(torch.full((n, n), float("-inf"), device=x.device), 1)
         mask[:, : self.n_prefix] = 0.0  # every position sees the whole condition
-        out = self.norm(self.body(x, mask=mask))
+        hide = self._hidden_prefix(cond)
+        if hide is None:
+            out = self.norm(self.body(x, mask=mask))
+        else:  # prefix positions no position may attend to (a text condition's padding)
+            keys = torch.cat([hide, torch.zeros_like(hide[:, :1]).expand(-1, t)], 1)
+            padding = torch.zeros(keys.shape, device=x.device).masked_fill(keys, float("-inf"))
+            out = self.norm(self.body(x, mask=mask, src_key_padding_mask=padding))
         return self.head(out[:, self.n_prefix :])
+
+    def _hidden_prefix(self, cond: torch.Tensor) -> torch.Tensor | None:
+        """(N, n_prefix) bools of prefix positions hidden from the decoder (None: none)."""
+        return None
 
     @torch.no_grad()
     def generate(
@@ -350,21 +360,9 @@ class TextConditionedDecoder(ConditionalDecoder):
         h = h.reshape(n, self.texts, self.text_length, -1) + self.which.weight[None, :, None]
         return h.reshape(n, self.texts * self.text_length, -1)
 
-    def forward(self, cond: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-        """As :meth:`ConditionalDecoder.forward`, with the texts' padding hidden from the
-        decoder (every text keeps its first position)."""
-        p = self.prefix(cond)
-        n, t = ids.shape
+    def _hidden_prefix(self, cond: torch.Tensor) -> torch.Tensor:
+        """The texts' padding (every text keeps its first position)."""
+        n = cond.shape[0]
         pad = cond.long().reshape(n, self.texts, self.text_length) == self.input_tokenizer.pad_id
         pad[:, :, 0] = False
-        keys = torch.cat(
-            [pad.reshape(n, -1), torch.zeros(n, t, dtype=torch.bool, device=pad.device)], 1
-        )
-        h = self.embed(ids) + self.pos(torch.arange(t, device=ids.device))[None]
-        x = torch.cat([p, h], 1)
-        m = x.shape[1]
-        mask = torch.triu(torch.full((m, m), float("-inf"), device=x.device), 1)
-        mask[:, : self.n_prefix] = 0.0
-        hidden = torch.zeros(keys.shape, device=x.device).masked_fill(keys, float("-inf"))
-        out = self.norm(self.body(x, mask=mask, src_key_padding_mask=hidden))
-        return self.head(out[:, self.n_prefix :])
+        return pad.reshape(n, -1)

@@ -174,8 +174,9 @@ class ChatService:
     """Hidden system prompts behind a chat API that returns only the assistant's text.
 
     A request is ``{"target": deployment id, "user": message}``; the answer is the reply text
-    (greedy, so the same request always gets the same reply; replies are cached). One query =
-    one request = one reply. Use :func:`chat_view` for the (label-only: text, no scores) view.
+    (greedy, so the same request always gets the same reply; :class:`ChatLM` remembers them).
+    One query = one request = one reply. Use :func:`chat_view` for the (label-only: text, no
+    scores) view.
     """
 
     def __init__(self, chat: ChatLM, hidden_prompts: Sequence[str]) -> None:
@@ -183,7 +184,6 @@ class ChatService:
             raise ConfigError("hidden_prompts: the service needs at least one system prompt")
         self._chat = chat
         self._hidden = list(hidden_prompts)
-        self._cache: dict[tuple[int, str], str] = {}
 
     def __len__(self) -> int:
         return len(self._hidden)
@@ -203,12 +203,8 @@ class ChatService:
             t = int(r["target"])
             if not 0 <= t < len(self._hidden):
                 raise ConfigError(f"target: deployment id {t} is not in [0, {len(self._hidden)})")
-            keys.append((t, str(r["user"])))
-        todo = list(dict.fromkeys(k for k in keys if k not in self._cache))
-        if todo:
-            replies = self._chat.reply([(self._hidden[t], u) for t, u in todo])
-            self._cache.update(zip(todo, replies, strict=True))
-        return [self._cache[k] for k in keys]
+            keys.append((self._hidden[t], str(r["user"])))
+        return self._chat.reply(keys)
 
 
 def chat_view(service: ChatService, *, budget: int | None = None) -> Any:
