@@ -628,6 +628,11 @@ def run(quick: bool, argv: list[str] | None = None) -> list[dict]:
         import text_slice2
 
         return text_slice2.run(quick, argv)
+    if _preset(argv) == "relaxed":  # relaxed-token inversion on fine-tuned MiniLM
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import text_relaxed
+
+        return text_relaxed.run(quick, argv)
     if argv and "--preset" in argv:  # the paper-scale GPU preset (benchmarks/text_paper.py)
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         import text_paper
@@ -660,4 +665,6 @@ def result_name(argv: list[str]) -> str | None:
     """The result file of a run with suite options (None: the default ``text[-quick].json``)."""
     if _preset(argv) == "slice2":
         return "text-slice2-quick.json" if "--quick" in sys.argv else "text-slice2.json"
+    if _preset(argv) == "relaxed":
+        return "text-relaxed-quick.json" if "--quick" in sys.argv else "text-relaxed.json"
     return "text-paper.json" if argv and "--preset" in argv else None

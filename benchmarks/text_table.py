@@ -208,7 +208,8 @@ def slice2(doc: dict[str, Any]) -> str:
     """The second slice (``--preset slice2``): PII prompting, soft-prompt extraction and the
     divergence attack on the canary LM, each beside the base model that never saw the canaries
     (the baseline, judged by mi_core.leakage), its own starting point and no-model guesses."""
-    recs = [r for r in doc["records"] if r["metric"] != "heldout_perplexity"]
+    target = ("heldout_perplexity", "dev_accuracy")  # the target's own record: its note below
+    recs = [r for r in doc["records"] if r["metric"] not in target]
     out = [
         "| method | metric | target (mean ± spread) | base model (baseline) | other references "
         "| leakage | queries | seconds |",
@@ -227,7 +228,7 @@ def slice2(doc: dict[str, Any]) -> str:
             f"| {r.get('queries') if r.get('queries') is not None else '-'} "
             f"| {_f(r.get('seconds'), 1)} |"
         )
-    lm = [r for r in doc["records"] if r["metric"] == "heldout_perplexity"]
+    lm = [r for r in doc["records"] if r["metric"] in target]
     if lm:
         out.append(f"\nTarget: {lm[0]['notes']}.")
     return "\n".join(out)
@@ -235,6 +236,7 @@ def slice2(doc: dict[str, Any]) -> str:
 
 TABLES = {
     "slice2-quick": ("text-slice2-quick.json", slice2),
+    "relaxed-quick": ("text-relaxed-quick.json", slice2),
     "other": ("text.json", other_cases),
     "other-quick": ("text-quick.json", other_cases),
     "extraction": ("text.json", extraction),

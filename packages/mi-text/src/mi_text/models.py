@@ -10,7 +10,7 @@ What one query is (documented once, used by every view of these modules):
   the next-token log-distribution after it. Generating a continuation of T tokens therefore costs
   T queries per sequence (one next-token distribution per step).
 * :class:`SentenceEncoder`: one query = one sentence embedded.
-* :class:`TextClassifier`: one query = one text classified.
+* :class:`TextClassifier`, :class:`HFTextClassifier`: one query = one text classified.
 
 ``CausalLM`` keeps a server-side prefix cache (like an inference server's KV cache): a call whose
 sequences each extend a sequence of the previous call by one token only runs that token. The
@@ -571,6 +571,109 @@ class TextClassifier(nn.Module):
         h = self.body(h, src_key_padding_mask=~m)
         mf = m.unsqueeze(-1).float()
         return self.head((h * mf).sum(1) / mf.sum(1))
+
+
+class HFTextClassifier(nn.Module):
+    """A Hugging Face sequence classifier (``AutoModelForSequenceClassification``, e.g. a
+    fine-tuned BERT / MiniLM) behind the interface of :class:`TextClassifier`: strings in,
+    logits out, and the white-box path on token embeddings that relaxed-token inversion needs.
+
+    ``forward_embeddings`` takes the embeddings of the text's own tokens (no special tokens, right
+    padding) and adds the model's special tokens itself (``[CLS]`` before, ``[SEP]`` after each
+    row's last real token for BERT), so an attack that relaxes some of the tokens never has to
+    know the model's conventions. Strings take the same path (one query = one text classified).
+    """
+
+    def __init__(self, model: nn.Module, tokenizer: Any, max_length: int = 128) -> None:
+        super().__init__()
+        if not hasattr(model, "get_input_embeddings"):
+            raise ConfigError(
+                f"model: {type(model).__name__} has no get_input_embeddings(); pass a Hugging "
+                "Face AutoModelForSequenceClassification"
+            )
+        if not hasattr(tokenizer, "convert_tokens_to_ids"):
+            raise ConfigError(
+                f"tokenizer: {type(tokenizer).__name__} is not a Hugging Face tokenizer; pass "
+                "the model's AutoTokenizer"
+            )
+        self.model = model
+        self.tokenizer = as_tokenizer(tokenizer)
+        self.max_length = max_length
+        # the model's special tokens around a text: where the text's own tokens sit among them
+        bare = list(tokenizer.encode("a", add_special_tokens=False))
+        full = list(tokenizer.encode("a", add_special_tokens=True))
+        at = next(
+            (i for i in range(len(full) - len(bare) + 1) if full[i : i + len(bare)] == bare), None
+        )
+        if not bare or at is None:
+            raise ConfigError(
+                f"tokenizer: {type(tokenizer).__name__} does not keep a text's tokens when adding "
+                "its special tokens; pass a BERT-style tokenizer"
+            )
+        self._head = [int(i) for i in full[:at]]
+        self._tail = [int(i) for i in full[at + len(bare) :]]
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.model.get_input_embeddings()
+
+    def ids(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        room = self.max_length - len(self._head) - len(self._tail)
+        enc = [self.tokenizer.encode(t)[:room] or [self.tokenizer.pad_id] for t in texts]
+        length = max(len(s) for s in enc)
+        x = torch.full((len(enc), length), self.tokenizer.pad_id, dtype=torch.long, device="cpu")
+        m = torch.zeros((len(enc), length), dtype=torch.bool, device="cpu")
+        for i, s in enumerate(enc):
+            x[i, : len(s)] = torch.tensor(s, device="cpu")
+            m[i, : len(s)] = True
+        return x, m
+
+    def forward(self, texts: Sequence[str] | Mapping[str, torch.Tensor]) -> torch.Tensor:
+        if isinstance(texts, Mapping):
+            return self.forward_embeddings(texts["inputs_embeds"], texts.get("attention_mask"))
+        if isinstance(texts, str):
+            raise ConfigError("texts: a HFTextClassifier is queried with a list of strings")
+        x, m = self.ids(list(texts))
+        table = self.get_input_embeddings()
+        dev = table.weight.device
+        return self.forward_embeddings(table(x.to(dev)), m.to(dev))
+
+    def forward_embeddings(
+        self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Logits from the embeddings (N, T, d) of the text's tokens, right-padded, with a
+        (N, T) mask of real positions; the special tokens are added here (gradients flow)."""
+        table = self.get_input_embeddings()
+        d = table.weight.shape[1]
+        if inputs_embeds.ndim != 3 or inputs_embeds.shape[-1] != d:
+            raise ConfigError(
+                f"inputs_embeds: expected (N, T, {d}), got shape {tuple(inputs_embeds.shape)}"
+            )
+        n, t = inputs_embeds.shape[:2]
+        dev = inputs_embeds.device
+        m = (
+            torch.ones((n, t), dtype=torch.bool, device=dev)
+            if attention_mask is None
+            else attention_mask.to(dev).bool()
+        )
+        h, k = len(self._head), len(self._tail)
+
+        def special(ids: list[int]) -> torch.Tensor:
+            return table(torch.tensor(ids, dtype=torch.long, device=dev)).to(inputs_embeds.dtype)
+
+        parts = [inputs_embeds, inputs_embeds.new_zeros((n, k, d))]
+        if h:
+            parts.insert(0, special(self._head)[None].expand(n, h, d))
+        emb = torch.cat(parts, dim=1)
+        lengths = m.sum(1)  # real tokens per row
+        pos = torch.arange(h + t + k, device=dev)[None]
+        if k:
+            tail = special(self._tail)
+            for j in range(k):  # after each row's last real token
+                at = (pos == (h + lengths + j)[:, None])[..., None]
+                emb = torch.where(at, tail[j], emb)
+        mask = pos < (h + lengths + k)[:, None]
+        out = self.model(inputs_embeds=emb, attention_mask=mask.long())
+        return out.logits if hasattr(out, "logits") else out[0]
 
 
 @dataclass
