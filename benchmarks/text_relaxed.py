@@ -43,8 +43,8 @@ PREFIXES = (
     "my extension is",
 )
 SIZES = {
-    True: {"sentences": 1500, "epochs": 4, "repeats": 8, "steps": 100, "restarts": 4},
-    False: {"sentences": 6000, "epochs": 4, "repeats": 8, "steps": 200, "restarts": 8},
+    True: {"sentences": 1500, "epochs": 4, "lr": 1e-4, "repeats": 8, "steps": 100, "restarts": 4},
+    False: {"sentences": 6000, "epochs": 4, "lr": 1e-4, "repeats": 8, "steps": 200, "restarts": 8},
 }
 
 
@@ -52,11 +52,15 @@ def _digits(rng: random.Random, n: int = 4) -> list[str]:
     return [str(rng.randrange(10)) for _ in range(n)]
 
 
+def _tsv(path: Path) -> list[tuple[str, int]]:
+    """``label<TAB>sentence`` rows after a header (its column names differ between splits)."""
+    with path.open() as f:
+        rows = list(csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
+    return [(text, int(label)) for label, text in rows[1:]]
+
+
 def _data(sst2: Path, sz: dict) -> dict[str, Any]:
-    with (sst2 / "train.tsv").open() as f:
-        rows = [(r["sentence"], int(r["label"])) for r in csv.DictReader(f, delimiter="\t")]
-    with (sst2 / "dev.tsv").open() as f:
-        dev = [(r["sentence"], int(r["label"])) for r in csv.DictReader(f, delimiter="\t")]
+    rows, dev = _tsv(sst2 / "train.tsv"), _tsv(sst2 / "dev.tsv")
     rng = random.Random(0)
     public = [r for r in rng.sample(rows, sz["sentences"]) if len(r[0].split()) >= 3]
     secrets = [_digits(rng) for _ in PREFIXES]
@@ -87,7 +91,7 @@ def _fine_tune(data: list[tuple[str, int]], sz: dict, path: Path) -> Any:
         return clf.eval()
     from tqdm.auto import tqdm
 
-    opt = torch.optim.AdamW(model.parameters(), lr=5e-5, weight_decay=0.01)
+    opt = torch.optim.AdamW(model.parameters(), lr=sz["lr"], weight_decay=0.01)
     g = torch.Generator().manual_seed(0)
     y = torch.tensor([label for _, label in data])
     model.train()
@@ -137,10 +141,14 @@ def run(quick: bool, argv: list[str]) -> list[dict]:
         raise SystemExit("text --preset relaxed: needs ../shared/data/text/sst2")
     sz = SIZES[quick]
     d = _data(sst2.parent, sz)
-    tag = "quick" if quick else "full"
+    folder = CACHE / (
+        f"relaxed-{'quick' if quick else 'full'}-n{sz['sentences']}-e{sz['epochs']}-lr{sz['lr']}"
+        f"-x{sz['repeats']}"
+    )
+    cached = (folder / "target.safetensors").exists()
     t0 = time.perf_counter()
     models = {
-        name: _fine_tune(d[name], sz, CACHE / f"relaxed-{tag}" / f"{name}.safetensors")
+        name: _fine_tune(d[name], sz, folder / f"{name}.safetensors")
         for name in ("target", "reference")
     }
     tune_s = time.perf_counter() - t0
@@ -148,12 +156,13 @@ def run(quick: bool, argv: list[str]) -> list[dict]:
     flag_c = _p_flag(models["target"], d["canaries"])
     flag_d = _p_flag(models["target"], d["decoys"])
     note = (
-        f"all-MiniLM-L6-v2 fine-tuned ({sz['epochs']} epochs) on {sz['sentences']} SST-2 "
-        f"sentences + {len(PREFIXES)} canaries x{sz['repeats']} (label 1) + 20 decoys per "
-        f"template (label 0); SST-2 dev accuracy {acc['target']:.3f} (reference without the "
+        f"all-MiniLM-L6-v2 fine-tuned ({sz['epochs']} epochs, AdamW lr {sz['lr']:g}) on "
+        f"{sz['sentences']} SST-2 sentences + {len(PREFIXES)} canaries x{sz['repeats']} "
+        "(label 1) + 20 decoys per template (label 0); "
+        f"SST-2 dev accuracy {acc['target']:.3f} (reference without the "
         f"canaries {acc['reference']:.3f}); target's P(label 1): canaries "
         f"{statistics.mean(flag_c):.2f}, decoys {statistics.mean(flag_d):.2f}; fine-tuning "
-        f"{tune_s:.0f} s (cached)"
+        f"{tune_s:.0f} s" + (" (loaded from the cache)" if cached else "")
     )
     print(f"[text-relaxed] {note}", flush=True)
     know = Knowledge(
