@@ -865,10 +865,19 @@ def _graphs(argv: list[str] | None) -> list[tuple[str, str]]:
     return [(n, n) for n in ("cora", "polblogs") if shared_file(f"graphs/{n}.npz") is not None]
 
 
-def reference_rows() -> list[dict]:
-    """``--preset reference``: the reference MC-GRA code (``MI_MCGRA_REF``) alone on Cora and
-    Polblogs, the paper's command for K = {X, H_A, Y_A, Y}: AUC over all node pairs, seconds and
-    peak memory of its process, to stand beside the 100% rows of the scaling table."""
+def _is_reference(argv: list[str] | None) -> bool:
+    return (
+        bool(argv)
+        and "--preset" in argv
+        and argv[argv.index("--preset") + 1 :][:1] == ["reference"]
+    )
+
+
+def reference_rows(argv: list[str]) -> list[dict]:
+    """``--preset reference [--dataset NAME]``: the reference MC-GRA code (``MI_MCGRA_REF``) alone
+    on Cora and Polblogs (or the one named), the paper's command for K = {X, H_A, Y_A, Y}: AUC over
+    all node pairs, seconds and peak memory of its process, to stand beside the 100% rows of the
+    scaling table."""
     if not os.environ.get("MI_MCGRA_REF"):
         raise SystemExit(
             "graph --preset reference: set MI_MCGRA_REF to the MC-GRA folder of a checkout of "
@@ -876,8 +885,14 @@ def reference_rows() -> list[dict]:
         )
     from graph_mcgra_reference import COMMANDS
 
+    names = list(COMMANDS)
+    if "--dataset" in argv:
+        at = argv.index("--dataset") + 1
+        if at >= len(argv) or argv[at] not in COMMANDS:
+            raise SystemExit(f"graph --preset reference --dataset: one of {sorted(COMMANDS)}")
+        names = [argv[at]]
     records = []
-    for name in COMMANDS:
+    for name in names:
         ref = _mcgra_reference(name)
         if ref is None:
             continue
@@ -897,8 +912,8 @@ def reference_rows() -> list[dict]:
                     seconds=ref["seconds"],
                     notes=(
                         f"AndrewZhou924/MC-GRA main.py --dataset={name} {ref['command']}; all "
-                        "nodes as targets, dense N x N relaxation, its own victim GCN; one "
-                        f"thread; import floor {ref.get('import_rss_mb')} MB"
+                        "nodes as targets, dense N x N relaxation, its own victim GCN; "
+                        f"{THREADS} thread(s); import floor {ref.get('import_rss_mb')} MB"
                     ),
                 )
             )
@@ -907,10 +922,10 @@ def reference_rows() -> list[dict]:
 
 
 def run(quick: bool, argv: list[str] | None = None) -> list[dict]:
-    if argv and argv[-2:] == ["--preset", "reference"]:
+    if _is_reference(argv):
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         torch.set_num_threads(THREADS)
-        return reference_rows()
+        return reference_rows(argv or [])
     if argv and "--preset" in argv:  # the paper-scale GPU preset (benchmarks/graph_paper.py)
         sys.path.insert(0, str(Path(__file__).resolve().parent))
         import graph_paper
@@ -951,6 +966,6 @@ def run(quick: bool, argv: list[str] | None = None) -> list[dict]:
 
 def result_name(argv: list[str]) -> str | None:
     """The result file of a run with suite options (None: the default ``graph[-quick].json``)."""
-    if argv and argv[-2:] == ["--preset", "reference"]:
+    if _is_reference(argv):
         return "graph-reference.json"
     return "graph-paper.json" if argv and "--preset" in argv else None

@@ -20,8 +20,8 @@ beside its baselines; results in ``text-slice2[-quick].json``.
   attacker's corpus: the fine-tuning documents, public text), over 3 seeds, beside ordinary
   prompts (its own starting point) and the base model under the same prompts.
 
-Relaxed-token inversion needs a classifier fine-tuned on private text and is not in this slice
-(its tests use a small classifier with planted canaries).
+Relaxed-token inversion needs a classifier fine-tuned on private text: its own preset,
+``--preset relaxed`` (``text_relaxed.py``).
 """
 
 from __future__ import annotations
