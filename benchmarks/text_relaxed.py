@@ -19,6 +19,7 @@ point (the projection of its random start, no optimisation) and random digits.
 from __future__ import annotations
 
 import csv
+import os
 import random
 import statistics
 import time
@@ -43,8 +44,8 @@ PREFIXES = (
     "my extension is",
 )
 SIZES = {
-    True: {"sentences": 1500, "epochs": 4, "lr": 1e-4, "repeats": 8, "steps": 100, "restarts": 4},
-    False: {"sentences": 6000, "epochs": 4, "lr": 1e-4, "repeats": 8, "steps": 200, "restarts": 8},
+    True: {"sentences": 800, "epochs": 8, "lr": 1e-4, "repeats": 8, "steps": 100, "restarts": 4},
+    False: {"sentences": 6000, "epochs": 8, "lr": 1e-4, "repeats": 8, "steps": 200, "restarts": 8},
 }
 
 
@@ -135,7 +136,7 @@ def run(quick: bool, argv: list[str]) -> list[dict]:
     from mi_core import Knowledge, make_view
     from mi_text.attacks.relaxed_token_inversion import RelaxedTokenInversion
 
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(os.environ.get("MI_BENCH_THREADS", "2")))
     sst2 = shared_file("text/sst2/train.tsv")
     if sst2 is None:
         raise SystemExit("text --preset relaxed: needs ../shared/data/text/sst2")
