@@ -510,6 +510,21 @@ class BagOfWordsEncoder(nn.Module):
 # --------------------------------------------------------------------------- classifier
 
 
+def _padded_ids(
+    tokenizer: Tokenizer, texts: Sequence[str], limit: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token ids of ``texts`` (at most ``limit`` each), right-padded, and the (N, T) bool mask
+    of real positions."""
+    enc = [tokenizer.encode(t)[:limit] or [tokenizer.pad_id] for t in texts]
+    length = max(len(s) for s in enc)
+    x = torch.full((len(enc), length), tokenizer.pad_id, dtype=torch.long, device="cpu")
+    m = torch.zeros((len(enc), length), dtype=torch.bool, device="cpu")
+    for i, s in enumerate(enc):
+        x[i, : len(s)] = torch.tensor(s, device="cpu")
+        m[i, : len(s)] = True
+    return x, m
+
+
 class TextClassifier(nn.Module):
     """A small text classifier (token embeddings, one transformer layer, mean pooling, linear
     head): strings in, logits out. For tests and built-in cases; a user passes their own model
@@ -529,16 +544,7 @@ class TextClassifier(nn.Module):
         self.head = nn.Linear(dim, num_classes)
 
     def ids(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        enc = [
-            self.tokenizer.encode(t)[: self.max_length] or [self.tokenizer.pad_id] for t in texts
-        ]
-        length = max(len(s) for s in enc)
-        x = torch.full((len(enc), length), self.tokenizer.pad_id, dtype=torch.long, device="cpu")
-        m = torch.zeros((len(enc), length), dtype=torch.bool, device="cpu")
-        for i, s in enumerate(enc):
-            x[i, : len(s)] = torch.tensor(s, device="cpu")
-            m[i, : len(s)] = True
-        return x, m
+        return _padded_ids(self.tokenizer, texts, self.max_length)
 
     def forward(self, texts: Sequence[str] | Mapping[str, torch.Tensor]) -> torch.Tensor:
         if isinstance(texts, Mapping):
@@ -617,15 +623,9 @@ class HFTextClassifier(nn.Module):
         return self.model.get_input_embeddings()
 
     def ids(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The texts' own tokens (room left for the special tokens), right-padded, and the mask."""
         room = self.max_length - len(self._head) - len(self._tail)
-        enc = [self.tokenizer.encode(t)[:room] or [self.tokenizer.pad_id] for t in texts]
-        length = max(len(s) for s in enc)
-        x = torch.full((len(enc), length), self.tokenizer.pad_id, dtype=torch.long, device="cpu")
-        m = torch.zeros((len(enc), length), dtype=torch.bool, device="cpu")
-        for i, s in enumerate(enc):
-            x[i, : len(s)] = torch.tensor(s, device="cpu")
-            m[i, : len(s)] = True
-        return x, m
+        return _padded_ids(self.tokenizer, texts, room)
 
     def forward(self, texts: Sequence[str] | Mapping[str, torch.Tensor]) -> torch.Tensor:
         if isinstance(texts, Mapping):

@@ -15,8 +15,9 @@ random restarts, the projection with the lowest loss on the real (discrete) text
 Targets expose their embedding table, their tokenizer and a forward pass on embeddings, as
 :class:`~mi_text.models.TextClassifier` does (``get_input_embeddings()``, ``tokenizer``,
 ``forward({"inputs_embeds": (N, T, d), "attention_mask": (N, T)})`` -> logits); a Hugging Face
-sequence classifier goes behind :class:`~mi_text.models.HFTextClassifier`. Queries: one per soft sentence per optimisation step plus
-one per projected sentence (white-box forward passes are counted, never budgeted).
+sequence classifier goes behind :class:`~mi_text.models.HFTextClassifier`. Queries: one per soft
+sentence per optimisation step plus one per projected sentence (white-box forward passes are
+counted, never budgeted).
 """
 
 from __future__ import annotations
