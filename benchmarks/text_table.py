@@ -211,7 +211,8 @@ def slice2(doc: dict[str, Any]) -> str:
     target = ("heldout_perplexity", "dev_accuracy")  # the target's own record: its note below
     recs = [r for r in doc["records"] if r["metric"] not in target]
     out = [
-        "| method | metric | target (mean ± spread) | base model (baseline) | other references "
+        "| method | metric | target (mean ± spread) | model without the secrets (baseline) "
+        "| other references "
         "| leakage | queries | seconds |",
         "|---|---|---|---|---|---|---|---|",
     ]
