@@ -873,9 +873,25 @@ def _is_reference(argv: list[str] | None) -> bool:
     )
 
 
+def _reference_dataset(argv: list[str]) -> str | None:
+    """The graph named by ``--dataset NAME`` / ``--dataset=NAME`` (None: all of them)."""
+    from graph_mcgra_reference import COMMANDS
+
+    name: str | None = None
+    for i, a in enumerate(argv):
+        if a == "--dataset":
+            name = argv[i + 1] if i + 1 < len(argv) else ""
+        elif a.startswith("--dataset="):
+            name = a.split("=", 1)[1]
+    if name is not None and name not in COMMANDS:
+        raise SystemExit(f"graph --preset reference --dataset: one of {sorted(COMMANDS)}")
+    return name
+
+
 def reference_rows(argv: list[str]) -> list[dict]:
     """``--preset reference [--dataset NAME]``: the reference MC-GRA code (``MI_MCGRA_REF``) alone
-    on Cora and Polblogs (or the one named), the paper's command for K = {X, H_A, Y_A, Y}: AUC over
+    on Cora and Polblogs into ``graph-reference.json`` (or on the one named, into
+    ``graph-reference-NAME.json``), the paper's command for K = {X, H_A, Y_A, Y}: AUC over
     all node pairs, seconds and peak memory of its process, to stand beside the 100% rows of the
     scaling table."""
     if not os.environ.get("MI_MCGRA_REF"):
@@ -885,12 +901,8 @@ def reference_rows(argv: list[str]) -> list[dict]:
         )
     from graph_mcgra_reference import COMMANDS
 
-    names = list(COMMANDS)
-    if "--dataset" in argv:
-        at = argv.index("--dataset") + 1
-        if at >= len(argv) or argv[at] not in COMMANDS:
-            raise SystemExit(f"graph --preset reference --dataset: one of {sorted(COMMANDS)}")
-        names = [argv[at]]
+    one = _reference_dataset(argv)
+    names = [one] if one else list(COMMANDS)
     records = []
     for name in names:
         ref = _mcgra_reference(name)
@@ -966,6 +978,8 @@ def run(quick: bool, argv: list[str] | None = None) -> list[dict]:
 
 def result_name(argv: list[str]) -> str | None:
     """The result file of a run with suite options (None: the default ``graph[-quick].json``)."""
-    if _is_reference(argv):
-        return "graph-reference.json"
+    if _is_reference(argv):  # one graph alone does not overwrite the run of all of them
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        one = _reference_dataset(argv)
+        return f"graph-reference-{one}.json" if one else "graph-reference.json"
     return "graph-paper.json" if argv and "--preset" in argv else None

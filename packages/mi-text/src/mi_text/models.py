@@ -588,6 +588,10 @@ class HFTextClassifier(nn.Module):
     padding) and adds the model's special tokens itself (``[CLS]`` before, ``[SEP]`` after each
     row's last real token for BERT), so an attack that relaxes some of the tokens never has to
     know the model's conventions. Strings take the same path (one query = one text classified).
+    The constructor checks on two short texts that this path gives the model's own logits (a
+    classifier that reads the last token, like GPT-2's, is refused). Tokenizers that fold the
+    leading space into a word's token (RoBERTa, GPT-2) encode ``"4"`` and ``" 4"`` differently:
+    give relaxed-token candidates in the form the training text used.
     """
 
     def __init__(self, model: nn.Module, tokenizer: Any, max_length: int = 128) -> None:
@@ -618,6 +622,39 @@ class HFTextClassifier(nn.Module):
             )
         self._head = [int(i) for i in full[:at]]
         self._tail = [int(i) for i in full[at + len(bare) :]]
+        if max_length <= len(self._head) + len(self._tail):
+            raise ConfigError(
+                f"max_length: {max_length} leaves no room beside the model's "
+                f"{len(self._head) + len(self._tail)} special tokens; pass a larger max_length"
+            )
+        self._check_same_logits(tokenizer)
+
+    @torch.no_grad()
+    def _check_same_logits(self, tokenizer: Any) -> None:
+        """The embedding path must be the model's own function: a classifier that reads the last
+        token from ``input_ids`` (GPT-2, Llama) cannot find it in padded embeddings."""
+        texts = ["a", "a a a"]
+        was = self.model.training
+        self.model.eval()
+        try:
+            dev = self.get_input_embeddings().weight.device
+            enc = tokenizer(texts, padding=True, return_tensors="pt")
+            out = self.model(**{k: v.to(dev) for k, v in enc.items()})
+            want = out.logits if hasattr(out, "logits") else out[0]
+            got = self(texts)
+        except Exception as exc:  # a model the wrapper cannot drive
+            raise ConfigError(
+                f"model: {type(self.model).__name__} cannot be driven through token embeddings "
+                f"({type(exc).__name__}: {exc}); pass a BERT-style sequence classifier"
+            ) from exc
+        finally:
+            self.model.train(was)
+        if not torch.allclose(got.float(), want.float(), atol=1e-4, rtol=1e-3):
+            raise ConfigError(
+                f"model: {type(self.model).__name__} gives other logits from token embeddings "
+                "than from its own input (a classifier that reads the last token, such as GPT-2 "
+                "or Llama, cannot find it in padded embeddings); pass a BERT-style classifier"
+            )
 
     def get_input_embeddings(self) -> nn.Module:
         return self.model.get_input_embeddings()
@@ -665,6 +702,11 @@ class HFTextClassifier(nn.Module):
             parts.insert(0, special(self._head)[None].expand(n, h, d))
         emb = torch.cat(parts, dim=1)
         lengths = m.sum(1)  # real tokens per row
+        if not torch.equal(m, torch.arange(t, device=dev)[None] < lengths[:, None]):
+            raise ConfigError(
+                "attention_mask: each row must be its real tokens followed by padding (right "
+                "padding), as HFTextClassifier.ids makes it"
+            )
         pos = torch.arange(h + t + k, device=dev)[None]
         if k:
             tail = special(self._tail)
