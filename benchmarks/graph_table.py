@@ -527,8 +527,8 @@ def mcgra_reference(doc: dict) -> str:
             f"| {f('process_seconds', '.1f')} | {f('peak_rss_mb', '.0f')} "
             f"| {f('no_model_auc', '.3f')} |"
         )
-    note = next(iter(by.values()))["auc"].get("notes", "")
-    out.append(f"\nReference: {note}.")
+    notes = "; ".join(f"{name}: {m['auc'].get('notes', '')}" for name, m in by.items())
+    out.append(f"\nReference runs: {notes}.")
     if provenance:
         out.append(
             f"Ours: the 100% scaling row (seed 0, all nodes as targets) of {provenance}: the "
