@@ -53,6 +53,37 @@ def record(
     return rec
 
 
+def seeded_record(
+    case: str,
+    method: str,
+    metric: str,
+    values: list[float],
+    base: tuple[str, list[float]],
+    start: tuple[str, list[float]],
+    others: dict[str, float] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """One record of a figure over seeds beside its baseline (a model that never saw the
+    secrets) and the attack's own starting point, with the per-seed values of all three for
+    the renderer; ``others``: further references (e.g. a random guess) by name."""
+    import statistics
+
+    return record(
+        case,
+        method,
+        metric,
+        statistics.mean(values),
+        baseline=(base[0], statistics.mean(base[1])),
+        other_baseline={start[0]: statistics.mean(start[1]), **(others or {})},
+        spread=statistics.stdev(values) if len(values) > 1 else None,
+        values=values,
+        baseline_values=base[1],
+        start_values=start[1],
+        baseline_uses_target=False,
+        **extra,
+    )
+
+
 @contextmanager
 def timer():
     box = {"seconds": 0.0}

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from common import record, shared_file
+from common import record, seeded_record, shared_file
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / "cache"
@@ -207,31 +207,24 @@ def run(quick: bool, argv: list[str]) -> list[dict]:
         )
     ]
     for j, metric in enumerate(("digit_accuracy", "secrets_recovered")):
-        values = [r[j] for r in runs["attack"]]
         out.append(
-            record(
+            seeded_record(
                 CASE,
                 "relaxed-token inversion",
                 metric,
-                statistics.mean(values),
+                [r[j] for r in runs["attack"]],
+                (
+                    "the same attack on the reference classifier",
+                    [r[j] for r in runs["reference"]],
+                ),
+                (
+                    "own start (random start projected, no optimisation)",
+                    [r[j] for r in runs["start"]],
+                ),
+                others={"random digits": statistics.mean(r[j] for r in rand)},
                 access="white-box",
                 seconds=statistics.mean(r[3] for r in runs["attack"]),
                 queries=runs["attack"][0][2],
-                baseline=(
-                    "the same attack on the reference classifier",
-                    statistics.mean(r[j] for r in runs["reference"]),
-                ),
-                other_baseline={
-                    "own start (random start projected, no optimisation)": statistics.mean(
-                        r[j] for r in runs["start"]
-                    ),
-                    "random digits": statistics.mean(r[j] for r in rand),
-                },
-                spread=statistics.stdev(values),
-                values=values,
-                baseline_values=[r[j] for r in runs["reference"]],
-                start_values=[r[j] for r in runs["start"]],
-                baseline_uses_target=False,
                 seed=list(SEEDS),
                 notes=f"{sz['steps']} steps, {sz['restarts']} restarts per canary, "
                 "candidates: the 10 digit tokens; the seeds vary the attack (and the random "

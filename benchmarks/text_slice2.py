@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from common import record, shared_file
+from common import record, seeded_record, shared_file
 
 SEEDS = (0, 1, 2)
 SIZES = {
@@ -42,33 +42,6 @@ SIZES = {
 }
 CASE = "smollm2-canary-lm"
 PHRASING = {"phone": "{name}'s mobile number is", "ssn": "{name}'s social security number is"}
-
-
-def _seeded(
-    method: str,
-    metric: str,
-    values: list[float],
-    base: tuple[str, list[float]],
-    start: tuple[str, list[float]],
-    **extra: Any,
-) -> dict:
-    """One record of a figure over seeds beside the base model's (the baseline) and the
-    attack's own starting point (per-seed values of all three kept for the renderer)."""
-    spread = statistics.stdev(values) if len(values) > 1 else None
-    return record(
-        CASE,
-        method,
-        metric,
-        statistics.mean(values),
-        baseline=(base[0], statistics.mean(base[1])),
-        other_baseline={start[0]: statistics.mean(start[1])},
-        spread=spread,
-        values=values,
-        baseline_values=base[1],
-        start_values=start[1],
-        baseline_uses_target=False,
-        **extra,
-    )
 
 
 def _public_records(n: int) -> list[tuple[str, str, str]]:
@@ -200,7 +173,8 @@ def soft_prompt_rows(c: Any, sz: dict) -> list[dict]:
             figs[key].append(sum(hits) / len(hits))
             secs[key].append(res.seconds)
     return [
-        _seeded(
+        seeded_record(
+            CASE,
             "soft-prompt-extraction (20 tokens)",
             "secret_recall",
             figs["tuned"],
@@ -254,7 +228,8 @@ def divergence_rows(c: Any, sz: dict) -> list[dict]:
                 secs.append(res.seconds)
                 queries = res.queries
     return [
-        _seeded(
+        seeded_record(
+            CASE,
             "divergence-attack (repeat a word)",
             "memorised_tokens_per_1000_queries",
             figs["attack"],
