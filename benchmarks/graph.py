@@ -979,7 +979,6 @@ def run(quick: bool, argv: list[str] | None = None) -> list[dict]:
 def result_name(argv: list[str]) -> str | None:
     """The result file of a run with suite options (None: the default ``graph[-quick].json``)."""
     if _is_reference(argv):  # one graph alone does not overwrite the run of all of them
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
         one = _reference_dataset(argv)
         return f"graph-reference-{one}.json" if one else "graph-reference.json"
     return "graph-paper.json" if argv and "--preset" in argv else None
