@@ -50,7 +50,8 @@ the attack needs, the knowledge it needs and its settings.
 """
 
 AUDIT_HELP = """--demo audits every installed built-in case with its default attacks and
-defenses. A FILE (TOML) names targets, the access to grant, attacks and defenses.
+defenses (--case NAME keeps one). A FILE (TOML) names targets, the access to grant, attacks
+and defenses.
 Finished cells are skipped on a rerun (--no-resume recomputes them).
 """
 
@@ -235,10 +236,14 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
     if args.demo == bool(args.file):
         raise ConfigError("audit: give either a config FILE.toml or --demo (see mi audit --help)")
+    if args.case and not args.demo:
+        raise ConfigError("audit --case: only --demo takes it; a FILE.toml names its own targets")
     if args.demo:
         from mi_core.audit.plan import rough_seconds
 
-        cells = demo_cells(args.seed, shards=args.shards or 1, **_device_overrides(args))
+        cells = demo_cells(
+            args.seed, shards=args.shards or 1, cases=args.case or (), **_device_overrides(args)
+        )
         plan = AuditPlan(
             cells=cells,
             title="Model inversion audit: built-in demo targets",
@@ -435,6 +440,12 @@ def build_parser() -> argparse.ArgumentParser:
     p_audit.add_argument("--demo", action="store_true", help="audit the built-in demo targets")
     p_audit.add_argument("--out", help="output directory")
     p_audit.add_argument("--seed", type=_count(0), default=0, help="seed for --demo (default 0)")
+    p_audit.add_argument(
+        "--case",
+        action="append",
+        metavar="NAME",
+        help="with --demo: audit only this built-in case (repeat for several; default all)",
+    )
     p_audit.add_argument(
         "--dry-run",
         action="store_true",

@@ -82,6 +82,18 @@ def _timed_finish(
     return record, result
 
 
+def _no_uv_run_hook() -> None:
+    """Honour RAY_ENABLE_UV_RUN_RUNTIME_ENV=0 even when Ray was imported before it was set."""
+    if os.environ.get("RAY_ENABLE_UV_RUN_RUNTIME_ENV") != "0":
+        return
+    try:
+        from ray._private import ray_constants
+    except ImportError:  # a Ray without the hook
+        return
+    if getattr(ray_constants, "RAY_ENABLE_UV_RUN_RUNTIME_ENV", False):
+        ray_constants.RAY_ENABLE_UV_RUN_RUNTIME_ENV = False
+
+
 def ray_executor(
     address: str | None = None,
     num_cpus: int | None = None,
@@ -97,6 +109,10 @@ def ray_executor(
         gpus_per_task: GPUs Ray reserves for each shard of a CUDA cell (``0.5``: two cells share
             a card).
     """
+    # Workers run in this environment. Ray's `uv run` hook would package the project folder and
+    # start every worker through `uv run` in a copy of it (about 30 s more for one cell here);
+    # Ray reads the switch when it is imported, so it is set before the first import.
+    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
     try:
         import ray  # noqa: F401
     except ImportError as exc:
@@ -110,8 +126,7 @@ def ray_executor(
         # Train (or load) every target here first, so that workers load the same cached models
         # instead of training their own with another thread count.
         prepare_cases(specs, workdir)
-        # Workers run in this environment; Ray's `uv run` hook would re-package the project.
-        os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+        _no_uv_run_hook()
         started_here = False
         if not ray.is_initialized():
             ray.init(

@@ -4,6 +4,7 @@ reason), the priors to train, and a rough estimate of the time (``mi audit FILE 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -297,13 +298,26 @@ def demo_cells(
     device: str = "auto",
     precision: str = "fp32",
     deterministic: bool = False,
+    cases: Sequence[str] = (),
 ) -> list[CellSpec]:
-    """The demo: every installed built-in case's default cells and default defenses."""
+    """The demo: every installed built-in case's default cells and default defenses.
+
+    ``cases`` keeps only the named cases (all of them when empty)."""
     from mi_core.registry import case_entries, defense_entries
 
     installed = defense_entries()  # a case's default defense runs when mi-defense is installed
+    entries = case_entries()
+    demo = [n for n, e in entries.items() if getattr(e.load(), "default_cells", ())]
+    unknown = [c for c in cases if c not in demo]
+    if unknown:
+        raise ConfigError(
+            f"audit --demo --case: unknown case {', '.join(map(repr, unknown))}; the installed "
+            f"demo cases are {', '.join(sorted(demo)) or 'none'}"
+        )
     cells: list[CellSpec] = []
-    for name, entry in case_entries().items():
+    for name, entry in entries.items():
+        if cases and name not in cases:
+            continue
         case_cls = entry.load()
         defaults: Any = getattr(case_cls, "default_cells", ())
         if not defaults:
