@@ -3,6 +3,7 @@ hidden system prompt, with full probabilities and through an argmax + logit-bias
 the best constant guess the attacker could make from its own prompt corpus."""
 
 import random
+from dataclasses import replace
 
 import pytest
 import torch
@@ -74,27 +75,49 @@ def _constant_guess(s):
     return [best] * len(s["hidden"])
 
 
-@pytest.fixture(scope="module")
-def inversions(prompt_setup):
-    s = prompt_setup
+def _invert(s, inv, seed=0):
     full_view = make_view(s["service"], "black-box-scores")
-    full = LogitInversion(inverter=s["inv"], beams=3, progress=False).run(full_view, _k(s), seed=0)
+    full = LogitInversion(inverter=inv, beams=3, progress=False).run(full_view, _k(s), seed=seed)
     api = make_view(s["service"], "label-only")
     bias = LogitBiasInversion(
-        inverter=s["inv"], token_subset=40, tolerance=0.05, beams=3, progress=False
-    ).run(api, _k(s), seed=0)
+        inverter=inv, token_subset=40, tolerance=0.05, beams=3, progress=False
+    ).run(api, _k(s), seed=seed)
     return full, bias
+
+
+@pytest.fixture(scope="module")
+def inversions(prompt_setup):
+    return _invert(prompt_setup, prompt_setup["inv"])
+
+
+# Token F1 above the constant guess (0.738), measured over inverter seeds 0-4 on this setup:
+# full probabilities +0.256 to +0.262 (exact match 0.93-1.00); argmax + logit bias +0.041 to
+# +0.059 (exact match 0-0.03: 40 probed tokens carry much less than the whole distribution).
+# The untrained inverters (lr 1e-9) score -0.51 to -0.66 on both.
+FULL_MARGIN, BIAS_MARGIN = 0.15, 0.02
+
+
+def _check(s, full, bias):
+    ref, guess = s["hidden"], _constant_guess(s)
+    full_ok = token_f1(full.reconstructions, ref) >= token_f1(guess, ref) + FULL_MARGIN
+    full_ok = full_ok and exact_match(full.reconstructions, ref) > exact_match(guess, ref)
+    bias_ok = token_f1(bias.reconstructions, ref) >= token_f1(guess, ref) + BIAS_MARGIN
+    return full_ok, bias_ok
 
 
 @pytest.mark.slow
 def test_inversion_from_full_probabilities_beats_the_constant_guess(prompt_setup, inversions):
     s = prompt_setup
-    full, _ = inversions
-    ref = s["hidden"]
-    guess = _constant_guess(s)
-    assert token_f1(full.reconstructions, ref) >= token_f1(guess, ref) + 0.15
-    assert exact_match(full.reconstructions, ref) > exact_match(guess, ref)
-    assert full.queries == len(ref)  # one next-token distribution per hidden prompt
+    full, bias = inversions
+    assert _check(s, full, bias)[0]
+    assert full.queries == len(s["hidden"])  # one next-token distribution per hidden prompt
+
+
+@pytest.mark.slow
+def test_untrained_inverters_fail_the_same_checks(prompt_setup):
+    s = prompt_setup
+    off = replace(s["inv"], epochs=1, lr=1e-9)  # the inverters' training switched off
+    assert _check(s, *_invert(s, off)) == (False, False)
 
 
 @pytest.mark.slow
@@ -102,7 +125,7 @@ def test_inversion_through_argmax_and_logit_bias(prompt_setup, inversions):
     s = prompt_setup
     _, bias = inversions
     ref = s["hidden"]
-    assert token_f1(bias.reconstructions, ref) >= token_f1(_constant_guess(s), ref) + 0.05
+    assert _check(s, *inversions)[1]
     # 1 argmax + 40 bound checks + binary search steps for the tokens within the bound
     per_prompt = bias.queries / len(ref)
     assert 41 <= per_prompt <= 1 + 40 + 40 * 9
