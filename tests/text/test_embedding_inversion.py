@@ -4,6 +4,7 @@ against a baseline that uses the attacker's public data alone (keyword prior, ne
 sentence). The target encoder is a small transformer encoder over a word vocabulary."""
 
 import random
+from dataclasses import replace
 
 import pytest
 import torch
@@ -136,10 +137,27 @@ def test_two_stage_inversion_recovers_words(embed_setup):
         TwoStageInversion().run(s["view"], _knowledge(s))
 
 
+GEIA_INV = InverterConfig(d_model=128, layers=2, epochs=4, lr=2e-3, batch_size=64, max_length=12)
+# Against the nearest public sentence (token F1 0.853, BLEU 48.2, exact match 0: the template
+# shares most words), GEIA over decoder seeds 0-4: token F1 +0.022 to +0.069, BLEU +6.2 to
+# +15.3, exact match 0.05-0.20. With its training off (1 epoch at lr 1e-9): F1 -0.68 to -0.79,
+# BLEU 0.2-0.3, exact match 0.
+F1_MARGIN, BLEU_MARGIN = 0.01, 3.0
+
+
+def _geia_check(s, result):
+    base, ref, out = _baseline(s), s["private"], result.reconstructions
+    return (
+        token_f1(out, ref) >= token_f1(base, ref) + F1_MARGIN
+        and bleu(out, ref) >= bleu(base, ref) + BLEU_MARGIN
+        and exact_match(out, ref) > exact_match(base, ref)
+    )
+
+
 @pytest.fixture(scope="module")
 def geia_runs(embed_setup):
     s = embed_setup
-    inv = InverterConfig(d_model=128, layers=2, epochs=4, lr=2e-3, batch_size=64, max_length=12)
+    inv = GEIA_INV
     k = _knowledge(s)
     plain = GEIA(inverter=inv, beams=3, progress=False).run(s["view"], k, seed=0)
     corr = GEIACorrection(inverter=inv, beams=3, rounds=2, candidates=6, progress=False).run(
@@ -152,12 +170,17 @@ def geia_runs(embed_setup):
 def test_geia_beats_nearest_public_sentence(embed_setup, geia_runs):
     s = embed_setup
     plain, _ = geia_runs
-    base = _baseline(s)
-    ref = s["private"]
-    assert token_f1(plain.reconstructions, ref) >= token_f1(base, ref) + 0.05
-    assert bleu(plain.reconstructions, ref) > bleu(base, ref)
-    assert exact_match(base, ref) == 0.0  # held-out sentences are not in the public corpus
-    assert exact_match(plain.reconstructions, ref) > 0.0
+    assert _geia_check(s, plain)
+    assert exact_match(_baseline(s), s["private"]) == 0.0  # held-out sentences are not public
+
+
+@pytest.mark.slow
+def test_untrained_geia_decoder_fails_the_same_check(embed_setup):
+    s = embed_setup
+    off = replace(GEIA_INV, epochs=1, lr=1e-9)
+    assert not _geia_check(
+        s, GEIA(inverter=off, beams=3, progress=False).run(s["view"], _knowledge(s), seed=0)
+    )
 
 
 @pytest.mark.slow
