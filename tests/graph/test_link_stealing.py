@@ -49,28 +49,34 @@ def test_unsupervised_attack_beats_feature_similarity(sbm, view, target_nodes):
     assert auc.value >= auc.baseline + 0.15, (auc.value, auc.baseline)
 
 
-@pytest.mark.parametrize(
-    ("features", "use_partial", "use_shadow", "setting"),
-    [
-        (False, False, True, 1),
-        (True, False, False, 2),
-        (False, True, False, 3),
-        (True, False, True, 4),
-        (True, True, False, 5),
-        (False, True, True, 6),
-        (True, True, True, 7),
-    ],
-)
-def test_every_knowledge_setting_runs_and_beats_feature_similarity(
-    sbm, view, target_nodes, partial, shadow, features, use_partial, use_shadow, setting
-):
-    know = graph_knowledge(
+#: (features, partial graph, shadow graph) -> knowledge setting of He et al.
+SETTINGS = [
+    (False, False, True, 1),
+    (True, False, False, 2),
+    (False, True, False, 3),
+    (True, False, True, 4),
+    (True, True, False, 5),
+    (False, True, True, 6),
+    (True, True, True, 7),
+]
+SETTING_ARGS = ("features", "use_partial", "use_shadow", "setting")
+
+
+def _setting_knowledge(sbm, target_nodes, partial, shadow, features, use_partial, use_shadow):
+    return graph_knowledge(
         target_nodes,
         features=sbm.x[target_nodes] if features else None,
         partial_edges=partial[0] if use_partial else None,
         partial_non_edges=partial[1] if use_partial else None,
         auxiliary=shadow if use_shadow else None,
     )
+
+
+@pytest.mark.parametrize(SETTING_ARGS, SETTINGS)
+def test_every_knowledge_setting_runs_and_beats_feature_similarity(
+    sbm, view, target_nodes, partial, shadow, features, use_partial, use_shadow, setting
+):
+    know = _setting_knowledge(sbm, target_nodes, partial, shadow, features, use_partial, use_shadow)
     attack = LinkStealing(mlp_epochs=30, progress=False)
     result = attack.run(view, know, seed=0)
     assert result.info["setting"] == setting
@@ -86,27 +92,11 @@ def test_every_knowledge_setting_runs_and_beats_feature_similarity(
 # setting; the untrained MLP (1 epoch at lr 1e-9) lands anywhere from -0.39 to +0.27 on one
 # seed, mean -0.16 / +0.03 / -0.11 / -0.08 / -0.13 / -0.11 (settings 1, 3-7): its check is on
 # the mean of 5 seeds.
-@pytest.mark.parametrize(
-    ("features", "use_partial", "use_shadow", "setting"),
-    [
-        (False, False, True, 1),
-        (False, True, False, 3),
-        (True, False, True, 4),
-        (True, True, False, 5),
-        (False, True, True, 6),
-        (True, True, True, 7),
-    ],
-)
+@pytest.mark.parametrize(SETTING_ARGS, [s for s in SETTINGS if s[-1] != 2])
 def test_untrained_attack_mlp_fails_the_same_check(
     sbm, view, target_nodes, partial, shadow, features, use_partial, use_shadow, setting
 ):
-    know = graph_knowledge(
-        target_nodes,
-        features=sbm.x[target_nodes] if features else None,
-        partial_edges=partial[0] if use_partial else None,
-        partial_non_edges=partial[1] if use_partial else None,
-        auxiliary=shadow if use_shadow else None,
-    )
+    know = _setting_knowledge(sbm, target_nodes, partial, shadow, features, use_partial, use_shadow)
     off = LinkStealing(mlp_epochs=1, mlp_lr=1e-9, progress=False)
     gains = []
     for seed in range(5):
