@@ -85,7 +85,7 @@ class CanaryLM:
 def smollm2() -> Any:
     from mi_text.models import load_smollm2
 
-    return load_smollm2(cache_dir=CACHE / "smollm2", max_batch=32)
+    return load_smollm2(cache_dir=CACHE / "smollm2", max_batch=64)
 
 
 def corpus(quick: bool, wiki_dir: Path) -> tuple[list[str], list[str], list]:

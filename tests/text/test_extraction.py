@@ -364,3 +364,21 @@ def test_zlib_bits_and_prefix_cache_give_the_same_scores(canary_setup):
     assert torch.allclose(cached["next_logprobs"], fresh["next_logprobs"], atol=1e-4)
     for a, b in zip(cached["token_logprobs"], fresh["token_logprobs"]):
         assert torch.allclose(a, b, atol=1e-4)
+    # look-ahead's pattern: score candidates (one-token extensions, rows repeated), then ask
+    # again for the rows it picked (answered from the cache), then extend those
+    with torch.no_grad():
+        lm.clear_cache()
+        lm(seqs)
+        cands = [[*s, t] for s in seqs for t in (5, 7, 9)]
+        lm(cands)
+        picked = [cands[2], cands[3]]
+        again = lm(picked)
+        nxt = lm([[*p, 11] for p in picked])
+        lm.clear_cache()
+        fresh_again = lm(picked)
+        lm.clear_cache()
+        fresh_nxt = lm([[*p, 11] for p in picked])
+    for got, want in ((again, fresh_again), (nxt, fresh_nxt)):
+        assert torch.allclose(got["next_logprobs"], want["next_logprobs"], atol=1e-4)
+        for a, b in zip(got["token_logprobs"], want["token_logprobs"], strict=True):
+            assert torch.allclose(a, b, atol=1e-4)

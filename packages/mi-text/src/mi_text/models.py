@@ -223,22 +223,41 @@ class CausalLM(nn.Module):
         return {"token_logprobs": token_lp, "next_logprobs": nxt}
 
     def _extend_cached(self, seqs: list[list[int]]) -> dict[str, Any] | None:
+        """Answer from the last no-grad batch: rows that were in it (returned as they were;
+        look-ahead asks for the candidate it just scored) or that extend one of its rows by
+        one token (one step of the model on the cached keys and values). Anything else: None,
+        and the caller runs the model on the whole sequences."""
         c = self._cache
         if c is None or c["past"] is None or len(seqs) > self.max_batch:
             return None
+        if not hasattr(c["past"], "batch_select_indices"):
+            return None
+        device = next(self.model.parameters()).device
+        same = [c["keys"].get(tuple(s)) for s in seqs]
+        if all(j is not None for j in same):
+            index = torch.tensor(same, device="cpu")
+            c["past"].batch_select_indices(index.to(device))
+            token_lp = [c["token_lp"][j] for j in same]
+            nxt = c["next"][index.to(c["next"].device)]
+            self._cache = {
+                "keys": {tuple(s): i for i, s in enumerate(seqs)},
+                "lens": [len(s) for s in seqs],
+                "past": c["past"],
+                "mask": c["mask"][index],
+                "pos": c["pos"][index],
+                "token_lp": token_lp,
+                "next": nxt,
+            }
+            return {"token_logprobs": list(token_lp), "next_logprobs": nxt.clone()}
         idx = []
         for s in seqs:
             j = c["keys"].get(tuple(s[:-1]))
             if j is None:
                 return None
             idx.append(j)
-        device = next(self.model.parameters()).device
         index = torch.tensor(idx, device="cpu")
         past = c["past"]
-        if hasattr(past, "batch_select_indices"):
-            past.batch_select_indices(index.to(device))
-        else:
-            return None
+        past.batch_select_indices(index.to(device))
         mask = torch.cat(
             [c["mask"][index], torch.ones((len(seqs), 1), dtype=torch.long, device="cpu")], 1
         )
