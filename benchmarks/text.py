@@ -20,8 +20,8 @@ Cases (sizes for --quick / full in SIZES):
 
 Small models run on one torch thread (on a shared 2-core machine one thread is several times
 faster than two), in two processes: the canary case in a child, the other two cases in the
-main process (``MI_TEXT_SERIAL=1``: one process, the cases in turn). No published number is reproduced at this scale; anchors name the paper's
-setting for orientation only.
+main process (``MI_TEXT_SERIAL=1``: one process, the cases in turn). No published number is
+reproduced at this scale; anchors name the paper's setting for orientation only.
 """
 
 from __future__ import annotations
