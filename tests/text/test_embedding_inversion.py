@@ -175,6 +175,14 @@ def test_geia_beats_nearest_public_sentence(embed_setup, geia_runs):
 
 
 @pytest.mark.slow
+def test_correction_switched_off_fails_the_same_check(embed_setup, geia_runs):
+    s = embed_setup
+    plain, _ = geia_runs
+    off = GEIACorrection(inverter=GEIA_INV, beams=3, rounds=0, candidates=6, progress=False)
+    assert not _correction_check(s, plain, off.run(s["view"], _knowledge(s), seed=0))
+
+
+@pytest.mark.slow
 def test_untrained_geia_decoder_fails_the_same_check(embed_setup):
     s = embed_setup
     off = replace(GEIA_INV, epochs=1, lr=1e-9)
@@ -183,19 +191,28 @@ def test_untrained_geia_decoder_fails_the_same_check(embed_setup):
     )
 
 
-@pytest.mark.slow
-def test_correction_moves_hypotheses_closer_in_embedding_space(embed_setup, geia_runs):
-    s = embed_setup
-    plain, corr = geia_runs
+# Two rounds of correction over plain GEIA (decoder seeds 0-4): embedding cosine +0.009 to
+# +0.024, token F1 +0.014 to +0.050; with rounds=0 (the correction off) both gains are 0.
+COS_GAIN, CORR_F1_GAIN = 0.004, 0.005
+
+
+def _correction_check(s, plain, corr):
     embed = s["encoder"]
     with torch.no_grad():
         before = embedding_cosine(embed, plain.reconstructions, s["leaked"])
         after = embedding_cosine(embed, corr.reconstructions, s["leaked"])
-    assert after > before
-    assert corr.info["cosine_by_round"] == sorted(corr.info["cosine_by_round"])
-    assert token_f1(corr.reconstructions, s["private"]) >= token_f1(
+    f1_gain = token_f1(corr.reconstructions, s["private"]) - token_f1(
         plain.reconstructions, s["private"]
     )
+    return after >= before + COS_GAIN and f1_gain >= CORR_F1_GAIN
+
+
+@pytest.mark.slow
+def test_correction_moves_hypotheses_closer_in_embedding_space(embed_setup, geia_runs):
+    s = embed_setup
+    plain, corr = geia_runs
+    assert _correction_check(s, plain, corr)
+    assert corr.info["cosine_by_round"] == sorted(corr.info["cosine_by_round"])
     # re-embedding is paid for in queries
     assert corr.queries > plain.queries
 

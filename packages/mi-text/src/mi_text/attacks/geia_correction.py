@@ -32,7 +32,7 @@ class GEIACorrectionConfig(GEIAConfig):
     target, ``step`` along the embedding gap.
 
     Attributes:
-        rounds: correction rounds.
+        rounds: correction rounds (0: GEIA's hypotheses as they are, the correction off).
         candidates: candidate texts sampled per round and target.
         step: step along the gap between the target embedding and the candidate's.
     """
@@ -43,7 +43,7 @@ class GEIACorrectionConfig(GEIAConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        check_positive("rounds", self.rounds)
+        check_positive("rounds", self.rounds, allow_zero=True)
         check_positive("candidates", self.candidates)
         check_positive("step", self.step, allow_zero=True)
 
