@@ -211,16 +211,29 @@ class CausalLM(nn.Module):
             token_lp.append(logp[i, start : length - 1].gather(1, tgt[:, None]).squeeze(1))
         nxt = logp[:, -1]
         if not torch.is_grad_enabled() and n <= self.max_batch:
-            self._cache = {
-                "keys": {tuple(s): i for i, s in enumerate(seqs)},
-                "lens": [len(s) for s in seqs],
-                "past": getattr(out, "past_key_values", None),
-                "mask": mask,
-                "pos": pos[:, -1],
-                "token_lp": token_lp,
-                "next": nxt,
-            }
+            past = getattr(out, "past_key_values", None)
+            self._remember(seqs, past, mask, pos[:, -1], token_lp, nxt)
         return {"token_logprobs": token_lp, "next_logprobs": nxt}
+
+    def _remember(
+        self,
+        seqs: list[list[int]],
+        past: Any,
+        mask: torch.Tensor,
+        pos: torch.Tensor,
+        token_lp: list[torch.Tensor],
+        nxt: torch.Tensor,
+    ) -> None:
+        """Keep a no-grad batch for :meth:`_extend_cached`: its rows, keys and values, attention
+        mask, last positions, per-token and next-token log-probabilities."""
+        self._cache = {
+            "keys": {tuple(s): i for i, s in enumerate(seqs)},
+            "past": past,
+            "mask": mask,
+            "pos": pos,
+            "token_lp": token_lp,
+            "next": nxt,
+        }
 
     def _extend_cached(self, seqs: list[list[int]]) -> dict[str, Any] | None:
         """Answer from the last no-grad batch: rows that were in it (returned as they were;
@@ -239,15 +252,7 @@ class CausalLM(nn.Module):
             c["past"].batch_select_indices(index.to(device))
             token_lp = [c["token_lp"][j] for j in same]
             nxt = c["next"][index.to(c["next"].device)]
-            self._cache = {
-                "keys": {tuple(s): i for i, s in enumerate(seqs)},
-                "lens": [len(s) for s in seqs],
-                "past": c["past"],
-                "mask": c["mask"][index],
-                "pos": c["pos"][index],
-                "token_lp": token_lp,
-                "next": nxt,
-            }
+            self._remember(seqs, c["past"], c["mask"][index], c["pos"][index], token_lp, nxt)
             return {"token_logprobs": list(token_lp), "next_logprobs": nxt.clone()}
         idx = []
         for s in seqs:
@@ -270,15 +275,7 @@ class CausalLM(nn.Module):
             torch.cat([c["token_lp"][j], prev_next[i, s[-1]].reshape(1)])
             for i, (j, s) in enumerate(zip(idx, seqs, strict=True))
         ]
-        self._cache = {
-            "keys": {tuple(s): i for i, s in enumerate(seqs)},
-            "lens": [len(s) for s in seqs],
-            "past": out.past_key_values,
-            "mask": mask,
-            "pos": pos[:, 0],
-            "token_lp": token_lp,
-            "next": nxt,
-        }
+        self._remember(seqs, out.past_key_values, mask, pos[:, 0], token_lp, nxt)
         return {"token_logprobs": token_lp, "next_logprobs": nxt}
 
     def clear_cache(self) -> None:
