@@ -17,17 +17,18 @@ from mi_core import AccessError, ConfigError, Knowledge, make_view
 from mi_core.registry import get_attack, list_attacks
 
 #: attack, prior, access, config, the search switched off, figure, margin, seeds the test
-#: averages. Gains over the own prior samples measured on seeds 0-4 (search on | search off):
+#: averages. Gains over the own prior samples measured on seeds 0-4 (search on | search off;
+#: the off side re-measured on 2026-12-02):
 #:   gmi        leak +0.30..+0.40 | -0.10..+0.10
 #:   kedmi      leak +0.35..+0.70 | -0.10..+0.05
-#:   plg-mi     KNN  -20%..-28%   | -4%..+7%   (its conditional prior, trained through the
+#:   plg-mi     KNN  -20%..-28%   | -9%..+9%   (its conditional prior, trained through the
 #:              target, already gives leak 0.50 and top-1 1.00 at digit scale: the search adds
 #:              closeness to the private class, not hits; see the mi-vision README)
-#:   ppa        leak +0.60..+0.75 | -0.05..+0.10 (off: no candidate or final selection either)
-#:   mirror-w   leak +0.80..+0.90 | -0.05..+0.05 (off: no candidate selection)
-#:   mirror-b   leak +0.60..+0.85 |  0.00..+0.25 (off: one generation of 4, no selection)
-#:   brep-mi    leak mean over the 5 seeds +0.40 (single seeds +0.10..+0.65) | mean +0.04
-#:              (single seeds -0.10..+0.25): one in-class starting point per class makes a
+#:   ppa        leak +0.60..+0.75 | -0.08..+0.08 (off: no candidate or final selection either)
+#:   mirror-w   leak +0.80..+0.90 |  0.00..+0.10 (off: no candidate selection)
+#:   mirror-b   leak +0.60..+0.85 | +0.05..+0.30 (off: one generation of 4, no selection)
+#:   brep-mi    leak mean over the 5 seeds +0.40 (single seeds +0.10..+0.65) | mean +0.05
+#:              (single seeds -0.10..+0.30): one in-class starting point per class makes a
 #:              single run coarse, so the test averages five seeds. Off: no label-guided search
 #:              for the starting points, no repulsion (with the initial search kept, the
 #:              repulsion alone does not move the figure at digit scale: mean 0.56 vs 0.55).
@@ -175,14 +176,18 @@ def test_the_check_fails_with_the_search_switched_off(
 
 
 #: LOMMA's gain in leak rate over its base attack's own prior samples, seeds 0-4: on GMI
-#: +0.25..+0.60 with the search on, -0.10..+0.10 with the base search off
+#: +0.25..+0.60 with the search on; with the base search off +0.10 / -0.05 / +0.10 / +0.10 /
+#: 0.00 on GMI and -0.05 on every seed on KEDMI. One image moves the leak rate by 0.05, so seed
+#: 0's +0.10 off GMI is one image below the margin: the off check averages seeds 0-2 (+0.05,
+#: two images of room; an off run takes seconds).
 LOMMA_MARGIN = 0.15
+LOMMA_OFF_SEEDS = (0, 1, 2)
 
 
-def _lomma(case, base, base_config):
+def _lomma(case, base, base_config, seed=0):
     prior = "gmi-z" if base == "gmi" else "kedmi"
     cfg = {"base": base, "base_config": base_config, "distill_epochs": 3, "augmented_models": 2}
-    return _run(case, "lomma", prior, "white-box", cfg)[1]
+    return _run(case, "lomma", prior, "white-box", cfg, seed=seed)[1]
 
 
 @pytest.mark.parametrize("base", ["gmi", "kedmi"])
@@ -197,9 +202,11 @@ def test_lomma_plugs_into_gmi_and_kedmi(gan_case, base):
 
 @pytest.mark.parametrize("base", ["gmi", "kedmi"])
 def test_lomma_check_fails_with_the_base_search_off(gan_case, base):
-    result = _lomma(gan_case, base, {"steps": 1, "lr": 1e-9, "samples_per_class": 4})
-    leak = {f.metric: f for f in gan_case.evaluate(result)}["leak_rate"]
-    assert search_gain(leak) < LOMMA_MARGIN, (leak.value, leak.baseline)
+    gains = []
+    for seed in LOMMA_OFF_SEEDS:
+        result = _lomma(gan_case, base, {"steps": 1, "lr": 1e-9, "samples_per_class": 4}, seed)
+        gains.append(search_gain({f.metric: f for f in gan_case.evaluate(result)}["leak_rate"]))
+    assert sum(gains) / len(gains) < LOMMA_MARGIN, gains
 
 
 class _Spy:
