@@ -37,6 +37,8 @@ def machine() -> dict:
         "cpu": cpu,
         "cores": os.cpu_count(),
         "torch": torch.__version__,
+        # the kernels torch picked (AVX2 / AVX512 ...): figures of small trainings move with them
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "device": "cuda" if torch.cuda.is_available() else "cpu",
         "python": platform.python_version(),
     }

@@ -1,6 +1,16 @@
 import os
 import tempfile
 
+# The same numbers on every x86-64 machine: torch, MKL and oneDNN pick their kernels by the CPU's
+# instruction set, and AVX-512 kernels round differently from AVX2 ones. The attack tests train
+# small GANs, diffusion models and LMs whose outcome at test scale moves with that rounding
+# (measured on an AVX-512 machine without these caps: DMMIA, BMI-S, LOKT, diffusion-MI, Diff-MI
+# and soft-prompt extraction fell below margins they hold on AVX2), so the suite caps all three at
+# AVX2, which every x86-64 CPU of the last decade has. Set before torch is imported; a variable
+# already set wins.
+os.environ.setdefault("ATEN_CPU_CAPABILITY", "avx2")
+os.environ.setdefault("MKL_ENABLE_INSTRUCTIONS", "AVX2")
+os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX2")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TQDM_DISABLE", "1")
