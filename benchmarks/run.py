@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SUITES = ("tabular", "vision", "text", "graph", "defense", "audit")
+SUITES = ("tabular", "vision", "text", "graph", "defense", "audit", "fixture_spread")
 SHARED = HERE.parent.parent / "shared" / "data"
 
 
