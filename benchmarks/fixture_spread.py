@@ -2,15 +2,16 @@
 
 ``uv run python benchmarks/run.py fixture_spread [--quick]``
 
-The attack tests of ``tests/vision/test_gan_attacks.py`` and ``tests/vision/test_slice3_attacks.py``
-train the digits-gan case once (``DigitsGANCase``, seed 0: target, evaluation model, priors) and
-measure each attack's gain over its own starting point over a few attack seeds. Their margins
-were set from those seeds on that one fixture. This suite prepares the same case from other seeds
-(other targets, evaluation models and priors drawn the same way) and runs each test's check (its
-config, its search switched off, its margin) on each, so the record shows on how many fixtures
-the check would hold. Kernels are capped at AVX2 as in the test suite (``tests/conftest.py``).
-Reads nothing from ``../shared``; about 4 minutes per fixture on 2 cores (``--quick``: fixtures
-1-2, else 1-4).
+The attack tests of ``tests/vision/test_gan_attacks.py`` and
+``tests/vision/test_slice3_attacks.py`` train the digits-gan case once (``DigitsGANCase``, seed
+0: target, evaluation model, priors), those of ``tests/vision/test_diffusion.py`` its ``Digits``
+fixture (seed 0, with a diffusion prior), and measure each attack's gain over its own starting
+point over a few attack seeds. Their margins were set from those seeds on that one fixture. This
+suite prepares the same fixtures from other seeds (other targets, evaluation models and priors
+drawn the same way) and runs each test's check (its config, its search switched off, its
+margin) on each, so the record shows on how many fixtures the check would hold. Kernels are
+capped at AVX2 as in the test suite (``tests/conftest.py``). Reads nothing from ``../shared``;
+a few minutes per fixture on 2 cores (``--quick``: fixtures 1-2, else 1-4).
 """
 
 from __future__ import annotations
@@ -43,6 +44,13 @@ def _checks(case, gan, s3):
         yield "test_slice3_attacks", attack, "top1", on, no, margin
 
 
+def _diffusion_checks(digits, dif):
+    for attack, access, config, off, margin, seeds in dif.CASES:
+        on = dif._mean_gain(digits, attack, access, config, seeds)[1]
+        no = dif._mean_gain(digits, attack, access, {**config, **off}, seeds)[1]
+        yield "test_diffusion", attack, "leak_rate", on, no, margin
+
+
 def run(quick: bool) -> list[dict]:
     import tempfile
 
@@ -51,6 +59,7 @@ def run(quick: bool) -> list[dict]:
     from mi_vision.cases import DigitsGANCase
 
     sys.path.insert(0, str(TESTS))
+    import test_diffusion as dif
     import test_gan_attacks as gan
     import test_slice3_attacks as s3
 
@@ -61,7 +70,9 @@ def run(quick: bool) -> list[dict]:
         for fs in fixtures:
             case = DigitsGANCase()
             case.prepare(Path(tmp) / f"fixture-{fs}", seed=fs)
-            for test, attack, metric, on, off, margin in _checks(case, gan, s3):
+            digits = dif.Digits(Path(tmp) / f"diffusion-{fs}", seed=fs)
+            checks = [*_checks(case, gan, s3), *_diffusion_checks(digits, dif)]
+            for test, attack, metric, on, off, margin in checks:
                 row = rows.setdefault((test, attack), {"metric": metric, "margin": margin})
                 row.setdefault("on", []).append(sum(on) / len(on))
                 row.setdefault("off", []).append(sum(off) / len(off))

@@ -41,9 +41,11 @@ TINY = {
 
 class Digits:
     """Target, evaluation model and public data of the GMI protocol at digit scale (the
-    recipe of the ``digits-gan`` case, without its GAN priors)."""
+    recipe of the ``digits-gan`` case, without its GAN priors). ``seed`` draws the target, the
+    evaluation model (``seed + 1``) and the prior; the tests use 0, ``benchmarks/fixture_spread.py``
+    others."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, seed: int = 0):
         from mi_vision.data import load_digits, split_classes, train_test_split
         from mi_vision.evaluation_model import EvalModelConfig, load_or_train_evaluation_model
         from mi_vision.models import SmallCNN
@@ -53,24 +55,26 @@ class Digits:
         (px, py), (ux, _) = split_classes(x, y, range(5))
         (self.x_train, self.y_train), _ = train_test_split(px, py, 0.2, 0)
         self.public = ux
-        torch.manual_seed(0)
+        torch.manual_seed(seed)
         self.model = SmallCNN(1, 5, width=8, feature_dim=32)
         train_classifier(
-            self.model, self.x_train, self.y_train, TrainConfig(epochs=8, lr=3e-3), seed=0
+            self.model, self.x_train, self.y_train, TrainConfig(epochs=8, lr=3e-3), seed=seed
         )
         self.model.eval()
         self.eval_model, _ = load_or_train_evaluation_model(
             workdir / "eval.safetensors",
             self.x_train,
             self.y_train,
-            EvalModelConfig(arch="resnet", width=8, epochs=8, augment="noflip", seed=1),
+            EvalModelConfig(arch="resnet", width=8, epochs=8, augment="noflip", seed=seed + 1),
             progress=False,
         )
         self.info = TargetInfo(
             modality="image", input_shape=(1, 8, 8), num_classes=5, input_range=(0.0, 1.0)
         )
         labels = make_view(self.model, "label-only", info=self.info)
-        self.prior = train_diffusion_prior(self.public, {**TINY, "steps": 300}, target=labels)
+        self.prior = train_diffusion_prior(
+            self.public, {**TINY, "steps": 300}, target=labels, seed=seed
+        )
         self.labelling_queries = labels.queries
         # the general baseline: unconditional samples of the public prior
         self.general = self.prior.sample(200, torch.Generator().manual_seed(17))
