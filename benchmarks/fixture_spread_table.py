@@ -15,8 +15,9 @@ def checks(doc: dict[str, Any]) -> str:
     head = " | ".join(f"fixture {f}: on / off" for f in fixtures)
     lines = [
         f"Each test's check (its config, its margin, the same config with the search off) on "
-        f"digits-gan cases prepared from seeds {', '.join(map(str, fixtures))} (the tests use "
-        "seed 0, where every check holds). *on* / *off*: the gain over the attack's own "
+        "its fixture (the digits-gan case; `test_diffusion`'s `Digits`) prepared from seeds "
+        f"{', '.join(map(str, fixtures))} (the tests use seed 0, where every check holds). "
+        "*on* / *off*: the gain over the attack's own "
         "starting point, mean over the test's attack seeds; the check holds when *on* reaches "
         "the margin and *off* does not.",
         "",
